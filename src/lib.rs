@@ -1,0 +1,59 @@
+//! Receive webhooks in production: verified, idempotent, async event intake.
+//!
+//! A provider's signed `POST` is verified on its raw bytes (constant time,
+//! replay window), deduplicated by its delivery id, recorded, answered, and
+//! handed to the functions you annotate, with retries, so no event is lost
+//! and none is handled twice.
+//!
+//! The common path: annotate a function, serve in one line.
+//!
+//! ```no_run
+//! use webhooks::{WebhookEvent, webhook_listener};
+//!
+//! #[webhook_listener(source = "stripe", event = "payment_intent.succeeded")]
+//! async fn payment_succeeded(event: &WebhookEvent) -> Result<(), webhooks::BoxError> {
+//!     let payload: serde_json::Value = event.json()?;
+//!     println!("paid: {}", payload["data"]["object"]["id"]);
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), webhooks::ServeError> {
+//!     // Reads WEBHOOKS_CONFIG (or ./webhooks.toml), serves until Ctrl-C / SIGTERM.
+//!     webhooks::Server::from_env().await
+//! }
+//! ```
+//!
+//! The configuration file names each source, its validator and its secret:
+//!
+//! ```toml
+//! [webhooks.sources.stripe]
+//! validator = "stripe"
+//! secret-env = "STRIPE_WEBHOOK_SECRET"
+//! ```
+//!
+//! Without HTTP, [`WebhookProcessor::process`] does the same work for any
+//! transport. Features: `macros` and `hyper` (default), `redis`.
+
+pub use webhooks_core::*;
+
+#[cfg(feature = "macros")]
+pub use webhooks_macros::webhook_listener;
+
+#[cfg(feature = "hyper")]
+pub use webhooks_hyper as hyper;
+#[cfg(feature = "hyper")]
+pub use webhooks_hyper::{ServeError, Server, WebhookService};
+
+#[cfg(feature = "redis")]
+pub use webhooks_redis as redis;
+
+/// What the `#[webhook_listener]` macro expands to refers to this module.
+///
+/// Not a stable API: its contents may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use webhooks_core::registry::ListenerRegistration;
+    pub use webhooks_core::{BoxError, BoxFuture, WebhookEvent};
+}

@@ -1,0 +1,147 @@
+//! The request headers a validator and a listener see.
+
+use std::fmt;
+
+/// The headers of a delivery, looked up case-insensitively.
+///
+/// A plain type of this crate, so that public signatures do not tie users to
+/// one version of the `http` crate; it converts from and into
+/// `http::HeaderMap` (1.x) without copying.
+///
+/// ```
+/// use webhooks_core::Headers;
+///
+/// let headers = Headers::new().with("X-GitHub-Event", "push");
+/// assert_eq!(headers.get("x-github-event"), Some("push"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Headers(http::HeaderMap);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header and returns the headers, for building them in tests.
+    ///
+    /// # Panics
+    /// If `name` or `value` is not a valid header name or value.
+    #[must_use]
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.append(name, value)
+            .expect("a valid header name and value");
+        self
+    }
+
+    /// Adds a header, keeping earlier values of the same name.
+    pub fn append(&mut self, name: &str, value: &str) -> Result<(), InvalidHeader> {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader)?;
+        let value = http::HeaderValue::from_str(value).map_err(|_| InvalidHeader)?;
+        self.0.append(name, value);
+        Ok(())
+    }
+
+    /// The first value of the header, if it is present and visible ASCII.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The first value of the header, as bytes.
+    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(http::HeaderValue::as_bytes)
+    }
+
+    /// Every value of the header that is visible ASCII.
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .get_all(name)
+            .into_iter()
+            .filter_map(|value| value.to_str().ok())
+    }
+
+    /// All headers, names in lowercase.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+    }
+
+    /// The number of header values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no header.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Headers whose values are credentials, printed as `[redacted]` by `Debug`.
+const SENSITIVE: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-gitlab-token",
+    "x-api-key",
+];
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.0 {
+            if SENSITIVE.contains(&name.as_str()) {
+                map.entry(&name.as_str(), &"[redacted]");
+            } else {
+                map.entry(&name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+            }
+        }
+        map.finish()
+    }
+}
+
+impl From<http::HeaderMap> for Headers {
+    fn from(map: http::HeaderMap) -> Self {
+        Self(map)
+    }
+}
+
+impl From<Headers> for http::HeaderMap {
+    fn from(headers: Headers) -> Self {
+        headers.0
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for Headers {
+    /// # Panics
+    /// If a name or value is not a valid header name or value.
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Self {
+        iter.into_iter()
+            .fold(Self::new(), |headers, (name, value)| {
+                headers.with(name, value)
+            })
+    }
+}
+
+/// A header name or value that HTTP does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid header name or value")]
+pub struct InvalidHeader;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_debug_redacts_tokens() {
+        let headers = Headers::new()
+            .with("X-Gitlab-Token", "glsecret")
+            .with("X-Gitlab-Event", "Push Hook");
+        assert_eq!(headers.get("x-gitlab-event"), Some("Push Hook"));
+        assert_eq!(headers.get("X-GITLAB-EVENT"), Some("Push Hook"));
+        let printed = format!("{headers:?}");
+        assert!(!printed.contains("glsecret"), "{printed}");
+        assert!(printed.contains("Push Hook"));
+    }
+}

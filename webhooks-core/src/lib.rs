@@ -1,0 +1,74 @@
+//! The core of the `webhooks` framework: events, signature validators,
+//! idempotency stores, listeners and the processor.
+//!
+//! Applications use it through the `webhooks` crate, which re-exports it
+//! with the `#[webhook_listener]` macro and the ready server.
+//!
+//! ```
+//! use webhooks_core::{GitHubSignatureValidator, Headers, Processed, WebhookEvent, WebhookListener, WebhookProcessor};
+//!
+//! struct OnPush;
+//!
+//! impl WebhookListener for OnPush {
+//!     type Error = std::convert::Infallible;
+//!     fn source(&self) -> &str { "github" }
+//!     fn event(&self) -> &str { "push" }
+//!     async fn handle(&self, event: &WebhookEvent) -> Result<(), Self::Error> {
+//!         println!("push {}", event.id());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let processor = WebhookProcessor::builder()
+//!     .register_validator("github", GitHubSignatureValidator::new("secret"))
+//!     .listener(OnPush)
+//!     .build()
+//!     .unwrap();
+//! let body = br#"{"ref":"refs/heads/main"}"#;
+//! let headers = Headers::new()
+//!     .with("X-GitHub-Event", "push")
+//!     .with("X-GitHub-Delivery", "1")
+//!     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
+//! let first = processor.process("github", headers.clone(), body.as_slice().into()).await.unwrap();
+//! let again = processor.process("github", headers, body.as_slice().into()).await.unwrap();
+//! assert_eq!(first, Processed::Accepted { id: "1".into() });
+//! assert_eq!(again, Processed::Duplicate { id: "1".into() });
+//! # });
+//! ```
+
+pub mod config;
+mod error;
+mod event;
+mod headers;
+mod listener;
+pub mod metrics;
+mod processor;
+pub mod registry;
+mod secret;
+mod store;
+mod validator;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use self::config::{Config, ConfigError};
+pub use self::error::{BoxError, BuildError, ProcessError};
+pub use self::event::WebhookEvent;
+pub use self::headers::{Headers, InvalidHeader};
+pub use self::listener::WebhookListener;
+pub use self::metrics::Metrics;
+pub use self::processor::{
+    DeadLetter, Delivery, Dispatch, Processed, ProcessorBuilder, WebhookProcessor,
+};
+pub use self::registry::ListenerRegistration;
+pub use self::secret::{Secret, Secrets};
+pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};
+pub use self::validator::{
+    Clock, EventMeta, EventParseError, GitHubSignatureValidator, HmacSignatureValidator,
+    NoOpSignatureValidator, SignatureError, SignatureValidator, SignedRequest,
+    StripeSignatureValidator, body_sha256_key,
+};
+
+/// A boxed, sendable future, what object-safe async traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

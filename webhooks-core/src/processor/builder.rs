@@ -1,0 +1,239 @@
+//! Building a processor, from code or from the configuration.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::queue::Queue;
+use super::{Inner, Source, WebhookProcessor};
+use crate::config::{DispatchConfig, DispatchMode, StoreProvider, WebhooksConfig};
+use crate::listener::{ErasedListener, EventPattern};
+use crate::registry::{Registered, registered_listeners};
+use crate::{
+    BuildError, ConfigError, IdempotencyStore, InMemoryWebhookEventStore, Metrics,
+    SignatureValidator, WebhookListener,
+};
+
+/// How listeners run: the `[webhooks.dispatch]` table.
+pub type Dispatch = DispatchConfig;
+
+/// Builds a [`WebhookProcessor`].
+///
+/// By default it collects every `#[webhook_listener]` linked into the
+/// program, uses the in-memory store, a TTL of one day, and inline dispatch.
+///
+/// ```
+/// use webhooks_core::{StripeSignatureValidator, WebhookProcessor};
+///
+/// let processor = WebhookProcessor::builder()
+///     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").tolerance_seconds(600))
+///     .idempotency_ttl(std::time::Duration::from_secs(3600))
+///     .build()
+///     .unwrap();
+/// assert!(processor.has_source("stripe"));
+/// ```
+#[must_use]
+pub struct ProcessorBuilder {
+    validators: Vec<(String, Arc<dyn SignatureValidator>)>,
+    listeners: Vec<Arc<dyn ErasedListener>>,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    missing_store: Option<String>,
+    registered: bool,
+    ttl: Duration,
+    lease: Duration,
+    dispatch: Dispatch,
+    metrics: Option<Metrics>,
+}
+
+impl ProcessorBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            validators: Vec::new(),
+            listeners: Vec::new(),
+            store: None,
+            missing_store: None,
+            registered: true,
+            ttl: Duration::from_secs(86_400),
+            lease: Duration::from_secs(60),
+            dispatch: Dispatch::default(),
+            metrics: None,
+        }
+    }
+
+    /// A builder with the sources, TTLs, dispatch and (for `in-memory`)
+    /// store of the configuration; `secret-env` variables are read now.
+    ///
+    /// With `provider = "redis"`, a store must still be given with
+    /// [`ProcessorBuilder::store`].
+    pub fn from_config(config: &WebhooksConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut builder = Self::new()
+            .idempotency_ttl(config.ttl())
+            .claim_lease(config.lease())
+            .dispatch(config.dispatch.clone());
+        if !config.enabled {
+            return Ok(builder.registered_listeners(false));
+        }
+        for (name, source) in &config.sources {
+            builder
+                .validators
+                .push((name.clone(), source.build_validator(name)?));
+        }
+        if config.idempotency.provider == StoreProvider::Redis {
+            builder.missing_store = Some(
+                "provider = \"redis\" needs a Redis store: enable the `redis` feature of `webhooks`".into(),
+            );
+        }
+        Ok(builder)
+    }
+
+    /// Verifies deliveries to `source` (the path segment) with `validator`.
+    pub fn register_validator(
+        mut self,
+        source: impl Into<String>,
+        validator: impl SignatureValidator,
+    ) -> Self {
+        self.validators.push((source.into(), Arc::new(validator)));
+        self
+    }
+
+    /// Adds a listener.
+    pub fn listener(mut self, listener: impl WebhookListener) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Whether to collect the `#[webhook_listener]` functions linked into the
+    /// program (default: yes).
+    pub fn registered_listeners(mut self, collect: bool) -> Self {
+        self.registered = collect;
+        self
+    }
+
+    /// Uses this store instead of the in-memory one.
+    pub fn store(mut self, store: impl IdempotencyStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self.missing_store = None;
+        self
+    }
+
+    /// Uses this shared store instead of the in-memory one.
+    pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.store = Some(store);
+        self.missing_store = None;
+        self
+    }
+
+    /// How long a completed delivery id is remembered (default: one day).
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long a claim holds a delivery id while it is processed
+    /// (default: 60 s).
+    pub fn claim_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How listeners run (default: inline).
+    pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
+        self.dispatch = dispatch;
+        self
+    }
+
+    /// Records into these metrics instead of fresh ones.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Checks the sources and listeners and builds the processor. Queued
+    /// dispatch starts its workers, so it must run inside a Tokio runtime.
+    pub fn build(self) -> Result<WebhookProcessor, BuildError> {
+        if let Some(reason) = self.missing_store {
+            return Err(BuildError::Store(reason));
+        }
+        let mut sources: HashMap<Box<str>, Source> = HashMap::new();
+        for (name, validator) in self.validators {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if !valid {
+                return Err(BuildError::InvalidSourceName(name));
+            }
+            if sources.contains_key(name.as_str()) {
+                return Err(BuildError::DuplicateSource(name));
+            }
+            let source = Source {
+                name: Arc::from(name.as_str()),
+                validator,
+                listeners: Vec::new(),
+            };
+            sources.insert(name.into(), source);
+        }
+        let mut listeners = self.listeners;
+        if self.registered {
+            for registration in registered_listeners()? {
+                listeners.push(Arc::new(Registered(registration)));
+            }
+        }
+        for listener in listeners {
+            let pattern = EventPattern::parse(listener.event()).map_err(|reason| {
+                BuildError::InvalidPattern {
+                    listener: listener.name().to_owned(),
+                    pattern: listener.event().to_owned(),
+                    reason,
+                }
+            })?;
+            let source = sources.get_mut(listener.source()).ok_or_else(|| {
+                BuildError::UnconfiguredSource {
+                    listener: listener.name().to_owned(),
+                    source_name: listener.source().to_owned(),
+                }
+            })?;
+            source.listeners.push((pattern, listener));
+        }
+        let metrics = self.metrics.unwrap_or_default();
+        let queue = match self.dispatch.mode {
+            DispatchMode::Inline => None,
+            DispatchMode::Queued => Some(Queue::start(&self.dispatch, metrics.clone())?),
+        };
+        Ok(WebhookProcessor {
+            inner: Arc::new(Inner {
+                sources: sources
+                    .into_iter()
+                    .map(|(name, source)| (name, Arc::new(source)))
+                    .collect(),
+                store: self
+                    .store
+                    .unwrap_or_else(|| Arc::new(InMemoryWebhookEventStore::new())),
+                ttl: self.ttl,
+                lease: self.lease,
+                metrics,
+                queue,
+            }),
+        })
+    }
+}
+
+impl std::fmt::Debug for ProcessorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorBuilder")
+            .field(
+                "sources",
+                &self
+                    .validators
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("listeners", &self.listeners.len())
+            .field("registered", &self.registered)
+            .field("ttl", &self.ttl)
+            .field("dispatch", &self.dispatch)
+            .finish()
+    }
+}

@@ -1,0 +1,379 @@
+//! The processor: verify, describe, claim, dispatch, answer.
+
+mod builder;
+mod queue;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::listener::{ErasedListener, EventPattern, run_listener};
+use crate::metrics::{Handled, Received};
+use crate::{
+    Claim, Headers, IdempotencyStore, Metrics, ProcessError, SignatureValidator, SignedRequest,
+    WebhookEvent,
+};
+
+pub use self::builder::{Dispatch, ProcessorBuilder};
+pub use self::queue::DeadLetter;
+use self::queue::Queue;
+
+/// The heart of the framework: takes a delivery's source, headers and raw
+/// body, and verifies, deduplicates, records and dispatches it.
+///
+/// Cloning is cheap and shares everything.
+///
+/// ```
+/// use webhooks_core::{GitHubSignatureValidator, Headers, Processed, WebhookProcessor};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let processor = WebhookProcessor::builder()
+///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+///     .build()?;
+/// let body = br#"{"zen":"Keep it logically awesome."}"#;
+/// let headers = Headers::new()
+///     .with("X-GitHub-Event", "ping")
+///     .with("X-GitHub-Delivery", "d-1")
+///     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
+/// let processed = processor.process("github", headers, body.as_slice().into()).await.unwrap();
+/// assert_eq!(processed, Processed::Accepted { id: "d-1".into() });
+/// # Ok::<_, webhooks_core::BuildError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct WebhookProcessor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sources: HashMap<Box<str>, Arc<Source>>,
+    store: Arc<dyn IdempotencyStore>,
+    ttl: Duration,
+    lease: Duration,
+    metrics: Metrics,
+    queue: Option<Queue>,
+}
+
+/// A configured source and its listeners.
+pub(crate) struct Source {
+    name: Arc<str>,
+    validator: Arc<dyn SignatureValidator>,
+    listeners: Vec<(EventPattern, Arc<dyn ErasedListener>)>,
+}
+
+impl Source {
+    fn matching<'s, 'e>(
+        &'s self,
+        event_type: &'e str,
+    ) -> impl Iterator<Item = &'s Arc<dyn ErasedListener>> + use<'s, 'e> {
+        let families = self.validator.event_families();
+        self.listeners
+            .iter()
+            .filter(move |(pattern, _)| pattern.matches(event_type, families))
+            .map(|(_, listener)| listener)
+    }
+}
+
+/// A delivery that was safely recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Processed {
+    /// New: recorded, and (inline) handled or (queued) queued.
+    Accepted {
+        /// The idempotency key.
+        id: String,
+    },
+    /// Recorded before: a redelivery, not handled again.
+    Duplicate {
+        /// The idempotency key.
+        id: String,
+    },
+}
+
+impl Processed {
+    /// The idempotency key.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Accepted { id } | Self::Duplicate { id } => id,
+        }
+    }
+}
+
+/// A delivery as the transport hands it over.
+///
+/// ```
+/// use webhooks_core::{Delivery, Headers};
+///
+/// let delivery = Delivery::new("twilio", Headers::new(), "Body=hi".into())
+///     .with_url("https://example.com/webhooks/twilio");
+/// assert_eq!(delivery.source(), "twilio");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    source: Box<str>,
+    headers: Headers,
+    body: Bytes,
+    url: Option<String>,
+}
+
+impl Delivery {
+    /// A delivery to `source` with these headers and raw body.
+    pub fn new(source: impl Into<Box<str>>, headers: Headers, body: Bytes) -> Self {
+        Self {
+            source: source.into(),
+            headers,
+            body,
+            url: None,
+        }
+    }
+
+    /// The same delivery with the public URL it was sent to.
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The source name.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl WebhookProcessor {
+    /// A builder with no source, the in-memory store and inline dispatch.
+    pub fn builder() -> ProcessorBuilder {
+        ProcessorBuilder::new()
+    }
+
+    /// Processes a delivery to `source`.
+    pub async fn process(
+        &self,
+        source: &str,
+        headers: Headers,
+        body: Bytes,
+    ) -> Result<Processed, ProcessError> {
+        let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
+        self.process_at(source, headers, body, None).await
+    }
+
+    /// Processes a delivery, with its URL for schemes that sign it.
+    pub async fn process_delivery(&self, delivery: Delivery) -> Result<Processed, ProcessError> {
+        let source = self
+            .source(&delivery.source)
+            .ok_or(ProcessError::UnknownSource)?;
+        self.process_at(
+            source,
+            delivery.headers,
+            delivery.body,
+            delivery.url.as_deref(),
+        )
+        .await
+    }
+
+    /// Whether a source of that name is configured.
+    pub fn has_source(&self, source: &str) -> bool {
+        self.inner.sources.contains_key(source)
+    }
+
+    /// Whether the source's scheme signs the request URL (so the transport
+    /// must pass it).
+    pub fn source_needs_url(&self, source: &str) -> bool {
+        self.source(source).is_some_and(|s| s.validator.needs_url())
+    }
+
+    /// The configured source names.
+    pub fn sources(&self) -> impl Iterator<Item = &str> {
+        self.inner.sources.keys().map(|name| &**name)
+    }
+
+    /// The metrics this processor records.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), crate::StoreError> {
+        self.inner.store.ping().await
+    }
+
+    /// Queued mode: events whose listeners failed every attempt, oldest
+    /// first. Empty in inline mode.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner
+            .queue
+            .as_ref()
+            .map(Queue::dead_letters)
+            .unwrap_or_default()
+    }
+
+    /// Stops taking deliveries (they get 503) and, in queued mode, waits
+    /// until every queued event and pending retry has run.
+    pub async fn shutdown(&self) {
+        if let Some(queue) = &self.inner.queue {
+            queue.shutdown().await;
+        }
+    }
+
+    /// Whether the processor stores queued events only in this process.
+    pub fn is_queued(&self) -> bool {
+        self.inner.queue.is_some()
+    }
+
+    fn source(&self, name: &str) -> Option<&Arc<Source>> {
+        self.inner.sources.get(name)
+    }
+
+    async fn process_at(
+        &self,
+        source: &Arc<Source>,
+        headers: Headers,
+        body: Bytes,
+        url: Option<&str>,
+    ) -> Result<Processed, ProcessError> {
+        let started = Instant::now();
+        let metrics = &self.inner.metrics;
+        let mut request = SignedRequest::new(&headers, &body);
+        if let Some(url) = url {
+            request = request.with_url(url);
+        }
+        if let Err(error) = source.validator.verify(&request) {
+            metrics.received(&source.name, "unknown", Received::InvalidSignature);
+            return Err(error.into());
+        }
+        let meta = match source.validator.describe(&request) {
+            Ok(meta) => meta,
+            Err(error) => {
+                metrics.received(&source.name, "unknown", Received::BadRequest);
+                return Err(error.into());
+            }
+        };
+        let result = self
+            .claim_and_dispatch(source, headers, body, meta.id, &meta.event_type)
+            .await;
+        let outcome = match &result {
+            Ok(Processed::Accepted { .. }) => Some(Received::Accepted),
+            Ok(Processed::Duplicate { .. }) => Some(Received::Duplicate),
+            Err(ProcessError::InProgress { .. }) => Some(Received::InProgress),
+            Err(
+                ProcessError::Unavailable(_) | ProcessError::QueueFull | ProcessError::ShuttingDown,
+            ) => Some(Received::Unavailable),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            metrics.received(&source.name, &meta.event_type, outcome);
+        }
+        metrics.observe_processing(
+            &source.name,
+            &meta.event_type,
+            started.elapsed().as_secs_f64(),
+        );
+        result
+    }
+
+    async fn claim_and_dispatch(
+        &self,
+        source: &Arc<Source>,
+        headers: Headers,
+        body: Bytes,
+        id: String,
+        event_type: &str,
+    ) -> Result<Processed, ProcessError> {
+        let inner = &*self.inner;
+        let queue = match &inner.queue {
+            Some(queue) => Some(queue.reserve()?),
+            None => None,
+        };
+        let key = store_key(&source.name, &id);
+        let lease = match inner.store.claim(&key, inner.lease).await? {
+            Claim::Acquired(lease) => lease,
+            Claim::InProgress => return Err(ProcessError::InProgress { id }),
+            Claim::Completed => return Ok(Processed::Duplicate { id }),
+        };
+        let event = WebhookEvent::new(Arc::clone(&source.name), event_type, id.as_str(), body)
+            .with_headers(headers);
+        match queue {
+            Some(permit) => {
+                if let Err(error) = inner.store.complete(&key, &lease, inner.ttl).await {
+                    // Nothing is queued when the permit is dropped unused.
+                    let _ = inner.store.release(&key, &lease).await;
+                    return Err(error.into());
+                }
+                permit.send(Arc::clone(source), event);
+                Ok(Processed::Accepted { id })
+            }
+            None => {
+                if !run_inline(source, &event, &inner.metrics).await {
+                    if let Err(error) = inner.store.release(&key, &lease).await {
+                        tracing::warn!(error = %error, id = %id, "could not release the claim of a failed event");
+                    }
+                    return Err(ProcessError::ListenerFailed { id });
+                }
+                inner.store.complete(&key, &lease, inner.ttl).await?;
+                Ok(Processed::Accepted { id })
+            }
+        }
+    }
+}
+
+/// The store key of a delivery: its source and id.
+fn store_key(source: &str, id: &str) -> String {
+    let mut key = String::with_capacity(source.len() + 1 + id.len());
+    key.push_str(source);
+    key.push(':');
+    key.push_str(id);
+    key
+}
+
+/// Runs every matching listener once; whether all succeeded.
+async fn run_inline(source: &Source, event: &WebhookEvent, metrics: &Metrics) -> bool {
+    let mut all_ok = true;
+    let mut any = false;
+    for listener in source.matching(event.event_type()) {
+        any = true;
+        let outcome = match run_listener(&**listener, event).await {
+            Ok(()) => Handled::Ok,
+            Err(_) => {
+                all_ok = false;
+                Handled::Error
+            }
+        };
+        metrics.handled(&source.name, event.event_type(), outcome);
+    }
+    if !any {
+        metrics.handled(&source.name, event.event_type(), Handled::Ignored);
+    }
+    all_ok
+}
+
+impl std::fmt::Debug for WebhookProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sources: Vec<_> = self.inner.sources.values().collect();
+        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        f.debug_struct("WebhookProcessor")
+            .field("sources", &sources)
+            .field("store", &self.inner.store)
+            .field("ttl", &self.inner.ttl)
+            .field("queued", &self.inner.queue.is_some())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("validator", &self.validator)
+            .field(
+                "listeners",
+                &self
+                    .listeners
+                    .iter()
+                    .map(|(_, l)| l.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,194 @@
+//! GitHub: `X-Hub-Signature-256: sha256=<hex>`.
+
+use super::hmac::hmac_sha256;
+use super::{
+    EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
+    decode_hex_digest, digests_equal, header_value, pick_json,
+};
+use crate::Secrets;
+
+const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+/// Verifies GitHub's `X-Hub-Signature-256` (hex HMAC-SHA256 of the body).
+///
+/// The delivery id is the `X-GitHub-Delivery` header; the event type is the
+/// `X-GitHub-Event` header joined with the payload's `action` when there is
+/// one (`issues.opened`), and a listener for `issues` receives every
+/// `issues.*` event.
+///
+/// ```
+/// use webhooks_core::{GitHubSignatureValidator, Headers, SignatureValidator, SignedRequest};
+///
+/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody");
+/// let headers = Headers::new().with("X-Hub-Signature-256", "sha256=0000");
+/// assert!(validator.verify(&SignedRequest::new(&headers, b"Hello, World!")).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct GitHubSignatureValidator {
+    secrets: Secrets,
+}
+
+impl GitHubSignatureValidator {
+    /// A validator accepting any of these secrets.
+    pub fn new(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+        }
+    }
+
+    /// The `X-Hub-Signature-256` value GitHub sends for `body`.
+    pub fn sign(secret: &[u8], body: &[u8]) -> String {
+        format!("sha256={}", hex::encode(hmac_sha256(secret, &[body])))
+    }
+}
+
+impl SignatureValidator for GitHubSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let value = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let malformed = |reason| SignatureError::MalformedHeader {
+            header: SIGNATURE_HEADER.into(),
+            reason,
+        };
+        let hex_digest = value
+            .trim()
+            .strip_prefix("sha256=")
+            .ok_or_else(|| malformed("expected `sha256=<hex>`"))?;
+        let given =
+            decode_hex_digest(hex_digest).ok_or_else(|| malformed("expected 64 hex digits"))?;
+        if self
+            .secrets
+            .iter()
+            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &[request.body()]), &given))
+        {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
+        }
+    }
+
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        let headers = request.headers();
+        let event = header_value(headers, "X-GitHub-Event")
+            .ok_or_else(|| EventParseError::MissingHeader("X-GitHub-Event".into()))?;
+        let id = header_value(headers, "X-GitHub-Delivery")
+            .map_or_else(|| super::body_sha256_key(request.body()), str::to_owned);
+        let [action] = pick_json(request.body(), ["action"])?;
+        let event_type = match action {
+            Some(action) => format!("{event}.{action}"),
+            None => event.to_owned(),
+        };
+        Ok(EventMeta { id, event_type })
+    }
+
+    fn event_families(&self) -> bool {
+        true
+    }
+
+    fn scheme(&self) -> &'static str {
+        "github"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Headers;
+
+    // GitHub Docs, "Validating webhook deliveries", section "Testing the
+    // webhook payload validation": secret "It's a Secret to Everybody",
+    // payload "Hello, World!", expected signature below.
+    const DOCS_SECRET: &str = "It's a Secret to Everybody";
+    const DOCS_BODY: &[u8] = b"Hello, World!";
+    const DOCS_SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    fn verify(
+        validator: &GitHubSignatureValidator,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let headers = Headers::new().with(SIGNATURE_HEADER, signature);
+        validator.verify(&SignedRequest::new(&headers, body))
+    }
+
+    #[test]
+    fn github_docs_vector() {
+        assert_eq!(
+            GitHubSignatureValidator::sign(DOCS_SECRET.as_bytes(), DOCS_BODY),
+            DOCS_SIGNATURE
+        );
+        let validator = GitHubSignatureValidator::new(DOCS_SECRET);
+        assert_eq!(verify(&validator, DOCS_SIGNATURE, DOCS_BODY), Ok(()));
+    }
+
+    #[test]
+    fn negative_cases() {
+        let validator = GitHubSignatureValidator::new(["rotated", DOCS_SECRET]);
+        assert_eq!(verify(&validator, DOCS_SIGNATURE, DOCS_BODY), Ok(()));
+        assert_eq!(
+            verify(&validator, DOCS_SIGNATURE, b"Hello, World?"),
+            Err(SignatureError::NoMatchingSignature)
+        );
+        assert_eq!(
+            verify(
+                &GitHubSignatureValidator::new("wrong"),
+                DOCS_SIGNATURE,
+                DOCS_BODY
+            ),
+            Err(SignatureError::NoMatchingSignature)
+        );
+        // The SHA-1 header form is not accepted in the SHA-256 header.
+        assert!(matches!(
+            verify(
+                &validator,
+                "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
+                DOCS_BODY
+            ),
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+        assert!(matches!(
+            verify(&validator, &DOCS_SIGNATURE[..70], DOCS_BODY),
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+        let error = validator
+            .verify(&SignedRequest::new(&Headers::new(), DOCS_BODY))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "missing signature header `X-Hub-Signature-256`"
+        );
+    }
+
+    #[test]
+    fn event_type_joins_the_action() {
+        let validator = GitHubSignatureValidator::new(DOCS_SECRET);
+        let headers = Headers::new()
+            .with("X-GitHub-Event", "issues")
+            .with("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        let meta = validator
+            .describe(&SignedRequest::new(
+                &headers,
+                br#"{"action":"opened","issue":{"action":"x"}}"#,
+            ))
+            .unwrap();
+        assert_eq!(
+            meta,
+            EventMeta::new("72d3162e-cc78-11e3-81ab-4c9367dc0958", "issues.opened")
+        );
+        let push = validator
+            .describe(&SignedRequest::new(
+                &headers.clone().with("X-GitHub-Event", "push"),
+                br#"{"ref":"x"}"#,
+            ))
+            .unwrap();
+        assert_eq!(push.event_type, "issues");
+        assert!(
+            validator
+                .describe(&SignedRequest::new(&Headers::new(), b"{}"))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Signature validators: one per provider scheme, each also knowing where
+//! that provider puts the delivery id and the event type.
+
+mod extract;
+mod github;
+mod hmac;
+mod noop;
+mod stripe;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::Headers;
+
+pub use self::extract::{EventMeta, EventParseError, body_sha256_key};
+pub(crate) use self::extract::{GenericExtraction, header_value, pick_json};
+pub use self::github::GitHubSignatureValidator;
+pub use self::hmac::HmacSignatureValidator;
+pub use self::noop::NoOpSignatureValidator;
+pub use self::stripe::StripeSignatureValidator;
+
+/// What a validator sees of a request: the headers, the raw body, and for
+/// schemes that sign the URL, the public URL of the request.
+///
+/// ```
+/// use webhooks_core::{Headers, SignedRequest};
+///
+/// let headers = Headers::new().with("X-Signature", "sha256=00");
+/// let request = SignedRequest::new(&headers, b"{}").with_url("https://example.com/webhooks/x");
+/// assert_eq!(request.url(), Some("https://example.com/webhooks/x"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    headers: &'a Headers,
+    body: &'a [u8],
+    url: Option<&'a str>,
+}
+
+impl<'a> SignedRequest<'a> {
+    /// A request with these headers and this raw body.
+    pub fn new(headers: &'a Headers, body: &'a [u8]) -> Self {
+        Self {
+            headers,
+            body,
+            url: None,
+        }
+    }
+
+    /// The same request with its public URL.
+    #[must_use]
+    pub fn with_url(mut self, url: &'a str) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &'a Headers {
+        self.headers
+    }
+
+    /// The raw body, exactly as received.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The public URL, when the transport knows it.
+    pub fn url(&self) -> Option<&'a str> {
+        self.url
+    }
+}
+
+/// Why a signature was refused. One variant per cause; no message ever
+/// contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The signature header is absent.
+    #[error("missing signature header `{0}`")]
+    MissingHeader(String),
+    /// The signature header is present but not of the scheme's form.
+    #[error("malformed signature header `{header}`: {reason}")]
+    MalformedHeader {
+        /// The header's name.
+        header: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The header is well formed, but no signature in it matches the body
+    /// under any configured secret: a wrong secret or a tampered body.
+    #[error("no signature matches the body")]
+    NoMatchingSignature,
+    /// The signature matches, but its timestamp is too old or too far in
+    /// the future: a replay, or a clock that is off.
+    #[error("timestamp outside the tolerance of {tolerance_seconds} s (off by {skew_seconds} s)")]
+    TimestampOutsideTolerance {
+        /// The configured tolerance.
+        tolerance_seconds: u64,
+        /// How far the timestamp is from now, in seconds (negative: future).
+        skew_seconds: i64,
+    },
+    /// The scheme signs the request URL, and the transport did not give it.
+    #[error("the request URL is needed to verify this signature")]
+    MissingUrl,
+}
+
+/// A provider's signature scheme, and where its deliveries carry their id and
+/// event type.
+///
+/// Implementations compare digests in constant time and accept any of several
+/// secrets (rotation).
+///
+/// ```
+/// use webhooks_core::{GitHubSignatureValidator, Headers, SignatureValidator, SignedRequest};
+///
+/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody");
+/// let headers = Headers::new().with(
+///     "X-Hub-Signature-256",
+///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+/// );
+/// assert!(validator.verify(&SignedRequest::new(&headers, b"Hello, World!")).is_ok());
+/// ```
+pub trait SignatureValidator: Send + Sync + fmt::Debug + 'static {
+    /// Checks the request's signature on its raw bytes.
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError>;
+
+    /// The delivery id and event type of a verified request.
+    ///
+    /// The default reads the key from `X-Idempotency-Key` or `X-Event-Id`,
+    /// the type from the payload's `type` or the `X-Event-Type` header, and
+    /// falls back to the SHA-256 of the body as the key.
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        GenericExtraction::default().describe(request)
+    }
+
+    /// Whether [`SignatureValidator::verify`] needs the request URL.
+    fn needs_url(&self) -> bool {
+        false
+    }
+
+    /// Whether an event type is `family.action`, so that a listener for
+    /// `family` receives every `family.*` event (GitHub's `issues`).
+    fn event_families(&self) -> bool {
+        false
+    }
+
+    /// The scheme's name, for logs and metrics (`stripe`, `github` …).
+    fn scheme(&self) -> &'static str;
+}
+
+impl<V: SignatureValidator + ?Sized> SignatureValidator for Arc<V> {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        (**self).verify(request)
+    }
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        (**self).describe(request)
+    }
+    fn needs_url(&self) -> bool {
+        (**self).needs_url()
+    }
+    fn event_families(&self) -> bool {
+        (**self).event_families()
+    }
+    fn scheme(&self) -> &'static str {
+        (**self).scheme()
+    }
+}
+
+impl<V: SignatureValidator + ?Sized> SignatureValidator for Box<V> {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        (**self).verify(request)
+    }
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        (**self).describe(request)
+    }
+    fn needs_url(&self) -> bool {
+        (**self).needs_url()
+    }
+    fn event_families(&self) -> bool {
+        (**self).event_families()
+    }
+    fn scheme(&self) -> &'static str {
+        (**self).scheme()
+    }
+}
+
+/// The clock a timestamped scheme checks its tolerance against: seconds
+/// since the Unix epoch. Injectable so tests can use a fixed time.
+#[derive(Clone)]
+pub struct Clock(Option<Arc<dyn Fn() -> i64 + Send + Sync>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that always reads `unix_seconds`.
+    pub fn fixed(unix_seconds: i64) -> Self {
+        Self(Some(Arc::new(move || unix_seconds)))
+    }
+
+    /// A clock read from a function.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(now)))
+    }
+
+    /// Now, in seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            Some(now) => now(),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs() as i64),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Clock(custom)"
+        } else {
+            "Clock(system)"
+        })
+    }
+}
+
+/// Checks `timestamp` against `clock` within `tolerance_seconds`, both ways.
+pub(crate) fn check_tolerance(
+    clock: &Clock,
+    timestamp: i64,
+    tolerance_seconds: u64,
+) -> Result<(), SignatureError> {
+    let skew_seconds = clock.now().saturating_sub(timestamp);
+    if skew_seconds.unsigned_abs() > tolerance_seconds {
+        return Err(SignatureError::TimestampOutsideTolerance {
+            tolerance_seconds,
+            skew_seconds,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes a hex SHA-256 digest; `None` unless it is 64 hex digits.
+pub(crate) fn decode_hex_digest(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut digest = [0_u8; 32];
+    hex::decode_to_slice(hex_digest.trim(), &mut digest).ok()?;
+    Some(digest)
+}
+
+/// Whether two digests are equal, in time independent of where they differ.
+pub(crate) fn digests_equal(expected: &[u8], given: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.len() == given.len() && bool::from(expected.ct_eq(given))
+}
