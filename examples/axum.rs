@@ -1,1 +1,34 @@
-fn main() {}
+//! Mounting the webhook endpoint inside an axum application.
+//!
+//! `cargo run --example axum`, then `POST http://127.0.0.1:3001/hooks/webhooks/github`.
+
+use axum::Router;
+use axum::routing::get;
+use webhooks::{
+    BoxError, GitHubSignatureValidator, WebhookEvent, WebhookProcessor, WebhookService,
+    webhook_listener,
+};
+
+#[webhook_listener(source = "github", event = "push")]
+async fn pushed(event: &WebhookEvent) -> Result<(), BoxError> {
+    println!("push delivery {}", event.id());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let secret =
+        std::env::var("GITHUB_WEBHOOK_SECRET").unwrap_or_else(|_| "development-only".into());
+    let processor = WebhookProcessor::builder()
+        .register_validator("github", GitHubSignatureValidator::new(secret))
+        .build()?;
+    let app = Router::new()
+        .route("/", get(|| async { "the application's own routes" }))
+        // The service answers /webhooks/{source}, /healthz, /readyz and /metrics
+        // below the prefix it is nested at.
+        .nest_service("/hooks", WebhookService::new(processor));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

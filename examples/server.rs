@@ -1,1 +1,71 @@
-fn main() {}
+//! The ready server: `cargo run --release --example server`.
+//!
+//! Reads `WEBHOOKS_CONFIG` (or `./webhooks.toml`); with neither, a built-in
+//! development configuration with `stripe`, `github` and `partner` sources.
+//! `WEBHOOKS_BIND` overrides the address. Ctrl-C or SIGTERM stops it
+//! gracefully.
+//!
+//! The listeners below are found through `#[webhook_listener]` alone: no
+//! registration call.
+
+use webhooks::{BoxError, WebhookEvent, webhook_listener};
+
+/// Stripe: one exact event type.
+#[webhook_listener(source = "stripe", event = "payment_intent.succeeded")]
+async fn payment_succeeded(event: &WebhookEvent) -> Result<(), BoxError> {
+    let payload: serde_json::Value = event.json()?;
+    let intent = &payload["data"]["object"];
+    tracing::info!(
+        id = event.id(),
+        payment_intent = %intent["id"],
+        amount = %intent["amount"],
+        "payment succeeded"
+    );
+    Ok(())
+}
+
+/// GitHub: an event without an action.
+#[webhook_listener(source = "github", event = "push")]
+async fn pushed(event: &WebhookEvent) -> Result<(), BoxError> {
+    let payload: serde_json::Value = event.json()?;
+    tracing::info!(delivery = event.id(), git_ref = %payload["ref"], "push");
+    Ok(())
+}
+
+/// GitHub: an event joined with its action (`issues` + `opened`).
+#[webhook_listener(source = "github", event = "issues.opened")]
+async fn issue_opened(event: &WebhookEvent) -> Result<(), BoxError> {
+    let payload: serde_json::Value = event.json()?;
+    tracing::info!(delivery = event.id(), title = %payload["issue"]["title"], "issue opened");
+    Ok(())
+}
+
+/// A custom partner: every event of the source.
+#[webhook_listener(source = "partner", event = "*")]
+async fn partner_event(event: WebhookEvent) -> Result<(), BoxError> {
+    tracing::info!(
+        id = event.id(),
+        event_type = event.event_type(),
+        bytes = event.body().len(),
+        "partner event"
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match webhooks::Server::from_env().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The message (it names the key), not the Debug form.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,46 @@
-//! webhooks-hyper
+//! The hyper transport of the `webhooks` framework and its ready server.
+//!
+//! [`Server`] turns a configuration into a listening server in one
+//! expression; [`WebhookService`] is the same endpoint as a `tower::Service`
+//! for mounting inside an axum or tonic application.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), webhooks_hyper::ServeError> {
+//!     webhooks_hyper::Server::from_env().await
+//! }
+//! ```
+
+mod dev;
+mod response;
+mod server;
+mod service;
+mod store;
+
+pub use self::dev::development_config;
+pub use self::response::WebhookResponse;
+pub use self::server::{BoundServer, Server};
+pub use self::service::{ResponseFuture, WebhookService};
+
+/// Why the server could not start or serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] webhooks_core::ConfigError),
+    /// The processor could not be built from it.
+    #[error(transparent)]
+    Build(#[from] webhooks_core::BuildError),
+    /// The store could not be set up.
+    #[error("store: {0}")]
+    Store(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}

@@ -1,1 +1,17 @@
-//! webhooks-redis
+//! Redis backends of the `webhooks` framework: an idempotency store shared by
+//! every instance, so a redelivery that lands on another instance is still
+//! caught, and a restart forgets nothing.
+//!
+//! Enabled by the `redis` feature of `webhooks` and selected with
+//! `provider = "redis"`:
+//!
+//! ```toml
+//! [webhooks.idempotency]
+//! provider = "redis"
+//! [webhooks.idempotency.redis]
+//! url = "redis://127.0.0.1:6379/0"
+//! ```
+
+mod store;
+
+pub use self::store::RedisWebhookEventStore;

@@ -1,0 +1,82 @@
+//! The built-in development configuration, used when no file is given.
+
+use webhooks_core::Config;
+use webhooks_core::config::WebhooksConfig;
+
+use crate::ServeError;
+
+/// The development sources: each secret from its environment variable when
+/// set, else a fixed development value documented in the README.
+const SOURCES: [(&str, &str, &str, &str); 3] = [
+    (
+        "stripe",
+        "stripe",
+        "STRIPE_WEBHOOK_SECRET",
+        "whsec_development_only",
+    ),
+    (
+        "github",
+        "github",
+        "GITHUB_WEBHOOK_SECRET",
+        "development-only",
+    ),
+    (
+        "partner",
+        "hmac",
+        "PARTNER_WEBHOOK_SECRET",
+        "development-only",
+    ),
+];
+
+/// The configuration of the ready server when neither `WEBHOOKS_CONFIG` nor
+/// `./webhooks.toml` is there: `stripe`, `github` and `partner` sources on
+/// `127.0.0.1:3000`. Logs each source and where its secret comes from, never
+/// the secret.
+pub fn development_config() -> Result<WebhooksConfig, ServeError> {
+    tracing::warn!(
+        "no configuration file (WEBHOOKS_CONFIG unset, ./webhooks.toml absent): \
+         using the built-in development configuration"
+    );
+    let mut text = String::new();
+    for (name, validator, var, fallback) in SOURCES {
+        let from_env = std::env::var(var).ok().filter(|value| !value.is_empty());
+        let origin = if from_env.is_some() {
+            format!("environment variable {var}")
+        } else {
+            format!("the built-in development secret (set {var} to choose your own; see README)")
+        };
+        tracing::info!("development source {name}: validator {validator}, secret from {origin}");
+        let secret = from_env.unwrap_or_else(|| fallback.to_owned());
+        text.push_str(&format!(
+            "[webhooks.sources.{name}]\nvalidator = \"{validator}\"\nsecret = {}\n",
+            toml_string(&secret)
+        ));
+    }
+    Ok(Config::from_toml(&text)?.webhooks)
+}
+
+/// Logs how to send a signed test event to the development server at `bind`
+/// (the address after `WEBHOOKS_BIND`, not the configuration's default).
+pub(crate) fn log_try_it(bind: &str) {
+    tracing::info!(
+        "send a signed test event: body='{{\"type\":\"order.created\"}}'; \
+         sig=$(printf %s \"$body\" | openssl dgst -sha256 -hmac \"$PARTNER_WEBHOOK_SECRET\" | cut -d' ' -f2); \
+         curl -i http://{bind}/webhooks/partner -H \"X-Signature: sha256=$sig\" -d \"$body\""
+    );
+}
+
+/// A TOML basic string holding `value`.
+fn toml_string(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}

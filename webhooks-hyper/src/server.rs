@@ -1,0 +1,322 @@
+//! The ready server: configuration in, a listening, gracefully stopping
+//! server out.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use webhooks_core::config::{DispatchMode, StoreProvider, ValidatorKind, WebhooksConfig};
+use webhooks_core::{Config, ProcessorBuilder, WebhookProcessor};
+
+use crate::{ServeError, WebhookService, dev};
+
+/// How long a graceful shutdown waits for open requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Customize = Box<dyn FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send>;
+
+enum Origin {
+    Env,
+    Config(WebhooksConfig),
+}
+
+/// The ready server, built from a configuration: awaiting it binds, serves,
+/// and on Ctrl-C or SIGTERM stops accepting, finishes open requests, drains
+/// the queue and returns.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
+/// // WEBHOOKS_CONFIG or ./webhooks.toml, else the development config;
+/// // WEBHOOKS_BIND overrides `bind`.
+/// webhooks_hyper::Server::from_env().await
+/// # }
+/// ```
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Server {
+    origin: Origin,
+    signal: Option<Signal>,
+    customize: Vec<Customize>,
+}
+
+impl Server {
+    /// A server configured from the environment, when awaited: the TOML file
+    /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`, else the built-in
+    /// development configuration; `WEBHOOKS_BIND` overrides `bind`.
+    pub fn from_env() -> Self {
+        Self {
+            origin: Origin::Env,
+            signal: None,
+            customize: Vec::new(),
+        }
+    }
+
+    /// A server with this configuration.
+    pub fn from_config(config: WebhooksConfig) -> Self {
+        Self {
+            origin: Origin::Config(config),
+            signal: None,
+            customize: Vec::new(),
+        }
+    }
+
+    /// Stops gracefully when `signal` completes, instead of on Ctrl-C or
+    /// SIGTERM.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Adjusts the processor before it is built: add listeners, a store …
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
+    /// webhooks_hyper::Server::from_env()
+    ///     .configure(|builder| builder.registered_listeners(true))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn configure(
+        mut self,
+        customize: impl FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send + 'static,
+    ) -> Self {
+        self.customize.push(Box::new(customize));
+        self
+    }
+
+    /// Loads the configuration, builds the processor and binds, without
+    /// serving yet; the result tells the address (useful with port 0).
+    pub async fn bind(self) -> Result<BoundServer, ServeError> {
+        let (config, development) = match self.origin {
+            Origin::Config(config) => (config, false),
+            Origin::Env => load_from_env()?,
+        };
+        log_start_up(&config, development);
+        let mut builder = ProcessorBuilder::from_config(&config)?;
+        builder = crate::store::configure_store(builder, &config).await?;
+        for customize in self.customize {
+            builder = customize(builder);
+        }
+        let processor = builder.build()?;
+        let addr: SocketAddr = config.bind.parse().map_err(|_| {
+            ServeError::Config(webhooks_core::ConfigError::invalid(
+                "webhooks.bind",
+                "not an address",
+            ))
+        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(BoundServer {
+            listener,
+            local_addr,
+            service: WebhookService::new(processor).max_body_bytes(config.max_body_bytes),
+            signal: self.signal.unwrap_or_else(|| Box::pin(terminate_signal())),
+        })
+    }
+}
+
+impl IntoFuture for Server {
+    type Output = Result<(), ServeError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.bind().await?.await })
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("from_env", &matches!(self.origin, Origin::Env))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server bound to its address; awaiting it serves until the shutdown
+/// signal.
+#[must_use = "a server does nothing until it is awaited"]
+pub struct BoundServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    service: WebhookService,
+    signal: Signal,
+}
+
+impl BoundServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The processor it serves.
+    pub fn processor(&self) -> &WebhookProcessor {
+        self.service.processor()
+    }
+
+    /// Stops gracefully when `signal` completes instead.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.signal = Box::pin(signal);
+        self
+    }
+
+    async fn serve(self) -> Result<(), ServeError> {
+        let Self {
+            listener,
+            local_addr,
+            service,
+            mut signal,
+        } = self;
+        let graceful = GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .keep_alive(true);
+        tracing::info!("listening on http://{local_addr}");
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _peer)) => stream,
+                        Err(error) => {
+                            // Out of file descriptors and the like: pause, go on.
+                            tracing::warn!(error = %error, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(error = %error, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut signal => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: finishing open requests");
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("open requests did not finish within {DRAIN_TIMEOUT:?}; closing them");
+        }
+        if service.processor().is_queued() {
+            tracing::info!("draining the queue");
+        }
+        service.processor().shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+impl IntoFuture for BoundServer {
+    type Output = Result<(), ServeError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.serve())
+    }
+}
+
+impl std::fmt::Debug for BoundServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("local_addr", &self.local_addr)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The configuration, and whether it is the built-in development one.
+fn load_from_env() -> Result<(WebhooksConfig, bool), ServeError> {
+    let (mut config, development) = match Config::from_env()? {
+        Some((config, path)) => {
+            tracing::info!("configuration from {}", path.display());
+            (config.webhooks, false)
+        }
+        None => (dev::development_config()?, true),
+    };
+    if let Some(bind) = std::env::var_os("WEBHOOKS_BIND") {
+        config.bind = bind.to_string_lossy().into_owned();
+        config.validate()?;
+    }
+    if development {
+        dev::log_try_it(&config.bind);
+    }
+    Ok((config, development))
+}
+
+/// `development`: the secrets' origins were logged by the development
+/// configuration; there is no configuration file to name.
+fn log_start_up(config: &WebhooksConfig, development: bool) {
+    if !config.enabled {
+        tracing::warn!("webhooks.enabled = false: no webhook route is mounted");
+        return;
+    }
+    for (name, source) in &config.sources {
+        let origin = if development {
+            "the development configuration (see above)".to_owned()
+        } else {
+            source.secret_origin()
+        };
+        tracing::info!(
+            "source {name}: POST /webhooks/{name}, validator {:?}, secret from {origin}",
+            source.validator
+        );
+        if source.validator == ValidatorKind::None {
+            tracing::warn!(
+                "source {name} has validator = \"none\": its deliveries are NOT verified"
+            );
+        }
+    }
+    if config.dispatch.mode == DispatchMode::Queued
+        && config.idempotency.provider == StoreProvider::InMemory
+    {
+        tracing::warn!(
+            "dispatch.mode = \"queued\" with the in-memory provider: accepted events wait in this process only \
+             and are lost if it crashes; use provider = \"redis\" for a durable queue"
+        );
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn terminate_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

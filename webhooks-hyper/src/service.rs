@@ -1,0 +1,251 @@
+//! The transport: routes, the body limit, and the contract's statuses.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use webhooks_core::{
+    BoxError, Delivery, Headers, Metrics, ProcessError, Processed, WebhookProcessor,
+    metrics::Received,
+};
+
+use crate::response::{self, WebhookResponse};
+
+/// How long `/readyz` waits for the store before answering 503.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The webhook endpoint as a service: `POST /webhooks/{source}`, `/healthz`,
+/// `/readyz` and `/metrics`.
+///
+/// It is a `tower::Service` (so an axum or tonic application can mount it)
+/// and a `hyper::service::Service` (so hyper serves it directly).
+///
+/// ```
+/// use webhooks_core::{GitHubSignatureValidator, WebhookProcessor};
+/// use webhooks_hyper::WebhookService;
+///
+/// let processor = WebhookProcessor::builder()
+///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+///     .build()
+///     .unwrap();
+/// let service = WebhookService::new(processor).max_body_bytes(64 * 1024);
+/// assert_eq!(service.processor().sources().count(), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct WebhookService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    processor: WebhookProcessor,
+    max_body_bytes: u64,
+}
+
+impl WebhookService {
+    /// Serves `processor` with the default body limit of 1 MiB.
+    pub fn new(processor: WebhookProcessor) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                processor,
+                max_body_bytes: 1_048_576,
+            }),
+        }
+    }
+
+    /// Refuses bodies over `bytes` with 413, unread.
+    #[must_use]
+    pub fn max_body_bytes(self, bytes: u64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                processor: self.inner.processor.clone(),
+                max_body_bytes: bytes,
+            }),
+        }
+    }
+
+    /// The processor behind the service.
+    pub fn processor(&self) -> &WebhookProcessor {
+        &self.inner.processor
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, request: Request<B>) -> WebhookResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let inner = &*self.inner;
+        let path = request.uri().path();
+        if let Some(source) = path.strip_prefix("/webhooks/") {
+            if source.is_empty() || source.contains('/') {
+                return response::error(StatusCode::NOT_FOUND, "not found");
+            }
+            if request.method() != Method::POST {
+                return response::method_not_allowed("POST");
+            }
+            if !inner.processor.has_source(source) {
+                return response::error(StatusCode::NOT_FOUND, "unknown source");
+            }
+            let source: Box<str> = source.into();
+            return inner.webhook(source, request).await;
+        }
+        match path {
+            "/healthz" => get_only(request.method())
+                .unwrap_or_else(|| response::json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())),
+            "/readyz" => match get_only(request.method()) {
+                Some(refused) => refused,
+                None => inner.ready().await,
+            },
+            "/metrics" => get_only(request.method()).unwrap_or_else(|| {
+                let mut response =
+                    http::Response::new(Full::new(Bytes::from(inner.processor.metrics().encode())));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(Metrics::CONTENT_TYPE),
+                );
+                response
+            }),
+            _ => response::error(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+}
+
+fn get_only(method: &Method) -> Option<WebhookResponse> {
+    (method != Method::GET && method != Method::HEAD)
+        .then(|| response::method_not_allowed("GET, HEAD"))
+}
+
+impl Inner {
+    async fn webhook<B>(&self, source: Box<str>, request: Request<B>) -> WebhookResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let metrics = self.processor.metrics();
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max_body_bytes) {
+            metrics.received(&source, "unknown", Received::TooLarge);
+            return response::too_large();
+        }
+        let url = self
+            .processor
+            .source_needs_url(&source)
+            .then(|| request_url(&request));
+        let (parts, body) = request.into_parts();
+        let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                metrics.received(&source, "unknown", Received::TooLarge);
+                return response::too_large();
+            }
+            Err(_) => {
+                return response::error(StatusCode::BAD_REQUEST, "could not read the request body");
+            }
+        };
+        let mut delivery = Delivery::new(source, Headers::from(parts.headers), body);
+        if let Some(url) = url {
+            delivery = delivery.with_url(url);
+        }
+        match self.processor.process_delivery(delivery).await {
+            Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
+            Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),
+            Ok(_) => response::error(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
+            Err(error) => answer_error(&error),
+        }
+    }
+
+    async fn ready(&self) -> WebhookResponse {
+        match tokio::time::timeout(READY_TIMEOUT, self.processor.ready()).await {
+            Ok(Ok(())) => response::json(StatusCode::OK, br#"{"status":"ready"}"#.to_vec()),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "readiness check failed");
+                response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+            }
+            Err(_) => response::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store did not answer in time",
+            ),
+        }
+    }
+}
+
+/// The contract's answer to each processing error.
+fn answer_error(error: &ProcessError) -> WebhookResponse {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match error {
+        ProcessError::InProgress { .. } => response::retry_later(status, "in progress"),
+        ProcessError::Unavailable(source) => {
+            tracing::warn!(error = %source, "delivery refused: store unavailable");
+            response::retry_later(status, "store unavailable")
+        }
+        ProcessError::QueueFull | ProcessError::ShuttingDown => {
+            response::retry_later(status, &error.to_string())
+        }
+        _ => response::error(status, &error.to_string()),
+    }
+}
+
+/// The URL the request was sent to, rebuilt from `Host` and `http://`.
+fn request_url<B>(request: &Request<B>) -> String {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
+        .unwrap_or("localhost");
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    format!("http://{host}{path}")
+}
+
+/// The future of [`WebhookService`]'s `call`.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<WebhookResponse, Infallible>> + Send>>;
+
+impl<B> tower_service::Service<Request<B>> for WebhookService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = WebhookResponse;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.handle(request).await) })
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for WebhookService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = WebhookResponse;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, request: Request<B>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.handle(request).await) })
+    }
+}

@@ -1,0 +1,6 @@
+use webhooks::{WebhookEvent, webhook_listener};
+
+#[webhook_listener(source = "stripe", event = "invoice.paid")]
+async fn invoice_paid(_event: &WebhookEvent) {}
+
+fn main() {}

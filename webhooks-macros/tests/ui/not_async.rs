@@ -1,0 +1,8 @@
+use webhooks::{WebhookEvent, webhook_listener};
+
+#[webhook_listener(source = "stripe", event = "invoice.paid")]
+fn invoice_paid(_event: &WebhookEvent) -> Result<(), webhooks::BoxError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use webhooks::{WebhookEvent, webhook_listener};
+
+#[webhook_listener(source = "stripe", event = "invoice.paid")]
+async fn invoice_paid(_event: &WebhookEvent, _attempt: u32) -> Result<(), webhooks::BoxError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use webhooks::{WebhookEvent, webhook_listener};
+
+#[webhook_listener(sourc = "stripe", event = "invoice.paid")]
+async fn invoice_paid(_event: &WebhookEvent) -> Result<(), webhooks::BoxError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,194 @@
+//! The Redis idempotency store.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+use webhooks_core::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
+
+/// Every command gives up after this long, so an unreachable Redis turns
+/// into a 503 quickly instead of a hung request.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The value of a completed key.
+const DONE: &str = "done";
+
+/// Claim: returns the current value if the key is held or done, else takes
+/// it with the caller's token for the lease and returns nil. One round trip,
+/// atomic: no window between the check and the set.
+const CLAIM: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+";
+
+/// Complete: only the holder's token turns the key into `done` for the TTL.
+const COMPLETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Release: only the holder's token deletes the key.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// An [`IdempotencyStore`] on Redis, shared by every instance.
+///
+/// Each transition is one atomic script call; keys are
+/// `<prefix>:idem:{<source>:<id>}` and expire by themselves (a claim after
+/// its lease, a completed key after its TTL), so no cleanup job is needed.
+/// The connection reconnects by itself after an outage.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), redis::RedisError> {
+/// let store = webhooks_redis::RedisWebhookEventStore::connect("redis://127.0.0.1:6379/0", "webhooks").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisWebhookEventStore {
+    connection: ConnectionManager,
+    prefix: String,
+    instance: u64,
+    next_token: std::sync::Arc<AtomicU64>,
+    claim: Script,
+    complete: Script,
+    release: Script,
+}
+
+impl RedisWebhookEventStore {
+    /// Connects to `url`; keys start with `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT)
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            instance: RandomState::new().hash_one(std::process::id()),
+            next_token: std::sync::Arc::new(AtomicU64::new(1)),
+            claim: Script::new(CLAIM),
+            complete: Script::new(COMPLETE),
+            release: Script::new(RELEASE),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:idem:{{{key}}}", self.prefix)
+    }
+
+    /// Tokens are unique across instances: a random instance part and a
+    /// counter. The lease keeps the counter; the instance part is checked by
+    /// value in Redis.
+    fn token_value(&self, lease: &Lease) -> String {
+        format!("{:016x}{:016x}", self.instance, lease.token())
+    }
+}
+
+fn unavailable(error: RedisError) -> StoreError {
+    StoreError::new(error)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+impl IdempotencyStore for RedisWebhookEventStore {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
+            let mut connection = self.connection.clone();
+            let current: Option<String> = self
+                .claim
+                .key(self.key(key))
+                .arg(self.token_value(&granted))
+                .arg(millis(lease))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(match current.as_deref() {
+                None => Claim::Acquired(granted),
+                Some(DONE) => Claim::Completed,
+                Some(_) => Claim::InProgress,
+            })
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .complete
+                .key(self.key(key))
+                .arg(self.token_value(lease))
+                .arg(DONE)
+                .arg(millis(ttl))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .release
+                .key(self.key(key))
+                .arg(self.token_value(lease))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(unavailable)
+        })
+    }
+}
+
+impl fmt::Debug for RedisWebhookEventStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: it is not kept, and never printed.
+        f.debug_struct("RedisWebhookEventStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
