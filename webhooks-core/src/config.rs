@@ -144,6 +144,10 @@ impl WebhooksConfig {
             self.dispatch.queue_capacity as u64,
             "webhooks.dispatch.queue-capacity",
         )?;
+        positive(
+            self.dispatch.visibility_timeout_seconds,
+            "webhooks.dispatch.visibility-timeout-seconds",
+        )?;
         if let Some(workers) = self.dispatch.workers {
             positive(workers as u64, "webhooks.dispatch.workers")?;
         }
@@ -291,6 +295,10 @@ pub struct DispatchConfig {
     pub queue_capacity: usize,
     /// Queued: events handled at once (default: the number of CPUs).
     pub workers: Option<usize>,
+    /// Queued, Redis: an event a worker took and did not finish within this
+    /// long (the worker died) is taken over by another worker.
+    #[serde(default = "DispatchConfig::default_visibility")]
+    pub visibility_timeout_seconds: u64,
 }
 
 impl DispatchConfig {
@@ -303,6 +311,9 @@ impl DispatchConfig {
     fn default_capacity() -> usize {
         10_000
     }
+    fn default_visibility() -> u64 {
+        60
+    }
 }
 
 impl Default for DispatchConfig {
@@ -313,6 +324,7 @@ impl Default for DispatchConfig {
             backoff_initial_ms: Self::default_backoff(),
             queue_capacity: Self::default_capacity(),
             workers: None,
+            visibility_timeout_seconds: Self::default_visibility(),
         }
     }
 }

@@ -42,6 +42,14 @@ impl Headers {
         Ok(())
     }
 
+    /// Adds a header whose value may be any bytes HTTP allows.
+    pub fn append_bytes(&mut self, name: &str, value: &[u8]) -> Result<(), InvalidHeader> {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeader)?;
+        let value = http::HeaderValue::from_bytes(value).map_err(|_| InvalidHeader)?;
+        self.0.append(name, value);
+        Ok(())
+    }
+
     /// The first value of the header, if it is present and visible ASCII.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(|value| value.to_str().ok())

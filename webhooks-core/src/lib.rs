@@ -44,6 +44,7 @@ mod headers;
 mod listener;
 pub mod metrics;
 mod processor;
+pub mod queue;
 pub mod registry;
 mod secret;
 mod store;
@@ -58,9 +59,8 @@ pub use self::event::WebhookEvent;
 pub use self::headers::{Headers, InvalidHeader};
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
-pub use self::processor::{
-    DeadLetter, Delivery, Dispatch, Processed, ProcessorBuilder, WebhookProcessor,
-};
+pub use self::processor::{Delivery, Dispatch, Processed, ProcessorBuilder, WebhookProcessor};
+pub use self::queue::{DeadLetter, EventQueue};
 pub use self::registry::ListenerRegistration;
 pub use self::secret::{Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};

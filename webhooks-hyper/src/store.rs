@@ -1,12 +1,12 @@
-//! The store the configuration asks for.
+//! The store and queue the configuration asks for.
 
 use webhooks_core::ProcessorBuilder;
 use webhooks_core::config::{StoreProvider, WebhooksConfig};
 
 use crate::ServeError;
 
-/// Gives the builder the configured store; `in-memory` is the builder's own
-/// default.
+/// Gives the builder the configured store, and with `redis` in queued mode
+/// the durable queue; `in-memory` is the builder's own default for both.
 pub(crate) async fn configure_store(
     builder: ProcessorBuilder,
     config: &WebhooksConfig,
@@ -20,11 +20,24 @@ pub(crate) async fn configure_store(
                 .redis
                 .as_ref()
                 .expect("validated: provider redis has a url");
+            let unavailable =
+                |error: webhooks_redis::RedisError| ServeError::Store(error.to_string());
             let store =
                 webhooks_redis::RedisWebhookEventStore::connect(&redis.url, &redis.key_prefix)
                     .await
-                    .map_err(|error| ServeError::Store(error.to_string()))?;
-            Ok(builder.store(store))
+                    .map_err(unavailable)?;
+            let mut builder = builder.store(store);
+            if config.dispatch.mode == webhooks_core::config::DispatchMode::Queued {
+                let queue = webhooks_redis::RedisEventQueue::connect(
+                    &redis.url,
+                    &redis.key_prefix,
+                    &config.dispatch,
+                )
+                .await
+                .map_err(unavailable)?;
+                builder = builder.queue(queue);
+            }
+            Ok(builder)
         }
         #[cfg(not(feature = "redis"))]
         StoreProvider::Redis => Err(ServeError::Store(

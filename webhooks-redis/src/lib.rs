@@ -12,6 +12,12 @@
 //! url = "redis://127.0.0.1:6379/0"
 //! ```
 
+mod connection;
+mod queue;
 mod store;
 
+/// The Redis client's error, what connecting can fail with.
+pub use redis::RedisError;
+
+pub use self::queue::RedisEventQueue;
 pub use self::store::RedisWebhookEventStore;

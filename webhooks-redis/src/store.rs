@@ -5,13 +5,19 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 use webhooks_core::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
 
 /// Every command gives up after this long, so an unreachable Redis turns
 /// into a 503 quickly instead of a hung request.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a cluster command is retried after a redirection or a lost
+/// node, before the delivery is refused with 503.
+const CLUSTER_RETRIES: u32 = 3;
 
 /// The value of a completed key.
 const DONE: &str = "done";
@@ -50,14 +56,21 @@ return 0
 /// its lease, a completed key after its TTL), so no cleanup job is needed.
 /// The connection reconnects by itself after an outage.
 ///
+/// A single server or a Redis Cluster: each script touches one key, whose
+/// `{…}` hash tag names its slot, so the cluster routes it to one node.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), redis::RedisError> {
-/// let store = webhooks_redis::RedisWebhookEventStore::connect("redis://127.0.0.1:6379/0", "webhooks").await?;
+/// use webhooks_redis::RedisWebhookEventStore;
+///
+/// let store = RedisWebhookEventStore::connect("redis://127.0.0.1:6379/0", "webhooks").await?;
+/// let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"];
+/// let clustered = RedisWebhookEventStore::connect_cluster(&nodes, "webhooks").await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct RedisWebhookEventStore {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     instance: u64,
     next_token: std::sync::Arc<AtomicU64>,
@@ -67,7 +80,7 @@ pub struct RedisWebhookEventStore {
 }
 
 impl RedisWebhookEventStore {
-    /// Connects to `url`; keys start with `prefix`.
+    /// Connects to the single server at `url`; keys start with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -75,7 +88,30 @@ impl RedisWebhookEventStore {
             .set_response_timeout(COMMAND_TIMEOUT)
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self {
+        Ok(Self::new(Connection::Single(connection), prefix))
+    }
+
+    /// Connects to the Redis Cluster that `nodes` (`redis://host:port`
+    /// URLs, any of its primaries) belong to; keys start with `prefix`.
+    ///
+    /// The slot map is learnt from the nodes and followed through
+    /// `MOVED`/`ASK` redirections and failovers.
+    pub async fn connect_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
+        let client = ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(COMMAND_TIMEOUT)
+            .response_timeout(COMMAND_TIMEOUT)
+            // The default (16 retries, waits growing to minutes) would hold
+            // a delivery for far longer than a provider waits for an answer.
+            .retries(CLUSTER_RETRIES)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .build()?;
+        let connection = client.get_async_connection().await?;
+        Ok(Self::new(Connection::Cluster(connection), prefix))
+    }
+
+    fn new(connection: Connection, prefix: &str) -> Self {
+        Self {
             connection,
             prefix: prefix.to_owned(),
             instance: RandomState::new().hash_one(std::process::id()),
@@ -83,7 +119,7 @@ impl RedisWebhookEventStore {
             claim: Script::new(CLAIM),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
-        })
+        }
     }
 
     fn key(&self, key: &str) -> String {
@@ -95,6 +131,42 @@ impl RedisWebhookEventStore {
     /// value in Redis.
     fn token_value(&self, lease: &Lease) -> String {
         format!("{:016x}{:016x}", self.instance, lease.token())
+    }
+}
+
+/// A connection to a single server or to a cluster; both reconnect by
+/// themselves.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
     }
 }
 
@@ -189,6 +261,10 @@ impl fmt::Debug for RedisWebhookEventStore {
         // The URL may hold a password: it is not kept, and never printed.
         f.debug_struct("RedisWebhookEventStore")
             .field("prefix", &self.prefix)
+            .field(
+                "cluster",
+                &matches!(self.connection, Connection::Cluster(_)),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::queue::Queue;
-use super::{Inner, Source, WebhookProcessor};
+use super::{Inner, Listed, Source, WebhookProcessor};
 use crate::config::{DispatchConfig, DispatchMode, StoreProvider, WebhooksConfig};
 use crate::listener::{ErasedListener, EventPattern};
+use crate::queue::{EventQueue, InMemoryEventQueue, JobRunner};
 use crate::registry::{Registered, registered_listeners};
 use crate::{
     BuildError, ConfigError, IdempotencyStore, InMemoryWebhookEventStore, Metrics,
@@ -37,6 +37,7 @@ pub struct ProcessorBuilder {
     validators: Vec<(String, Arc<dyn SignatureValidator>)>,
     listeners: Vec<Arc<dyn ErasedListener>>,
     store: Option<Arc<dyn IdempotencyStore>>,
+    queue: Option<Arc<dyn EventQueue>>,
     missing_store: Option<String>,
     registered: bool,
     ttl: Duration,
@@ -51,6 +52,7 @@ impl ProcessorBuilder {
             validators: Vec::new(),
             listeners: Vec::new(),
             store: None,
+            queue: None,
             missing_store: None,
             registered: true,
             ttl: Duration::from_secs(86_400),
@@ -124,6 +126,12 @@ impl ProcessorBuilder {
         self
     }
 
+    /// Queued mode: keeps events in this queue instead of the in-memory one.
+    pub fn queue(mut self, queue: impl EventQueue) -> Self {
+        self.queue = Some(Arc::new(queue));
+        self
+    }
+
     /// How long a completed delivery id is remembered (default: one day).
     pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -194,19 +202,44 @@ impl ProcessorBuilder {
                     source_name: listener.source().to_owned(),
                 }
             })?;
-            source.listeners.push((pattern, listener));
+            let repeats = source
+                .listeners
+                .iter()
+                .filter(|listed| listed.listener.name() == listener.name())
+                .count();
+            let key = match repeats {
+                0 => listener.name().into(),
+                n => format!("{}#{}", listener.name(), n + 1).into(),
+            };
+            source.listeners.push(Listed {
+                pattern,
+                key,
+                listener,
+            });
         }
         let metrics = self.metrics.unwrap_or_default();
+        let sources: Arc<HashMap<Box<str>, Arc<Source>>> = Arc::new(
+            sources
+                .into_iter()
+                .map(|(name, source)| (name, Arc::new(source)))
+                .collect(),
+        );
         let queue = match self.dispatch.mode {
             DispatchMode::Inline => None,
-            DispatchMode::Queued => Some(Queue::start(&self.dispatch, metrics.clone())?),
+            DispatchMode::Queued => {
+                tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+                let queue = self
+                    .queue
+                    .unwrap_or_else(|| Arc::new(InMemoryEventQueue::new(&self.dispatch)));
+                queue
+                    .start(JobRunner::new(Arc::clone(&sources), metrics.clone()))
+                    .map_err(|error| BuildError::Store(error.to_string()))?;
+                Some(queue)
+            }
         };
         Ok(WebhookProcessor {
             inner: Arc::new(Inner {
-                sources: sources
-                    .into_iter()
-                    .map(|(name, source)| (name, Arc::new(source)))
-                    .collect(),
+                sources,
                 store: self
                     .store
                     .unwrap_or_else(|| Arc::new(InMemoryWebhookEventStore::new())),

@@ -1,7 +1,6 @@
 //! The processor: verify, describe, claim, dispatch, answer.
 
 mod builder;
-mod queue;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,14 +10,13 @@ use bytes::Bytes;
 
 use crate::listener::{ErasedListener, EventPattern, run_listener};
 use crate::metrics::{Handled, Received};
+use crate::queue::{DeadLetter, EnqueueError, EventQueue};
 use crate::{
     Claim, Headers, IdempotencyStore, Metrics, ProcessError, SignatureValidator, SignedRequest,
-    WebhookEvent,
+    StoreError, WebhookEvent,
 };
 
 pub use self::builder::{Dispatch, ProcessorBuilder};
-pub use self::queue::DeadLetter;
-use self::queue::Queue;
 
 /// The heart of the framework: takes a delivery's source, headers and raw
 /// body, and verifies, deduplicates, records and dispatches it.
@@ -48,19 +46,28 @@ pub struct WebhookProcessor {
 }
 
 struct Inner {
-    sources: HashMap<Box<str>, Arc<Source>>,
+    sources: Arc<HashMap<Box<str>, Arc<Source>>>,
     store: Arc<dyn IdempotencyStore>,
     ttl: Duration,
     lease: Duration,
     metrics: Metrics,
-    queue: Option<Queue>,
+    queue: Option<Arc<dyn EventQueue>>,
 }
 
 /// A configured source and its listeners.
 pub(crate) struct Source {
     name: Arc<str>,
     validator: Arc<dyn SignatureValidator>,
-    listeners: Vec<(EventPattern, Arc<dyn ErasedListener>)>,
+    listeners: Vec<Listed>,
+}
+
+/// A listener of a source: its pattern, and a key unique within the source
+/// (its name, with `#2`, `#3` … for repeats) that retries use to skip the
+/// listeners that already succeeded.
+struct Listed {
+    pattern: EventPattern,
+    key: Box<str>,
+    listener: Arc<dyn ErasedListener>,
 }
 
 impl Source {
@@ -68,11 +75,19 @@ impl Source {
         &'s self,
         event_type: &'e str,
     ) -> impl Iterator<Item = &'s Arc<dyn ErasedListener>> + use<'s, 'e> {
+        self.matching_keyed(event_type)
+            .map(|(_, listener)| listener)
+    }
+
+    pub(crate) fn matching_keyed<'s, 'e>(
+        &'s self,
+        event_type: &'e str,
+    ) -> impl Iterator<Item = (&'s str, &'s Arc<dyn ErasedListener>)> + use<'s, 'e> {
         let families = self.validator.event_families();
         self.listeners
             .iter()
-            .filter(move |(pattern, _)| pattern.matches(event_type, families))
-            .map(|(_, listener)| listener)
+            .filter(move |listed| listed.pattern.matches(event_type, families))
+            .map(|listed| (&*listed.key, &listed.listener))
     }
 }
 
@@ -201,23 +216,31 @@ impl WebhookProcessor {
 
     /// Queued mode: events whose listeners failed every attempt, oldest
     /// first. Empty in inline mode.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.inner
-            .queue
-            .as_ref()
-            .map(Queue::dead_letters)
-            .unwrap_or_default()
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        match &self.inner.queue {
+            Some(queue) => queue.dead_letters().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Queued mode: puts a dead letter back in the queue, its listeners
+    /// that had succeeded still skipped; whether it was found.
+    pub async fn requeue_dead_letter(&self, id: &str) -> Result<bool, StoreError> {
+        match &self.inner.queue {
+            Some(queue) => queue.requeue(id).await,
+            None => Ok(false),
+        }
     }
 
     /// Stops taking deliveries (they get 503) and, in queued mode, waits
-    /// until every queued event and pending retry has run.
+    /// until the events this instance took have run or were handed back.
     pub async fn shutdown(&self) {
         if let Some(queue) = &self.inner.queue {
             queue.shutdown().await;
         }
     }
 
-    /// Whether the processor stores queued events only in this process.
+    /// Whether listeners run in the background (`mode = "queued"`).
     pub fn is_queued(&self) -> bool {
         self.inner.queue.is_some()
     }
@@ -282,10 +305,6 @@ impl WebhookProcessor {
         event_type: &str,
     ) -> Result<Processed, ProcessError> {
         let inner = &*self.inner;
-        let queue = match &inner.queue {
-            Some(queue) => Some(queue.reserve()?),
-            None => None,
-        };
         let key = store_key(&source.name, &id);
         let lease = match inner.store.claim(&key, inner.lease).await? {
             Claim::Acquired(lease) => lease,
@@ -294,27 +313,31 @@ impl WebhookProcessor {
         };
         let event = WebhookEvent::new(Arc::clone(&source.name), event_type, id.as_str(), body)
             .with_headers(headers);
-        match queue {
-            Some(permit) => {
-                if let Err(error) = inner.store.complete(&key, &lease, inner.ttl).await {
-                    // Nothing is queued when the permit is dropped unused.
-                    let _ = inner.store.release(&key, &lease).await;
-                    return Err(error.into());
-                }
-                permit.send(Arc::clone(source), event);
-                Ok(Processed::Accepted { id })
+        let ran = match &inner.queue {
+            Some(queue) => queue.enqueue(&event).await.map_err(|error| match error {
+                EnqueueError::Full => ProcessError::QueueFull,
+                EnqueueError::Closed => ProcessError::ShuttingDown,
+                EnqueueError::Unavailable(error) => ProcessError::Unavailable(error),
+            }),
+            None if run_inline(source, &event, &inner.metrics).await => Ok(()),
+            None => Err(ProcessError::ListenerFailed { id: id.clone() }),
+        };
+        if let Err(error) = ran {
+            // Nothing was recorded: forget the key so the provider's retry is processed.
+            if let Err(release) = inner.store.release(&key, &lease).await {
+                tracing::warn!(error = %release, id = %id, "could not release the claim of a refused event");
             }
-            None => {
-                if !run_inline(source, &event, &inner.metrics).await {
-                    if let Err(error) = inner.store.release(&key, &lease).await {
-                        tracing::warn!(error = %error, id = %id, "could not release the claim of a failed event");
-                    }
-                    return Err(ProcessError::ListenerFailed { id });
-                }
-                inner.store.complete(&key, &lease, inner.ttl).await?;
-                Ok(Processed::Accepted { id })
-            }
+            return Err(error);
         }
+        if let Err(error) = inner.store.complete(&key, &lease, inner.ttl).await {
+            if inner.queue.is_none() {
+                return Err(error.into());
+            }
+            // The event is queued, so it is recorded and will run: answering
+            // 2xx is right; only a redelivery after the lease would run again.
+            tracing::warn!(error = %error, id = %id, "event queued, but its key could not be marked completed");
+        }
+        Ok(Processed::Accepted { id })
     }
 }
 
@@ -371,7 +394,7 @@ impl std::fmt::Debug for Source {
                 &self
                     .listeners
                     .iter()
-                    .map(|(_, l)| l.name())
+                    .map(|listed| &*listed.key)
                     .collect::<Vec<_>>(),
             )
             .finish()
