@@ -58,6 +58,12 @@ pub fn development_config() -> Result<WebhooksConfig, ServeError> {
 /// Logs how to send a signed test event to the development server at `bind`
 /// (the address after `WEBHOOKS_BIND`, not the configuration's default).
 pub(crate) fn log_try_it(bind: &str) {
+    if std::env::var_os("PARTNER_WEBHOOK_SECRET").is_none() {
+        tracing::info!(
+            "to send a signed test event, first export PARTNER_WEBHOOK_SECRET set to the partner \
+             development secret (README.md, \"The development configuration\")"
+        );
+    }
     tracing::info!(
         "send a signed test event: body='{{\"type\":\"order.created\"}}'; \
          sig=$(printf %s \"$body\" | openssl dgst -sha256 -hmac \"$PARTNER_WEBHOOK_SECRET\" | cut -d' ' -f2); \
