@@ -126,6 +126,34 @@ impl RedisWebhookEventStore {
         format!("{}:idem:{{{key}}}", self.prefix)
     }
 
+    /// After a claim that failed, releases it in case it still reaches
+    /// Redis: a claim that timed out on a slow or frozen server runs when
+    /// the server resumes, and would hold the key for the whole lease,
+    /// answering the provider's retry of the refused delivery with 409
+    /// instead of processing it. The release is sent on the same
+    /// connection, so Redis runs it after the claim; it is a no-op when the
+    /// claim never arrived or another token holds the key. It is a plain
+    /// `EVAL`, not `EVALSHA`: its answer may come too late to load a script
+    /// that the server does not have cached.
+    fn undo_claim(&self, key: String, token: String) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut connection = self.connection.clone();
+        runtime.spawn(async move {
+            let undone: Result<i64, RedisError> = redis::cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(key)
+                .arg(token)
+                .query_async(&mut connection)
+                .await;
+            if let Err(error) = undone {
+                tracing::debug!(error = %error, "could not undo a failed claim (nothing to undo if it never arrived)");
+            }
+        });
+    }
+
     /// Tokens are unique across instances: a random instance part and a
     /// counter. The lease keeps the counter; the instance part is checked by
     /// value in Redis.
@@ -188,15 +216,22 @@ impl IdempotencyStore for RedisWebhookEventStore {
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
             let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
+            let (key, token) = (self.key(key), self.token_value(&granted));
             let mut connection = self.connection.clone();
-            let current: Option<String> = self
+            let current: Option<String> = match self
                 .claim
-                .key(self.key(key))
-                .arg(self.token_value(&granted))
+                .key(&key)
+                .arg(&token)
                 .arg(millis(lease))
                 .invoke_async(&mut connection)
                 .await
-                .map_err(unavailable)?;
+            {
+                Ok(current) => current,
+                Err(error) => {
+                    self.undo_claim(key, token);
+                    return Err(unavailable(error));
+                }
+            };
             Ok(match current.as_deref() {
                 None => Claim::Acquired(granted),
                 Some(DONE) => Claim::Completed,
