@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::validator::check_public_base;
 use crate::{
-    GitHubSignatureValidator, HmacSignatureValidator, NoOpSignatureValidator, Secret, Secrets,
-    SignatureValidator, StripeSignatureValidator,
+    DiscordSignatureValidator, GitHubSignatureValidator, GitLabSignatureValidator,
+    HmacSignatureValidator, LinearSignatureValidator, NoOpSignatureValidator,
+    PaddleSignatureValidator, Secret, Secrets, ShopifySignatureValidator, SignatureValidator,
+    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
+    StripeSignatureValidator, TwilioSignatureValidator,
 };
 
 /// A configuration file: a `[webhooks]` table.
@@ -340,6 +344,24 @@ pub enum ValidatorKind {
     Stripe,
     /// `X-Hub-Signature-256: sha256=<hex>`.
     Github,
+    /// Standard Webhooks / Svix: `webhook-signature: v1,<base64> v1a,<base64>`.
+    Standard,
+    /// `X-Shopify-Hmac-Sha256: <base64>`.
+    Shopify,
+    /// `X-Slack-Signature: v0=<hex>` with `X-Slack-Request-Timestamp`.
+    Slack,
+    /// `X-Gitlab-Token: <the secret token>`.
+    Gitlab,
+    /// `X-Twilio-Signature`, over the public URL and the form parameters.
+    Twilio,
+    /// `x-square-hmacsha256-signature`, over the notification URL and body.
+    Square,
+    /// `Paddle-Signature: ts=..;h1=..`.
+    Paddle,
+    /// `Linear-Signature: <hex>` and the payload's `webhookTimestamp`.
+    Linear,
+    /// `X-Signature-Ed25519`; the secret is the application's public key.
+    Discord,
     /// No verification; must be written out, and warns at every start.
     None,
 }
@@ -350,6 +372,15 @@ impl ValidatorKind {
             Self::Hmac => "hmac",
             Self::Stripe => "stripe",
             Self::Github => "github",
+            Self::Standard => "standard",
+            Self::Shopify => "shopify",
+            Self::Slack => "slack",
+            Self::Gitlab => "gitlab",
+            Self::Twilio => "twilio",
+            Self::Square => "square",
+            Self::Paddle => "paddle",
+            Self::Linear => "linear",
+            Self::Discord => "discord",
             Self::None => "none",
         }
     }
@@ -359,9 +390,13 @@ impl ValidatorKind {
 #[derive(Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The scheme: `hmac`, `stripe`, `github` or `none`.
+    /// The scheme: `hmac`, `stripe`, `github`, `standard`, `shopify`,
+    /// `slack`, `gitlab`, `twilio`, `square`, `paddle`, `linear`, `discord`
+    /// or `none`.
     pub validator: ValidatorKind,
-    /// The secret.
+    /// The secret. `standard`: `whsec_<base64>`, or the sender's
+    /// `whpk_<base64>` Ed25519 public key; `discord`: the application's
+    /// public key (64 hex digits), which is not secret but goes here.
     pub secret: Option<String>,
     /// Several secrets, all accepted, while rotating.
     pub secrets: Option<Vec<String>>,
@@ -379,6 +414,10 @@ pub struct SourceConfig {
     pub event_type_field: Option<String>,
     /// `hmac`/`none`: the header holding the event type.
     pub event_type_header: Option<String>,
+    /// `twilio`/`square`: the public base URL the provider calls
+    /// (`https://example.com`); the request's path and query are appended.
+    /// Without it, the URL is rebuilt from `http://` and the `Host` header.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -397,6 +436,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("idempotency_header", &self.idempotency_header)
             .field("event_type_field", &self.event_type_field)
             .field("event_type_header", &self.event_type_header)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -440,8 +480,14 @@ impl SourceConfig {
             ));
         }
         let applies: &[&str] = match self.validator {
-            ValidatorKind::Stripe => &["tolerance-seconds"],
-            ValidatorKind::Github => &[],
+            ValidatorKind::Stripe
+            | ValidatorKind::Standard
+            | ValidatorKind::Slack
+            | ValidatorKind::Paddle
+            | ValidatorKind::Linear
+            | ValidatorKind::Discord => &["tolerance-seconds"],
+            ValidatorKind::Github | ValidatorKind::Shopify | ValidatorKind::Gitlab => &[],
+            ValidatorKind::Twilio | ValidatorKind::Square => &["public-url"],
             ValidatorKind::Hmac => &[
                 "header",
                 "prefix",
@@ -462,6 +508,7 @@ impl SourceConfig {
             ("idempotency-header", self.idempotency_header.is_some()),
             ("event-type-field", self.event_type_field.is_some()),
             ("event-type-header", self.event_type_header.is_some()),
+            ("public-url", self.public_url.is_some()),
         ];
         for (k, set) in optional {
             if set && !applies.contains(&k) {
@@ -470,6 +517,15 @@ impl SourceConfig {
                     format!("does not apply to validator \"{}\"", self.validator.name()),
                 ));
             }
+        }
+        if let Some(base) = &self.public_url {
+            check_public_base(base)
+                .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
+        }
+        if self.secret_env.is_none() {
+            // Keys that must decode (`standard`, `discord`) are checked now;
+            // one read from the environment is checked when it is built.
+            self.construct(name, self.resolve_secrets(name)?)?;
         }
         Ok(())
     }
@@ -511,7 +567,31 @@ impl SourceConfig {
     /// Builds the source's validator, reading `secret-env` now.
     pub fn build_validator(&self, name: &str) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
         self.validate(name)?;
-        let secrets = self.resolve_secrets(name)?;
+        self.construct(name, self.resolve_secrets(name)?)
+    }
+
+    /// The key the secrets were given under, for errors about them.
+    fn secret_key(&self) -> &'static str {
+        if self.secret_env.is_some() {
+            "secret-env"
+        } else if self.secrets.is_some() {
+            "secrets"
+        } else {
+            "secret"
+        }
+    }
+
+    fn construct(
+        &self,
+        name: &str,
+        secrets: Secrets,
+    ) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
+        let unusable = |error: crate::InvalidSecret| {
+            ConfigError::invalid(
+                format!("webhooks.sources.{name}.{}", self.secret_key()),
+                error.to_string(),
+            )
+        };
         Ok(match self.validator {
             ValidatorKind::Stripe => {
                 let mut validator = StripeSignatureValidator::new(secrets);
@@ -521,6 +601,57 @@ impl SourceConfig {
                 Arc::new(validator)
             }
             ValidatorKind::Github => Arc::new(GitHubSignatureValidator::new(secrets)),
+            ValidatorKind::Standard => {
+                let validator = StandardSignatureValidator::try_new(secrets).map_err(unusable)?;
+                Arc::new(match self.tolerance_seconds {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Shopify => Arc::new(ShopifySignatureValidator::new(secrets)),
+            ValidatorKind::Slack => {
+                let validator = SlackSignatureValidator::new(secrets);
+                Arc::new(match self.tolerance_seconds {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Gitlab => Arc::new(GitLabSignatureValidator::new(secrets)),
+            ValidatorKind::Twilio => {
+                let validator = TwilioSignatureValidator::new(secrets);
+                Arc::new(match &self.public_url {
+                    Some(base) => validator.public_url(base),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Square => {
+                let validator = SquareSignatureValidator::new(secrets);
+                Arc::new(match &self.public_url {
+                    Some(base) => validator.public_url(base),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Paddle => {
+                let validator = PaddleSignatureValidator::new(secrets);
+                Arc::new(match self.tolerance_seconds {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Linear => {
+                let validator = LinearSignatureValidator::new(secrets);
+                Arc::new(match self.tolerance_seconds {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }
+            ValidatorKind::Discord => {
+                let validator = DiscordSignatureValidator::try_new(secrets).map_err(unusable)?;
+                Arc::new(match self.tolerance_seconds {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }
             ValidatorKind::Hmac => {
                 let mut validator = HmacSignatureValidator::new(secrets);
                 if let Some(header) = &self.header {
@@ -722,6 +853,99 @@ mod tests {
         assert!(!printed.contains("pa55word"), "{printed}");
         let validator = config.webhooks.sources["s"].build_validator("s").unwrap();
         assert!(!format!("{validator:?}").contains("whsec_"));
+    }
+
+    #[test]
+    fn presets_are_built_by_name() {
+        let config = Config::from_toml(
+            r#"
+            [webhooks.sources.svix]
+            validator = "standard"
+            secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g="]
+            tolerance-seconds = 600
+            [webhooks.sources.shop]
+            validator = "shopify"
+            secret = "hush"
+            [webhooks.sources.slack]
+            validator = "slack"
+            secret = "8f742231b10e8888abcd99yyyzzz85a5"
+            [webhooks.sources.gitlab]
+            validator = "gitlab"
+            secret = "token"
+            [webhooks.sources.twilio]
+            validator = "twilio"
+            secret = "12345"
+            public-url = "https://mycompany.com"
+            [webhooks.sources.square]
+            validator = "square"
+            secret = "Ibxx_5AKakO-3qeNVR61Dw"
+            [webhooks.sources.paddle]
+            validator = "paddle"
+            secret = "pdl_ntfset_x"
+            tolerance-seconds = 30
+            [webhooks.sources.linear]
+            validator = "linear"
+            secret = "lin_wh_x"
+            [webhooks.sources.discord]
+            validator = "discord"
+            secret = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+            "#,
+        )
+        .unwrap();
+        for (name, source) in &config.webhooks.sources {
+            let validator = source.build_validator(name).unwrap();
+            assert_eq!(validator.scheme(), source.validator.name());
+        }
+        // twilio-python's vector, seen by the transport at an internal address.
+        let twilio = config.webhooks.sources["twilio"]
+            .build_validator("twilio")
+            .unwrap();
+        assert!(twilio.needs_url());
+        let headers =
+            crate::Headers::new().with("X-Twilio-Signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        let body = b"CallSid=CA1234567890ABCDE&Digits=1234&From=%2B14158675309&To=%2B18005551212&Caller=%2B14158675309";
+        let request = crate::SignedRequest::new(&headers, body)
+            .with_url("http://127.0.0.1:3000/myapp.php?foo=1&bar=2");
+        assert_eq!(twilio.verify(&request), Ok(()));
+    }
+
+    #[test]
+    fn preset_keys_and_values_are_checked() {
+        let error = |text: &str| Config::from_toml(text).unwrap_err().to_string();
+        let cases = [
+            (
+                "validator = \"github\"\nsecret = \"x\"\npublic-url = \"https://a.b\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"shopify\"\nsecret = \"x\"\ntolerance-seconds = 5",
+                "webhooks.sources.s.tolerance-seconds",
+            ),
+            (
+                "validator = \"twilio\"\nsecret = \"x\"\npublic-url = \"example.com\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"square\"\nsecret = \"x\"\npublic-url = \"https://a.b/?q\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"standard\"\nsecret = \"whsec_%%hidden%%\"",
+                "webhooks.sources.s.secret",
+            ),
+            (
+                "validator = \"discord\"\nsecrets = [\"d75a9801\"]",
+                "webhooks.sources.s.secrets",
+            ),
+        ];
+        for (source, key) in cases {
+            let message = error(&format!("[webhooks.sources.s]\n{source}"));
+            assert!(message.contains(key), "{message}");
+            assert!(
+                !message.contains("hidden") && !message.contains("d75a9801"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,22 @@
 //! Signature validators: one per provider scheme, each also knowing where
 //! that provider puts the delivery id and the event type.
 
+mod discord;
 mod extract;
 mod github;
+mod gitlab;
 mod hmac;
+mod keys;
+mod linear;
 mod noop;
+mod paddle;
+mod shopify;
+mod slack;
+mod square;
+mod standard;
 mod stripe;
+mod twilio;
+mod url;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,12 +24,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Headers;
 
+pub use self::discord::DiscordSignatureValidator;
 pub use self::extract::{EventMeta, EventParseError, body_sha256_key};
 pub(crate) use self::extract::{GenericExtraction, header_value, pick_json};
 pub use self::github::GitHubSignatureValidator;
+pub use self::gitlab::GitLabSignatureValidator;
 pub use self::hmac::HmacSignatureValidator;
+pub use self::keys::InvalidSecret;
+pub use self::linear::LinearSignatureValidator;
 pub use self::noop::NoOpSignatureValidator;
+pub use self::paddle::PaddleSignatureValidator;
+pub use self::shopify::ShopifySignatureValidator;
+pub use self::slack::SlackSignatureValidator;
+pub use self::square::SquareSignatureValidator;
+pub use self::standard::StandardSignatureValidator;
 pub use self::stripe::StripeSignatureValidator;
+pub use self::twilio::TwilioSignatureValidator;
+pub(crate) use self::url::check_public_base;
 
 /// What a validator sees of a request: the headers, the raw body, and for
 /// schemes that sign the URL, the public URL of the request.

@@ -1,0 +1,261 @@
+//! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>…]`.
+
+use super::hmac::hmac_sha256;
+use super::{
+    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
+    body_sha256_key, check_tolerance, decode_hex_digest, digests_equal, header_value, pick_json,
+};
+use crate::Secrets;
+
+const SIGNATURE_HEADER: &str = "Paddle-Signature";
+
+/// Verifies Paddle Billing's `Paddle-Signature` header: each `h1` is the hex
+/// HMAC-SHA256 of `"{ts}:{body}"` under the notification destination's
+/// secret key, used whole (`pdl_ntfset_…`).
+///
+/// Any matching `h1` passes (Paddle sends several while a secret is
+/// rotated). The timestamp must be within the tolerance of the clock, both
+/// ways: 5 seconds by default, the window of Paddle's own SDKs, so the
+/// clock must be synchronised. The delivery id is the payload's `event_id`
+/// (else its `notification_id`), the event type its `event_type`.
+///
+/// ```
+/// use webhooks_core::{Clock, Headers, PaddleSignatureValidator, SignatureValidator, SignedRequest};
+///
+/// let body = br#"{"event_id":"evt_01h","event_type":"transaction.completed","data":{}}"#;
+/// let header = PaddleSignatureValidator::sign(b"pdl_ntfset_secret", 1_700_000_000, body);
+/// let headers = Headers::new().with("Paddle-Signature", &header);
+/// let validator = PaddleSignatureValidator::new("pdl_ntfset_secret").clock(Clock::fixed(1_700_000_002));
+/// let request = SignedRequest::new(&headers, body);
+/// assert!(validator.verify(&request).is_ok());
+/// assert_eq!(validator.describe(&request).unwrap().event_type, "transaction.completed");
+/// ```
+#[derive(Debug, Clone)]
+pub struct PaddleSignatureValidator {
+    secrets: Secrets,
+    tolerance_seconds: u64,
+    clock: Clock,
+}
+
+impl PaddleSignatureValidator {
+    /// The window of Paddle's SDKs: 5 seconds.
+    pub const DEFAULT_TOLERANCE_SECONDS: u64 = 5;
+
+    /// A validator accepting any of these secret keys.
+    pub fn new(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
+            clock: Clock::system(),
+        }
+    }
+
+    /// Accepts timestamps this many seconds away from now.
+    #[must_use]
+    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
+        self.tolerance_seconds = seconds;
+        self
+    }
+
+    /// Checks the tolerance against this clock instead of the system's.
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The `Paddle-Signature` value Paddle sends for `body` at `timestamp`.
+    pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+        let timestamp = timestamp.to_string();
+        let digest = hmac_sha256(secret, &[timestamp.as_bytes(), b":", body]);
+        format!("ts={timestamp};h1={}", hex::encode(digest))
+    }
+}
+
+impl SignatureValidator for PaddleSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let value = header_value(request.headers(), SIGNATURE_HEADER)
+            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let malformed = |reason| SignatureError::MalformedHeader {
+            header: SIGNATURE_HEADER.into(),
+            reason,
+        };
+        let mut timestamp = None;
+        let mut given = Vec::new();
+        let mut any_h1 = false;
+        for item in value.split(';') {
+            let (key, content) = item
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| malformed("expected `key=value` items"))?;
+            match key {
+                "ts" => {
+                    let parsed: i64 = content
+                        .parse()
+                        .map_err(|_| malformed("timestamp is not an integer"))?;
+                    if timestamp.replace((content, parsed)).is_some() {
+                        return Err(malformed("more than one timestamp"));
+                    }
+                }
+                "h1" => {
+                    any_h1 = true;
+                    given.extend(decode_hex_digest(content));
+                }
+                _ => {}
+            }
+        }
+        let (timestamp_text, timestamp) = timestamp.ok_or_else(|| malformed("no timestamp"))?;
+        if !any_h1 {
+            return Err(malformed("no h1 signature"));
+        }
+        let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b":", request.body()];
+        let matches = self.secrets.iter().any(|secret| {
+            let expected = hmac_sha256(secret.expose(), &signed);
+            given
+                .iter()
+                .any(|candidate| digests_equal(&expected, candidate))
+        });
+        if !matches {
+            return Err(SignatureError::NoMatchingSignature);
+        }
+        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+    }
+
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        let [event_id, notification_id, event_type] = pick_json(
+            request.body(),
+            ["event_id", "notification_id", "event_type"],
+        )?;
+        Ok(EventMeta {
+            id: event_id
+                .or(notification_id)
+                .unwrap_or_else(|| body_sha256_key(request.body())),
+            event_type: event_type
+                .ok_or_else(|| EventParseError::MissingField("event_type".into()))?,
+        })
+    }
+
+    fn scheme(&self) -> &'static str {
+        "paddle"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Headers;
+
+    // paddle-python-sdk, tests/Unit/Notification/test_Verifier.py
+    // (test_validate_paddle_signature_header_integrity): the header with a
+    // decoy `h1=dummy`, the body, and three secrets of which only the last
+    // signed it.
+    const HEADER: &str = "ts=1696195954;h1=dummy;h1=d96299976a6eb066f484d7fde011ac56fc32b38fc9940bc419d6e537fdc6ef02";
+    const BODY: &[u8] = b"hello-world";
+    const TIMESTAMP: i64 = 1_696_195_954;
+    const WRONG_1: &str = "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_TjIG2BXbm83HPXqNfziwe506sBEdqL/4";
+    const WRONG_2: &str = "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_vB/yIOnTOCWIvpBadM5jzBZPHc7OmdSo";
+    const SECRET: &str = "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_WvRO0eL4Bj9rgYYIBZY6wZhG4EHy9jzh";
+
+    fn check(
+        secrets: impl Into<Secrets>,
+        header: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        let headers = Headers::new().with(SIGNATURE_HEADER, header);
+        PaddleSignatureValidator::new(secrets)
+            .clock(Clock::fixed(now))
+            .verify(&SignedRequest::new(&headers, body))
+    }
+
+    #[test]
+    fn paddle_sdk_vector() {
+        let signed = PaddleSignatureValidator::sign(SECRET.as_bytes(), TIMESTAMP, BODY);
+        assert_eq!(signed, HEADER.replace("h1=dummy;", ""));
+        assert_eq!(
+            check([WRONG_1, WRONG_2, SECRET], HEADER, BODY, TIMESTAMP),
+            Ok(())
+        );
+        assert_eq!(check(SECRET, HEADER, BODY, TIMESTAMP + 5), Ok(()));
+    }
+
+    #[test]
+    fn negative_cases() {
+        let no_match = Err(SignatureError::NoMatchingSignature);
+        assert_eq!(check([WRONG_1, WRONG_2], HEADER, BODY, TIMESTAMP), no_match);
+        assert_eq!(check(SECRET, HEADER, b"hello-world!", TIMESTAMP), no_match);
+        assert_eq!(
+            check(SECRET, "ts=1696195954;h1=dummy", BODY, TIMESTAMP),
+            no_match
+        );
+        let truncated = &HEADER[..HEADER.len() - 2];
+        assert_eq!(check(SECRET, truncated, BODY, TIMESTAMP), no_match);
+        let moved = HEADER.replace("1696195954", "1696195955");
+        assert_eq!(check(SECRET, &moved, BODY, TIMESTAMP), no_match);
+        for (header, reason) in [
+            (
+                "h1=d96299976a6eb066f484d7fde011ac56fc32b38fc9940bc419d6e537fdc6ef02",
+                "no timestamp",
+            ),
+            ("ts=1696195954", "no h1 signature"),
+            ("ts=1696195954;h2=00", "no h1 signature"),
+            ("ts=soon;h1=00", "timestamp is not an integer"),
+            ("ts=1;ts=2;h1=00", "more than one timestamp"),
+            ("garbage", "expected `key=value` items"),
+        ] {
+            assert_eq!(
+                check(SECRET, header, BODY, TIMESTAMP),
+                Err(SignatureError::MalformedHeader {
+                    header: SIGNATURE_HEADER.into(),
+                    reason
+                }),
+                "{header}"
+            );
+        }
+        // Paddle's 5-second window, both ways here.
+        assert_eq!(
+            check(SECRET, HEADER, BODY, TIMESTAMP + 6),
+            Err(SignatureError::TimestampOutsideTolerance {
+                tolerance_seconds: 5,
+                skew_seconds: 6
+            })
+        );
+        assert!(check(SECRET, HEADER, BODY, TIMESTAMP - 6).is_err());
+        let relaxed = PaddleSignatureValidator::new(SECRET)
+            .tolerance_seconds(60)
+            .clock(Clock::fixed(TIMESTAMP + 60));
+        let headers = Headers::new().with(SIGNATURE_HEADER, HEADER);
+        assert_eq!(relaxed.verify(&SignedRequest::new(&headers, BODY)), Ok(()));
+        assert_eq!(
+            relaxed.verify(&SignedRequest::new(&Headers::new(), BODY)),
+            Err(SignatureError::MissingHeader(SIGNATURE_HEADER.into()))
+        );
+    }
+
+    #[test]
+    fn describe_reads_event_id_and_type() {
+        let validator = PaddleSignatureValidator::new(SECRET);
+        let headers = Headers::new();
+        let body = br#"{"event_id":"evt_01h8bzakzx3hm2fmen703n5q45","event_type":"transaction.completed","occurred_at":"2023-08-21T11:57:47.390028Z","notification_id":"ntf_01h8bzam1z32agrxjwhjgqk8w6","data":{"id":"txn_01h8bz7mwqhxv4h6dn2sz1ygq2"}}"#;
+        let meta = validator
+            .describe(&SignedRequest::new(&headers, body))
+            .unwrap();
+        assert_eq!(
+            meta,
+            EventMeta::new("evt_01h8bzakzx3hm2fmen703n5q45", "transaction.completed")
+        );
+        let no_event_id = br#"{"notification_id":"ntf_1","event_type":"x"}"#;
+        assert_eq!(
+            validator
+                .describe(&SignedRequest::new(&headers, no_event_id))
+                .unwrap()
+                .id,
+            "ntf_1"
+        );
+        assert!(
+            validator
+                .describe(&SignedRequest::new(&headers, BODY))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Square: `x-square-hmacsha256-signature`, HMAC-SHA256 over the
+//! notification URL and the body.
+
+use super::hmac::hmac_sha256;
+use super::keys::{decode_base64_digest, encode_base64};
+use super::url::public_url;
+use super::{
+    EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
+    digests_equal, pick_json,
+};
+use crate::Secrets;
+
+const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
+
+/// Verifies Square's `x-square-hmacsha256-signature`: the base64
+/// HMAC-SHA256, under the subscription's signature key, of the notification
+/// URL followed by the raw body.
+///
+/// The notification URL is the one registered with Square; a server behind
+/// a proxy sets its public base with [`SquareSignatureValidator::public_url`]
+/// (`https://example.com`), and the request's path and query are appended.
+/// The delivery id is the payload's `event_id`, the event type its `type`
+/// (`payment.updated`).
+///
+/// ```
+/// use webhooks_core::{Headers, SignatureValidator, SignedRequest, SquareSignatureValidator};
+///
+/// let body = br#"{"type":"payment.updated","event_id":"6a8f5f28"}"#;
+/// let url = "https://example.com/webhooks/square";
+/// let headers = Headers::new()
+///     .with("x-square-hmacsha256-signature", &SquareSignatureValidator::sign(b"signature-key", url, body));
+/// let validator = SquareSignatureValidator::new("signature-key").public_url("https://example.com");
+/// let request = SignedRequest::new(&headers, body).with_url("http://127.0.0.1:3000/webhooks/square");
+/// assert!(validator.verify(&request).is_ok());
+/// assert_eq!(validator.describe(&request).unwrap().id, "6a8f5f28");
+/// ```
+#[derive(Debug, Clone)]
+pub struct SquareSignatureValidator {
+    secrets: Secrets,
+    public_url: Option<String>,
+}
+
+impl SquareSignatureValidator {
+    /// A validator accepting any of these signature keys.
+    pub fn new(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+            public_url: None,
+        }
+    }
+
+    /// The public base URL Square calls (`https://example.com`, optionally
+    /// with a path prefix); the request's path and query are appended.
+    #[must_use]
+    pub fn public_url(mut self, base: impl Into<String>) -> Self {
+        self.public_url = Some(base.into());
+        self
+    }
+
+    /// The `x-square-hmacsha256-signature` Square sends for `body` posted
+    /// to `notification_url`.
+    pub fn sign(signature_key: &[u8], notification_url: &str, body: &[u8]) -> String {
+        encode_base64(&hmac_sha256(
+            signature_key,
+            &[notification_url.as_bytes(), body],
+        ))
+    }
+}
+
+impl SignatureValidator for SquareSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let value = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let given = decode_base64_digest::<32>(value).ok_or(SignatureError::MalformedHeader {
+            header: SIGNATURE_HEADER.into(),
+            reason: "expected the base64 of a 32-byte digest",
+        })?;
+        let seen = request.url().ok_or(SignatureError::MissingUrl)?;
+        let url = public_url(self.public_url.as_deref(), seen);
+        let signed: [&[u8]; 2] = [url.as_bytes(), request.body()];
+        let matches = self
+            .secrets
+            .iter()
+            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
+        }
+    }
+
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        let [id, event_type] = pick_json(request.body(), ["event_id", "type"])?;
+        Ok(EventMeta {
+            id: id.unwrap_or_else(|| body_sha256_key(request.body())),
+            event_type: event_type.ok_or_else(|| EventParseError::MissingField("type".into()))?,
+        })
+    }
+
+    fn needs_url(&self) -> bool {
+        true
+    }
+
+    fn scheme(&self) -> &'static str {
+        "square"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Headers;
+
+    // square-python-sdk, tests/utilities/test_webhooks_helper.py: the request
+    // body, signature header, signature key and notification URL, and its
+    // negative cases (URL mismatch, another key, another signature, a body
+    // changed or reformatted).
+    const BODY: &[u8] = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification","event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z","data":{"type":"webhooks","id":"bc368e64-01aa-407e-b46e-3231809b1129"}}"#;
+    const SIGNATURE: &str = "GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4=";
+    const KEY: &str = "Ibxx_5AKakO-3qeNVR61Dw";
+    const URL: &str = "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9";
+
+    fn check(
+        validator: &SquareSignatureValidator,
+        url: Option<&str>,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let headers = Headers::new().with(SIGNATURE_HEADER, signature);
+        let mut request = SignedRequest::new(&headers, body);
+        if let Some(url) = url {
+            request = request.with_url(url);
+        }
+        validator.verify(&request)
+    }
+
+    #[test]
+    fn square_sdk_vector() {
+        assert_eq!(
+            SquareSignatureValidator::sign(KEY.as_bytes(), URL, BODY),
+            SIGNATURE
+        );
+        let validator = SquareSignatureValidator::new(KEY);
+        assert_eq!(check(&validator, Some(URL), SIGNATURE, BODY), Ok(()));
+        let rotated = SquareSignatureValidator::new(["MCmhFRxGX82xMwg5FsaoQA", KEY]);
+        assert_eq!(check(&rotated, Some(URL), SIGNATURE, BODY), Ok(()));
+        let behind_proxy = SquareSignatureValidator::new(KEY).public_url("https://webhook.site");
+        let seen = "http://127.0.0.1:3000/679a4f3a-dcfa-49ee-bac5-9d0edad886b9";
+        assert_eq!(check(&behind_proxy, Some(seen), SIGNATURE, BODY), Ok(()));
+        assert!(behind_proxy.needs_url());
+    }
+
+    #[test]
+    fn square_sdk_negative_cases() {
+        let validator = SquareSignatureValidator::new(KEY);
+        let no_match = Err(SignatureError::NoMatchingSignature);
+        // test_signature_validation_url_mismatch.
+        let other_url = "https://webhook.site/79a4f3a-dcfa-49ee-bac5-9d0edad886b9";
+        assert_eq!(
+            check(&validator, Some(other_url), SIGNATURE, BODY),
+            no_match
+        );
+        // test_signature_validation_invalid_signature_key.
+        let other_key = SquareSignatureValidator::new("MCmhFRxGX82xMwg5FsaoQA");
+        assert_eq!(check(&other_key, Some(URL), SIGNATURE, BODY), no_match);
+        // test_signature_validation_invalid_signature_header: a 20-byte value.
+        assert!(matches!(
+            check(&validator, Some(URL), "1z2n3DEJJiUPKcPzQo1ftvbxGdw=", BODY),
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+        // test_signature_validation_body_mismatch: another created_at.
+        let changed = String::from_utf8_lossy(BODY).replace("2022-07-13", "2022-06-13");
+        assert_eq!(
+            check(&validator, Some(URL), SIGNATURE, changed.as_bytes()),
+            no_match
+        );
+        // test_signature_validation_body_formatted: the same JSON, pretty-printed.
+        let value: serde_json::Value = serde_json::from_slice(BODY).unwrap();
+        let pretty = serde_json::to_vec_pretty(&value).unwrap();
+        assert_eq!(check(&validator, Some(URL), SIGNATURE, &pretty), no_match);
+        assert!(matches!(
+            check(&validator, Some(URL), &SIGNATURE[..40], BODY),
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+        assert_eq!(
+            check(&validator, None, SIGNATURE, BODY),
+            Err(SignatureError::MissingUrl)
+        );
+        let no_headers = Headers::new();
+        let request = SignedRequest::new(&no_headers, BODY).with_url(URL);
+        assert_eq!(
+            validator.verify(&request),
+            Err(SignatureError::MissingHeader(SIGNATURE_HEADER.into()))
+        );
+    }
+
+    #[test]
+    fn describe_reads_event_id_and_type() {
+        let validator = SquareSignatureValidator::new(KEY);
+        let headers = Headers::new();
+        let meta = validator
+            .describe(&SignedRequest::new(&headers, BODY))
+            .unwrap();
+        assert_eq!(
+            meta,
+            EventMeta::new(
+                "ac3ac95b-f97d-458c-a6e6-18981597e05f",
+                "webhooks.test_notification"
+            )
+        );
+        assert!(
+            validator
+                .describe(&SignedRequest::new(&headers, br#"{"event_id":"x"}"#))
+                .is_err()
+        );
+    }
+}

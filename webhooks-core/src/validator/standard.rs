@@ -1,0 +1,423 @@
+//! Standard Webhooks and Svix: `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature: v1,<base64> v1a,<base64> …` (or the `svix-*` names).
+
+use std::sync::Arc;
+
+use super::hmac::hmac_sha256;
+use super::keys::{
+    InvalidSecret, StandardKey, decode_base64, ed25519_sign, ed25519_verifies, encode_base64,
+    parse_standard_key, standard_signing_seed,
+};
+use super::{
+    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
+    body_sha256_key, check_tolerance, digests_equal, header_value, pick_json,
+};
+use crate::{Headers, Secret, Secrets};
+
+/// The header names of one family.
+struct Names {
+    id: &'static str,
+    timestamp: &'static str,
+    signature: &'static str,
+}
+
+const STANDARD: Names = Names {
+    id: "webhook-id",
+    timestamp: "webhook-timestamp",
+    signature: "webhook-signature",
+};
+
+const SVIX: Names = Names {
+    id: "svix-id",
+    timestamp: "svix-timestamp",
+    signature: "svix-signature",
+};
+
+/// The `webhook-*` names, or `svix-*` when only Svix's signature is there.
+fn names(headers: &Headers) -> &'static Names {
+    if header_value(headers, STANDARD.signature).is_none()
+        && header_value(headers, SVIX.signature).is_some()
+    {
+        &SVIX
+    } else {
+        &STANDARD
+    }
+}
+
+/// Verifies [Standard Webhooks](https://www.standardwebhooks.com/) (Svix's
+/// scheme): each space-separated `v1,<base64>` entry of `webhook-signature`
+/// is an HMAC-SHA256 of `"{id}.{timestamp}.{body}"`, and each `v1a,<base64>`
+/// entry an Ed25519 signature of the same content.
+///
+/// A secret is either `whsec_<base64>` (the prefix optional, padding
+/// optional), the HMAC key, or `whpk_<base64>`, the sender's Ed25519 public
+/// key. Any entry matching any secret passes; unknown versions are ignored.
+/// The timestamp must be within the tolerance (300 s by default) of the
+/// clock, both ways. The `svix-id`, `svix-timestamp` and `svix-signature`
+/// headers are accepted too. The delivery id is the `webhook-id` header, the
+/// event type the payload's `type`.
+///
+/// ```
+/// use webhooks_core::{Clock, Headers, SignatureValidator, SignedRequest, StandardSignatureValidator};
+///
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let body = br#"{"type":"invoice.paid"}"#;
+/// let signature = StandardSignatureValidator::sign(secret, "msg_1", 1_700_000_000, body).unwrap();
+/// let headers = Headers::new()
+///     .with("webhook-id", "msg_1")
+///     .with("webhook-timestamp", "1700000000")
+///     .with("webhook-signature", &signature);
+/// let validator = StandardSignatureValidator::new(secret).clock(Clock::fixed(1_700_000_030));
+/// let request = SignedRequest::new(&headers, body);
+/// assert!(validator.verify(&request).is_ok());
+/// assert_eq!(validator.describe(&request).unwrap().id, "msg_1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct StandardSignatureValidator {
+    keys: Arc<[StandardKey]>,
+    tolerance_seconds: u64,
+    clock: Clock,
+}
+
+impl StandardSignatureValidator {
+    /// The tolerance of the Standard Webhooks libraries: 300 seconds.
+    pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+
+    /// A validator accepting any of these secrets.
+    ///
+    /// # Panics
+    /// If a secret is neither `whsec_<base64>` nor a valid `whpk_<base64>`
+    /// public key; [`StandardSignatureValidator::try_new`] returns the error.
+    pub fn new(secrets: impl Into<Secrets>) -> Self {
+        match Self::try_new(secrets) {
+            Ok(validator) => validator,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// A validator accepting any of these secrets, or which one is unusable.
+    pub fn try_new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        let keys = secrets
+            .into()
+            .iter()
+            .enumerate()
+            .map(|(index, secret)| parse_standard_key(index, secret))
+            .collect::<Result<Arc<[StandardKey]>, _>>()?;
+        Ok(Self {
+            keys,
+            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
+            clock: Clock::system(),
+        })
+    }
+
+    /// Accepts timestamps this many seconds away from now.
+    #[must_use]
+    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
+        self.tolerance_seconds = seconds;
+        self
+    }
+
+    /// Checks the tolerance against this clock instead of the system's.
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The `webhook-signature` value (`v1,<base64>`) a sender with this
+    /// `whsec_` secret sends for message `msg_id` at `timestamp`.
+    pub fn sign(
+        secret: &str,
+        msg_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<String, InvalidSecret> {
+        let StandardKey::Hmac(key) = parse_standard_key(0, &Secret::from(secret))? else {
+            return Err(InvalidSecret::new(0, "expected a `whsec_` secret"));
+        };
+        let timestamp = timestamp.to_string();
+        let digest = hmac_sha256(
+            key.expose(),
+            &[msg_id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+        );
+        Ok(format!("v1,{}", encode_base64(&digest)))
+    }
+
+    /// The `webhook-signature` value (`v1a,<base64>`) a sender with this
+    /// `whsk_<base64>` Ed25519 signing key sends.
+    pub fn sign_ed25519(
+        signing_key: &str,
+        msg_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<String, InvalidSecret> {
+        let timestamp = timestamp.to_string();
+        let parts: [&[u8]; 5] = [msg_id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+        let (signature, _) = ed25519_sign(&standard_signing_seed(signing_key)?, &parts);
+        Ok(format!("v1a,{}", encode_base64(&signature)))
+    }
+
+    /// The `whpk_<base64>` public key of a `whsk_<base64>` signing key: what
+    /// a receiver configures.
+    pub fn public_key(signing_key: &str) -> Result<String, InvalidSecret> {
+        let (_, public) = ed25519_sign(&standard_signing_seed(signing_key)?, &[]);
+        Ok(format!("whpk_{}", encode_base64(&public)))
+    }
+}
+
+impl SignatureValidator for StandardSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let headers = request.headers();
+        let names = names(headers);
+        let required = |name: &'static str| {
+            header_value(headers, name).ok_or_else(|| SignatureError::MissingHeader(name.into()))
+        };
+        let signatures = required(names.signature)?;
+        let id = required(names.id)?;
+        let timestamp_text = required(names.timestamp)?;
+        let timestamp: i64 =
+            timestamp_text
+                .parse()
+                .map_err(|_| SignatureError::MalformedHeader {
+                    header: names.timestamp.into(),
+                    reason: "timestamp is not an integer",
+                })?;
+        let (mut v1, mut v1a) = (Vec::new(), Vec::new());
+        for entry in signatures.split_ascii_whitespace() {
+            match entry.split_once(',') {
+                Some(("v1", signature)) => v1.extend(decode_base64(signature)),
+                Some(("v1a", signature)) => v1a.extend(decode_base64(signature)),
+                _ => {}
+            }
+        }
+        let known = signatures
+            .split_ascii_whitespace()
+            .any(|entry| entry.starts_with("v1,") || entry.starts_with("v1a,"));
+        if !known {
+            return Err(SignatureError::MalformedHeader {
+                header: names.signature.into(),
+                reason: "no `v1,` or `v1a,` signature",
+            });
+        }
+        let signed: [&[u8]; 5] = [
+            id.as_bytes(),
+            b".",
+            timestamp_text.as_bytes(),
+            b".",
+            request.body(),
+        ];
+        let matches = self.keys.iter().any(|key| match key {
+            StandardKey::Hmac(secret) => {
+                let expected = hmac_sha256(secret.expose(), &signed);
+                v1.iter().any(|given| digests_equal(&expected, given))
+            }
+            StandardKey::Ed25519(public) => v1a
+                .iter()
+                .any(|given| ed25519_verifies(public, &signed, given)),
+        });
+        if !matches {
+            return Err(SignatureError::NoMatchingSignature);
+        }
+        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+    }
+
+    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+        let id = header_value(request.headers(), names(request.headers()).id)
+            .map_or_else(|| body_sha256_key(request.body()), str::to_owned);
+        let [event_type] = pick_json(request.body(), ["type"])?;
+        let event_type = event_type.ok_or_else(|| EventParseError::MissingField("type".into()))?;
+        Ok(EventMeta { id, event_type })
+    }
+
+    fn scheme(&self) -> &'static str {
+        "standard"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // standard-webhooks, libraries/python/tests/test_webhooks.py: DEFAULT_MSG_ID,
+    // DEFAULT_PAYLOAD, DEFAULT_SECRET, and test_sign_function's expected
+    // signature at timestamp 1614265330 (the svix SDKs carry the same vector).
+    const MSG_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
+    const SECRET: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const TIMESTAMP: i64 = 1_614_265_330;
+    const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    // standard-webhooks, libraries/go/webhook_asymmetric_test.go,
+    // TestAsymmetricWebhookSign: the same message signed (v1a) with this
+    // Ed25519 seed. Its public key was derived with PyNaCl.
+    const SIGNING_KEY: &str = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+    const PUBLIC_KEY: &str = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+    const V1A: &str = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+
+    fn headers(family: &Names, signature: &str, timestamp: &str) -> Headers {
+        Headers::new()
+            .with(family.id, MSG_ID)
+            .with(family.timestamp, timestamp)
+            .with(family.signature, signature)
+    }
+
+    fn check(
+        secrets: impl Into<Secrets>,
+        headers: &Headers,
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        StandardSignatureValidator::new(secrets)
+            .clock(Clock::fixed(now))
+            .verify(&SignedRequest::new(headers, PAYLOAD))
+    }
+
+    /// `webhook-*` headers with this signature, signed at TIMESTAMP, checked then.
+    fn check_signature(secrets: impl Into<Secrets>, signature: &str) -> Result<(), SignatureError> {
+        check(
+            secrets,
+            &headers(&STANDARD, signature, &TIMESTAMP.to_string()),
+            TIMESTAMP,
+        )
+    }
+
+    #[test]
+    fn published_vectors() {
+        let prefixed = format!("whsec_{SECRET}");
+        let sign = StandardSignatureValidator::sign(&prefixed, MSG_ID, TIMESTAMP, PAYLOAD);
+        assert_eq!(sign.unwrap(), SIGNATURE);
+        let sign =
+            StandardSignatureValidator::sign_ed25519(SIGNING_KEY, MSG_ID, TIMESTAMP, PAYLOAD);
+        assert_eq!(sign.unwrap(), V1A);
+        assert_eq!(
+            StandardSignatureValidator::public_key(SIGNING_KEY).unwrap(),
+            PUBLIC_KEY
+        );
+        let ts = TIMESTAMP.to_string();
+        for family in [&STANDARD, &SVIX] {
+            for secret in [SECRET, prefixed.as_str()] {
+                assert_eq!(
+                    check(secret, &headers(family, SIGNATURE, &ts), TIMESTAMP),
+                    Ok(())
+                );
+            }
+            assert_eq!(
+                check(PUBLIC_KEY, &headers(family, V1A, &ts), TIMESTAMP),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn unpadded_secret_and_rotation() {
+        // 25 key bytes: padded base64 ends in "==".
+        let padded = "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ubw==";
+        let signature = StandardSignatureValidator::sign(padded, MSG_ID, TIMESTAMP, PAYLOAD);
+        let signature = signature.unwrap();
+        let unpadded = padded.trim_end_matches('=');
+        assert_eq!(check_signature(unpadded, &signature), Ok(()));
+        assert_eq!(check_signature([PUBLIC_KEY, unpadded], &signature), Ok(()));
+        assert_eq!(check_signature([PUBLIC_KEY, unpadded], V1A), Ok(()));
+    }
+
+    #[test]
+    fn negative_signatures() {
+        let decoy = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+        // test_multi_sig_payload_is_valid: decoys around the valid entry.
+        let decoys = format!("{decoy} v2,{} {SIGNATURE} {decoy}", &decoy[3..]);
+        assert_eq!(check_signature(SECRET, &decoys), Ok(()));
+        let other = "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ubw";
+        let no_match = [
+            // test_invalid_signature_raises_error: the last character changed.
+            (SECRET, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="),
+            // The Go library's "partial signature is invalid".
+            (SECRET, "v1,"),
+            (PUBLIC_KEY, "v1a,"),
+            (SECRET, &SIGNATURE[..SIGNATURE.len() - 4]),
+            (SECRET, decoy),
+            (other, SIGNATURE),
+            // A v1a signature does not pass an HMAC secret, nor v1 a public key.
+            (SECRET, V1A),
+            (PUBLIC_KEY, SIGNATURE),
+        ];
+        for (secret, signature) in no_match {
+            let result = check_signature(secret, signature);
+            assert_eq!(
+                result,
+                Err(SignatureError::NoMatchingSignature),
+                "{signature}"
+            );
+        }
+        let v2_only = check_signature(SECRET, &format!("v2,{}", &decoy[3..]));
+        assert!(matches!(
+            v2_only,
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+    }
+
+    #[test]
+    fn negative_headers_and_timestamps() {
+        let ts = TIMESTAMP.to_string();
+        // The timestamp is signed.
+        let moved = headers(&STANDARD, SIGNATURE, &(TIMESTAMP + 1).to_string());
+        assert_eq!(
+            check(SECRET, &moved, TIMESTAMP),
+            Err(SignatureError::NoMatchingSignature)
+        );
+        // test_invalid_timestamp_raises_error.
+        let result = check(SECRET, &headers(&STANDARD, SIGNATURE, "hello"), TIMESTAMP);
+        assert!(matches!(
+            result,
+            Err(SignatureError::MalformedHeader {
+                reason: "timestamp is not an integer",
+                ..
+            })
+        ));
+        // test_old_timestamp_fails / test_new_timestamp_fails: 5 minutes both ways.
+        let signed = headers(&STANDARD, SIGNATURE, &ts);
+        for now in [TIMESTAMP + 301, TIMESTAMP - 301] {
+            let result = check(SECRET, &signed, now);
+            assert!(matches!(
+                result,
+                Err(SignatureError::TimestampOutsideTolerance {
+                    tolerance_seconds: 300,
+                    ..
+                })
+            ));
+        }
+        assert_eq!(check(SECRET, &signed, TIMESTAMP - 300), Ok(()));
+        let lenient = StandardSignatureValidator::new(SECRET).tolerance_seconds(600);
+        let lenient = lenient.clock(Clock::fixed(TIMESTAMP + 599));
+        assert_eq!(
+            lenient.verify(&SignedRequest::new(&signed, PAYLOAD)),
+            Ok(())
+        );
+        // test_missing_{id,timestamp,signature}_raises_error.
+        for missing in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            let mut partial = Headers::new();
+            for (name, value) in signed.iter().filter(|(name, _)| *name != missing) {
+                partial.append_bytes(name, value).unwrap();
+            }
+            let result = check(SECRET, &partial, TIMESTAMP);
+            assert_eq!(result, Err(SignatureError::MissingHeader(missing.into())));
+        }
+    }
+
+    #[test]
+    fn describe_reads_the_id_header_and_payload_type() {
+        let validator = StandardSignatureValidator::new(SECRET);
+        let headers = Headers::new()
+            .with("svix-id", "msg_2")
+            .with("svix-signature", "v1,x");
+        let meta = validator
+            .describe(&SignedRequest::new(
+                &headers,
+                br#"{"type":"user.created","data":{}}"#,
+            ))
+            .unwrap();
+        assert_eq!(meta, EventMeta::new("msg_2", "user.created"));
+        assert!(matches!(
+            validator.describe(&SignedRequest::new(&headers, PAYLOAD)),
+            Err(EventParseError::MissingField(field)) if field == "type"
+        ));
+    }
+}
