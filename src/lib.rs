@@ -55,5 +55,5 @@ pub use webhooks_redis as redis;
 pub mod __private {
     pub use inventory;
     pub use webhooks_core::registry::ListenerRegistration;
-    pub use webhooks_core::{BoxError, BoxFuture, WebhookEvent};
+    pub use webhooks_core::{BoxError, BoxFuture, Json, WebhookEvent};
 }

@@ -5,7 +5,9 @@ use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, Item, ItemFn, LitStr, PathArguments, ReturnType, Type};
+use syn::{
+    FnArg, GenericArgument, Ident, Item, ItemFn, LitStr, PathArguments, ReturnType, Signature, Type,
+};
 
 use crate::attr::Args;
 
@@ -32,22 +34,17 @@ pub(crate) fn expand(args: &Args, item: Item) -> syn::Result<TokenStream> {
 
     // Each check is spanned at the user's tokens, so that the compiler's
     // type errors point at the argument type, the return type or its error.
-    let argument_type = checked.argument;
-    let argument = if is_reference(argument_type) {
-        quote_spanned!(argument_type.span()=> __webhooks_event)
-    } else {
-        quote_spanned! {argument_type.span()=>
-            <#private::WebhookEvent as ::core::clone::Clone>::clone(__webhooks_event)
-        }
-    };
-    let bind_argument = quote_spanned! {argument_type.span()=>
-        let __webhooks_argument: #argument_type = #argument;
-    };
+    let (bindings, names): (Vec<_>, Vec<_>) = checked
+        .arguments
+        .iter()
+        .enumerate()
+        .map(|(index, argument)| bind(argument, index, &private))
+        .unzip();
     let output_span = checked.output.span();
     let mut callee = ident.clone();
     callee.set_span(output_span);
     let call = quote_spanned! {output_span=>
-        let __webhooks_result = __webhooks_Output::__webhooks_result(#callee(__webhooks_argument).await);
+        let __webhooks_result = __webhooks_Output::__webhooks_result(#callee(#(#names),*).await);
     };
     let error_span = error_span(checked.output);
     let box_error = respan(quote!(#private::BoxError), error_span);
@@ -60,7 +57,7 @@ pub(crate) fn expand(args: &Args, item: Item) -> syn::Result<TokenStream> {
     // A future that is not `Send` is reported at the function's name.
     let body = quote_spanned! {ident.span()=>
         ::std::boxed::Box::pin(async move {
-            #bind_argument
+            #(#bindings)*
             #call
             #convert
         })
@@ -108,9 +105,24 @@ pub(crate) fn expand(args: &Args, item: Item) -> syn::Result<TokenStream> {
 
 /// The parts of a valid listener signature.
 struct Checked<'a> {
-    argument: &'a Type,
+    /// One or two arguments; with two, exactly one is [`Argument::Json`].
+    arguments: Vec<Argument<'a>>,
     output: &'a Type,
 }
+
+/// What the handler passes for one argument of the listener.
+enum Argument<'a> {
+    /// `&WebhookEvent`: the event itself.
+    Reference(&'a Type),
+    /// `WebhookEvent`: a clone of the event.
+    Value(&'a Type),
+    /// `Json<T>`: the body, deserialized into `T` at each run.
+    Json { ty: &'a Type, inner: &'a Type },
+}
+
+/// What a listener's arguments may be, for the errors.
+const TAKES: &str = "a webhook listener takes the event, `event: &WebhookEvent`, \
+                     its typed body, `payload: Json<T>`, or both";
 
 /// Rejects the signatures the generated handler cannot call.
 fn check(function: &ItemFn) -> syn::Result<Checked<'_>> {
@@ -140,34 +152,9 @@ fn check(function: &ItemFn) -> syn::Result<Checked<'_>> {
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        return Err(syn::Error::new_spanned(
-            variadic,
-            "a webhook listener takes one argument, the event: `event: &WebhookEvent`",
-        ));
+        return Err(syn::Error::new_spanned(variadic, TAKES));
     }
-    let mut inputs = sig.inputs.iter();
-    let argument = match inputs.next() {
-        None => {
-            return Err(syn::Error::new(
-                sig.paren_token.span.join(),
-                "a webhook listener takes one argument, the event: `event: &WebhookEvent`",
-            ));
-        }
-        Some(FnArg::Receiver(receiver)) => {
-            return Err(syn::Error::new_spanned(
-                receiver,
-                "a webhook listener must be a free function, not a method: remove `self`",
-            ));
-        }
-        Some(FnArg::Typed(argument)) => &*argument.ty,
-    };
-    let extra: TokenStream = inputs.map(ToTokens::to_token_stream).collect();
-    if !extra.is_empty() {
-        return Err(syn::Error::new_spanned(
-            extra,
-            "a webhook listener takes one argument, the event: remove the others",
-        ));
-    }
+    let arguments = arguments(sig)?;
     let output = match &sig.output {
         ReturnType::Type(_, output) => &**output,
         ReturnType::Default => {
@@ -177,7 +164,133 @@ fn check(function: &ItemFn) -> syn::Result<Checked<'_>> {
             ));
         }
     };
-    Ok(Checked { argument, output })
+    Ok(Checked { arguments, output })
+}
+
+/// The listener's arguments: the event, `Json<T>`, or the event and
+/// `Json<T>` in either order.
+fn arguments(sig: &Signature) -> syn::Result<Vec<Argument<'_>>> {
+    let mut arguments = Vec::with_capacity(2);
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                return Err(syn::Error::new_spanned(
+                    receiver,
+                    "a webhook listener must be a free function, not a method: remove `self`",
+                ));
+            }
+            FnArg::Typed(argument) => arguments.push(classify(&argument.ty)?),
+        }
+    }
+    match arguments.len() {
+        0 => Err(syn::Error::new(sig.paren_token.span.join(), TAKES)),
+        1 => Ok(arguments),
+        2 => {
+            let typed = arguments
+                .iter()
+                .filter(|argument| matches!(argument, Argument::Json { .. }))
+                .count();
+            let second = &sig.inputs[1];
+            match typed {
+                0 => Err(syn::Error::new_spanned(
+                    second,
+                    "a webhook listener's second argument must be its typed body, \
+                     like `payload: Json<Invoice>`; the event is passed once",
+                )),
+                1 => Ok(arguments),
+                _ => Err(syn::Error::new_spanned(
+                    second,
+                    "a webhook listener takes one `Json<T>` argument; \
+                     the body is deserialized into one type",
+                )),
+            }
+        }
+        _ => {
+            let extra: TokenStream = sig
+                .inputs
+                .iter()
+                .skip(2)
+                .map(ToTokens::to_token_stream)
+                .collect();
+            Err(syn::Error::new_spanned(
+                extra,
+                "a webhook listener takes at most two arguments, \
+                 the event and its typed body: remove the others",
+            ))
+        }
+    }
+}
+
+/// Sorts an argument by its type: `&…` is the event, a path whose last
+/// segment is `Json` the typed body, anything else the event by value (the
+/// compiler then checks that it is `WebhookEvent`, at the type).
+fn classify(ty: &Type) -> syn::Result<Argument<'_>> {
+    let mut bare = ty;
+    while let Type::Group(syn::TypeGroup { elem, .. }) | Type::Paren(syn::TypeParen { elem, .. }) =
+        bare
+    {
+        bare = elem;
+    }
+    if let Type::Reference(_) = bare {
+        return Ok(Argument::Reference(ty));
+    }
+    let segment = match bare {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    };
+    let Some(segment) = segment.filter(|segment| segment.ident == "Json") else {
+        return Ok(Argument::Value(ty));
+    };
+    if let PathArguments::AngleBracketed(arguments) = &segment.arguments {
+        if let (1, Some(GenericArgument::Type(inner))) =
+            (arguments.args.len(), arguments.args.first())
+        {
+            return Ok(Argument::Json { ty, inner });
+        }
+    }
+    Err(syn::Error::new_spanned(
+        ty,
+        "`Json` takes the type to deserialize the body into, like `Json<Invoice>`",
+    ))
+}
+
+/// The statement that binds argument `index` inside the handler, and the
+/// name it binds.
+fn bind(argument: &Argument<'_>, index: usize, private: &TokenStream) -> (TokenStream, Ident) {
+    let ty = match argument {
+        Argument::Reference(ty) | Argument::Value(ty) | Argument::Json { ty, .. } => *ty,
+    };
+    let span = ty.span();
+    let name = Ident::new(&format!("__webhooks_argument_{index}"), span);
+    let value = match argument {
+        Argument::Reference(_) => quote_spanned!(span=> __webhooks_event),
+        Argument::Value(_) => quote_spanned! {span=>
+            <#private::WebhookEvent as ::core::clone::Clone>::clone(__webhooks_event)
+        },
+        Argument::Json { inner, .. } => {
+            // An unfit `T` (not `DeserializeOwned`) is reported at `T`: the
+            // whole path is spanned there, as the bound is checked on it.
+            let json = respan(quote!(#private::Json), inner.span());
+            let deserialize = quote_spanned! {inner.span()=>
+                #json::<#inner>::from_event(__webhooks_event)
+            };
+            let box_error = respan(quote!(#private::BoxError), span);
+            quote_spanned! {span=>
+                match #deserialize {
+                    ::core::result::Result::Ok(__webhooks_payload) => __webhooks_payload,
+                    ::core::result::Result::Err(__webhooks_error) => {
+                        return ::core::result::Result::Err(
+                            ::core::convert::Into::<#box_error>::into(__webhooks_error),
+                        );
+                    }
+                }
+            }
+        }
+    };
+    let statement = quote_spanned! {span=>
+        let #name: #ty = #value;
+    };
+    (statement, name)
 }
 
 /// The error for an attribute on an item that is not a function: at the
@@ -209,17 +322,6 @@ fn head(keyword: &impl ToTokens, name: &impl ToTokens) -> TokenStream {
     tokens
 }
 
-/// Whether the event is taken by reference, `&WebhookEvent`; otherwise it
-/// is taken by value and the handler clones it.
-fn is_reference(ty: &Type) -> bool {
-    match ty {
-        Type::Reference(_) => true,
-        Type::Group(group) => is_reference(&group.elem),
-        Type::Paren(paren) => is_reference(&paren.elem),
-        _ => false,
-    }
-}
-
 /// The same tokens, all at `span`.
 fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
@@ -246,4 +348,43 @@ fn error_span(output: &Type) -> Span {
         }
     }
     output.span()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(ty: Type) -> syn::Result<&'static str> {
+        classify(&ty).map(|argument| match argument {
+            Argument::Reference(_) => "reference",
+            Argument::Value(_) => "value",
+            Argument::Json { .. } => "json",
+        })
+    }
+
+    #[test]
+    fn arguments_are_sorted_by_their_type() {
+        assert_eq!(kind(syn::parse_quote!(&WebhookEvent)).unwrap(), "reference");
+        assert_eq!(
+            kind(syn::parse_quote!(&Json<Invoice>)).unwrap(),
+            "reference"
+        );
+        assert_eq!(kind(syn::parse_quote!(WebhookEvent)).unwrap(), "value");
+        assert_eq!(kind(syn::parse_quote!(JsonValue)).unwrap(), "value");
+        assert_eq!(kind(syn::parse_quote!(Json<Invoice>)).unwrap(), "json");
+        assert_eq!(
+            kind(syn::parse_quote!(webhooks::Json<a::B<C>>)).unwrap(),
+            "json"
+        );
+        assert_eq!(kind(syn::parse_quote!((Json<Invoice>))).unwrap(), "json");
+        for missing in [
+            syn::parse_quote!(Json),
+            syn::parse_quote!(Json),
+            syn::parse_quote!(Json<'a>),
+            syn::parse_quote!(Json<A, B>),
+            syn::parse_quote!(Json<N = 1>),
+        ] {
+            assert!(kind(missing).is_err());
+        }
+    }
 }

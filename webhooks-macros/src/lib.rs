@@ -21,6 +21,47 @@
 //! # fn main() {}
 //! ```
 //!
+//! A typed listener takes `Json<T>` for any `T: serde::de::DeserializeOwned`,
+//! alone or after the event; the body is deserialized each time it runs:
+//!
+//! ```
+//! use serde::Deserialize;
+//! use webhooks::{Json, WebhookEvent, webhook_listener};
+//!
+//! #[derive(Deserialize)]
+//! struct Invoice {
+//!     id: String,
+//!     amount_paid: u64,
+//! }
+//!
+//! #[webhook_listener(source = "billing", event = "invoice.paid")]
+//! async fn invoice_paid(Json(invoice): Json<Invoice>) -> Result<(), webhooks::BoxError> {
+//!     println!("{} paid {}", invoice.id, invoice.amount_paid);
+//!     Ok(())
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Subscription {
+//!     status: String,
+//! }
+//!
+//! /// The event too, for its id or its attempt.
+//! #[webhook_listener(source = "stripe", event = "customer.subscription.*")]
+//! async fn subscription(
+//!     event: &WebhookEvent,
+//!     Json(subscription): Json<Subscription>,
+//! ) -> Result<(), webhooks::BoxError> {
+//!     println!("{}: {} is {}", event.attempt(), event.id(), subscription.status);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! A body that does not fit `T` fails that listener alone, like an error it
+//! returned: its `on_error` is called (by default, a warning naming the
+//! listener, the type and serde's reason), the event's other listeners still
+//! run, and the event is retried. The delivery itself is not refused.
+//!
 //! The function stays as written, callable as usual; the attribute also
 //! registers it at link time, so `webhooks::Server` and
 //! `WebhookProcessor::builder()` find it with no registration call.
@@ -37,6 +78,8 @@ use proc_macro::TokenStream;
 /// ```text
 /// #[webhook_listener(source = "<source name>", event = "<event pattern>")]
 /// async fn name(event: &WebhookEvent) -> Result<(), E>
+/// async fn name(payload: Json<T>) -> Result<(), E>
+/// async fn name(event: &WebhookEvent, payload: Json<T>) -> Result<(), E>
 /// ```
 ///
 /// - `source`: the configured source name (the path segment the deliveries
@@ -47,9 +90,12 @@ use proc_macro::TokenStream;
 ///   dependency is renamed, as in `crate = "my_webhooks"`.
 ///
 /// The function takes the event by reference (`&WebhookEvent`) or by value
-/// (`WebhookEvent`, then cloned for it), and returns `Result<(), E>` where
-/// `E: Into<webhooks::BoxError>`; an error or a panic is a failed delivery,
-/// retried. It may not be generic or a method.
+/// (`WebhookEvent`, then cloned for it), its body as `Json<T>` for any
+/// `T: DeserializeOwned` (recognized by the last segment of its path, so
+/// `webhooks::Json<T>` too), or both, the event first. It returns
+/// `Result<(), E>` where `E: Into<webhooks::BoxError>`; an error, a panic
+/// or a body that does not fit `T` is that listener's failure, retried. It
+/// may not be generic or a method.
 #[proc_macro_attribute]
 pub fn webhook_listener(args: TokenStream, item: TokenStream) -> TokenStream {
     let expanded = syn::parse::<attr::Args>(args)
