@@ -447,6 +447,13 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
     let mut last_reclaim = std::time::Instant::now() - inner.visibility;
     let mut failures = 0_u32;
     while !*stop.borrow_and_update() {
+        // Read only for free workers: an entry read but left waiting for a
+        // worker would not be renewed, so another worker (or this one's own
+        // XAUTOCLAIM) could take it over and run it a second time.
+        let first_slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+            _ = stop.changed() => continue,
+        };
         let result = async {
             if !group_ready {
                 create_group(&mut commands, &inner.keys.stream).await?;
@@ -461,7 +468,7 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
                 .arg(100)
                 .invoke_async(&mut commands)
                 .await?;
-            let free = slots.available_permits().max(1);
+            let free = 1 + slots.available_permits();
             let mut entries = Vec::new();
             if last_reclaim.elapsed() >= inner.visibility / 2 {
                 last_reclaim = std::time::Instant::now();
@@ -499,11 +506,16 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
         match result {
             Ok(entries) => {
                 failures = 0;
+                let mut first_slot = Some(first_slot);
                 for entry in entries {
-                    let slot = Arc::clone(&slots)
-                        .acquire_owned()
-                        .await
-                        .expect("never closed");
+                    // Free already: only this loop takes slots.
+                    let slot = match first_slot.take() {
+                        Some(slot) => slot,
+                        None => Arc::clone(&slots)
+                            .acquire_owned()
+                            .await
+                            .expect("never closed"),
+                    };
                     let inner = Arc::clone(&inner);
                     let runner = runner.clone();
                     inner.tracker.clone().spawn(async move {
