@@ -153,3 +153,62 @@ async fn a_lost_node_is_unavailable_until_it_is_back() {
     }
     store.ping().await.expect("ping after the node came back");
 }
+
+/// The ready server with `cluster = true`, in queued mode: the store and
+/// the durable queue both work against the cluster, from one seed node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_store_and_queue_on_a_cluster() {
+    use redis_harness::server::{Counter, TestServer, client, config, deliver};
+
+    let cluster = start_cluster().await;
+    let seed = cluster.urls()[0].clone();
+    // `cluster = true` in the redis table, and queued dispatch.
+    let toml = config(&seed, PREFIX).replace(
+        &format!("key-prefix = \"{PREFIX}\"\n"),
+        &format!("key-prefix = \"{PREFIX}\"\ncluster = true\n"),
+    ) + "\n[webhooks.dispatch]\nmode = \"queued\"\nbackoff-initial-ms = 20\n";
+    let counter = Counter::default();
+    let listener = counter.clone();
+    let server = TestServer::start(&toml, move |builder| builder.listener(listener)).await;
+    let client = client();
+    let url = server.url("/webhooks/github");
+    const EVENTS: usize = 24;
+    for n in 0..EVENTS {
+        let id = format!("cluster-delivery-{n}");
+        assert!(
+            deliver(&client, &url, &id).await.is_accepted(),
+            "{id} not accepted"
+        );
+        assert!(
+            deliver(&client, &url, &id).await.is_duplicate(),
+            "{id} not a duplicate"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counter.runs() < EVENTS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counter.runs(), EVENTS, "every queued event runs once");
+
+    // The idempotency keys spread over the nodes; the queue lives in the
+    // one slot of its `{queue}` tag, and is empty once everything ran.
+    let per_node = keys_per_node(&cluster);
+    let nodes_with_ids = per_node
+        .iter()
+        .filter(|keys| keys.iter().any(|key| key.contains(":idem:")))
+        .count();
+    assert!(nodes_with_ids >= 2, "keys per node: {per_node:?}");
+    let queue_nodes: Vec<&Vec<String>> = per_node
+        .iter()
+        .filter(|keys| keys.iter().any(|key| key.contains("{queue}")))
+        .collect();
+    assert_eq!(queue_nodes.len(), 1, "keys per node: {per_node:?}");
+    assert!(
+        queue_nodes[0]
+            .iter()
+            .all(|key| !key.contains("{queue}:job:")),
+        "no job is left: {per_node:?}"
+    );
+    server.stop().await;
+    assert_eq!(counter.runs(), EVENTS);
+}

@@ -253,6 +253,10 @@ pub struct RedisConfig {
     /// The prefix of every key (default `webhooks`).
     #[serde(default = "RedisConfig::default_prefix")]
     pub key_prefix: String,
+    /// `true`: `url` is one node of a Redis Cluster, from which the others
+    /// are discovered.
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 impl RedisConfig {
@@ -266,6 +270,7 @@ impl std::fmt::Debug for RedisConfig {
         f.debug_struct("RedisConfig")
             .field("url", &"[redacted]")
             .field("key_prefix", &self.key_prefix)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -367,7 +372,8 @@ pub enum ValidatorKind {
 }
 
 impl ValidatorKind {
-    fn name(self) -> &'static str {
+    /// The name written in the configuration (`stripe`, `github` …).
+    pub fn name(self) -> &'static str {
         match self {
             Self::Hmac => "hmac",
             Self::Stripe => "stripe",

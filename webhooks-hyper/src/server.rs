@@ -278,8 +278,8 @@ fn log_start_up(config: &WebhooksConfig, development: bool) {
             source.secret_origin()
         };
         tracing::info!(
-            "source {name}: POST /webhooks/{name}, validator {:?}, secret from {origin}",
-            source.validator
+            "source {name}: POST /webhooks/{name}, validator {}, secret from {origin}",
+            source.validator.name()
         );
         if source.validator == ValidatorKind::None {
             tracing::warn!(

@@ -22,18 +22,31 @@ pub(crate) async fn configure_store(
                 .expect("validated: provider redis has a url");
             let unavailable =
                 |error: webhooks_redis::RedisError| ServeError::Store(error.to_string());
-            let store =
-                webhooks_redis::RedisWebhookEventStore::connect(&redis.url, &redis.key_prefix)
+            let nodes = [redis.url.as_str()];
+            let store = if redis.cluster {
+                webhooks_redis::RedisWebhookEventStore::connect_cluster(&nodes, &redis.key_prefix)
                     .await
-                    .map_err(unavailable)?;
+            } else {
+                webhooks_redis::RedisWebhookEventStore::connect(&redis.url, &redis.key_prefix).await
+            }
+            .map_err(unavailable)?;
             let mut builder = builder.store(store);
             if config.dispatch.mode == webhooks_core::config::DispatchMode::Queued {
-                let queue = webhooks_redis::RedisEventQueue::connect(
-                    &redis.url,
-                    &redis.key_prefix,
-                    &config.dispatch,
-                )
-                .await
+                let queue = if redis.cluster {
+                    webhooks_redis::RedisEventQueue::connect_cluster(
+                        &nodes,
+                        &redis.key_prefix,
+                        &config.dispatch,
+                    )
+                    .await
+                } else {
+                    webhooks_redis::RedisEventQueue::connect(
+                        &redis.url,
+                        &redis.key_prefix,
+                        &config.dispatch,
+                    )
+                    .await
+                }
                 .map_err(unavailable)?;
                 builder = builder.queue(queue);
             }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
 use redis::{RedisError, Script, Value};
 use tokio::sync::{Semaphore, watch};
@@ -16,12 +15,16 @@ use webhooks_core::config::DispatchConfig;
 use webhooks_core::queue::{DeadLetter, EnqueueError, EventQueue, JobRunner, backoff};
 use webhooks_core::{BoxFuture, Headers, StoreError, WebhookEvent};
 
-use crate::connection::connect_manager;
+use crate::connection::Connection;
 
 const GROUP: &str = "workers";
 /// How long one read waits for new entries before checking for due retries
 /// and a stop.
 const BLOCK_MS: u64 = 500;
+/// Commands give up after this long: an unreachable Redis is a quick 503.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// The blocking read's connection waits for the block, then as long.
+const READ_TIMEOUT: Duration = Duration::from_millis(BLOCK_MS + 2_000);
 
 /// Appends a job (hash + stream entry) unless the queue is full.
 const ENQUEUE: &str = r"
@@ -61,6 +64,16 @@ for _, job in ipairs(due) do
   redis.call('ZREM', KEYS[2], job)
 end
 return #due
+";
+/// Renews an entry this consumer still owns (resetting its idle time), and
+/// leaves it alone if another worker took it over.
+const RENEW: &str = r"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if pending[1] and pending[1][2] == ARGV[3] then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+  return 1
+end
+return 0
 ";
 /// Puts a dead letter back with fresh attempts.
 const REQUEUE: &str = r"
@@ -103,8 +116,8 @@ pub struct RedisEventQueue {
 }
 
 struct Inner {
-    commands: ConnectionManager,
-    reader: ConnectionManager,
+    commands: Connection,
+    reader: Connection,
     keys: Keys,
     capacity: usize,
     max_attempts: u32,
@@ -133,25 +146,45 @@ struct Scripts {
     dead: Script,
     promote: Script,
     requeue: Script,
+    renew: Script,
 }
 
 impl RedisEventQueue {
-    /// Connects to `url`; keys start with `prefix`; capacity, workers,
-    /// attempts, backoff and visibility timeout come from `config`.
+    /// Connects to the single server at `url`; keys start with `prefix`;
+    /// capacity, workers, attempts, backoff and visibility timeout come from
+    /// `config`.
     pub async fn connect(
         url: &str,
         prefix: &str,
         config: &DispatchConfig,
     ) -> Result<Self, RedisError> {
-        let commands = connect_manager(url, Duration::from_secs(2)).await?;
-        let reader = connect_manager(
-            url,
-            Duration::from_millis(BLOCK_MS) + Duration::from_secs(2),
-        )
-        .await?;
+        let commands = Connection::single(url, COMMAND_TIMEOUT).await?;
+        let reader = Connection::single(url, READ_TIMEOUT).await?;
+        Ok(Self::new(commands, reader, prefix, config))
+    }
+
+    /// Connects to the Redis Cluster that `nodes` belong to; otherwise as
+    /// [`RedisEventQueue::connect`]. Every key of the queue carries the hash
+    /// tag `{queue}`, so each script runs on one node.
+    pub async fn connect_cluster(
+        nodes: &[&str],
+        prefix: &str,
+        config: &DispatchConfig,
+    ) -> Result<Self, RedisError> {
+        let commands = Connection::cluster(nodes, COMMAND_TIMEOUT).await?;
+        let reader = Connection::cluster(nodes, READ_TIMEOUT).await?;
+        Ok(Self::new(commands, reader, prefix, config))
+    }
+
+    fn new(
+        commands: Connection,
+        reader: Connection,
+        prefix: &str,
+        config: &DispatchConfig,
+    ) -> Self {
         let instance = RandomState::new().hash_one((std::process::id(), SystemTime::now()));
         let tag = format!("{prefix}:{{queue}}");
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 commands,
                 reader,
@@ -178,11 +211,12 @@ impl RedisEventQueue {
                     dead: Script::new(DEAD),
                     promote: Script::new(PROMOTE),
                     requeue: Script::new(REQUEUE),
+                    renew: Script::new(RENEW),
                 },
                 stop: watch::Sender::new(false),
                 tracker: TaskTracker::new(),
             }),
-        })
+        }
     }
 
     /// This instance's consumer name in the group (unique per process start).
@@ -280,10 +314,7 @@ impl Job {
     }
 }
 
-async fn load_job(
-    connection: &mut ConnectionManager,
-    key: &str,
-) -> Result<Option<Job>, RedisError> {
+async fn load_job(connection: &mut Connection, key: &str) -> Result<Option<Job>, RedisError> {
     let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
         .arg(key)
         .query_async(connection)
@@ -445,6 +476,9 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
     let mut stop = inner.stop.subscribe();
     let mut group_ready = false;
     let mut last_reclaim = std::time::Instant::now() - inner.visibility;
+    // XAUTOCLAIM scans the pending list in pages: continue where the last
+    // call stopped, so entries behind long-running ones are reached too.
+    let mut reclaim_from = String::from("0-0");
     let mut failures = 0_u32;
     while !*stop.borrow_and_update() {
         // Read only for free workers: an entry read but left waiting for a
@@ -477,11 +511,12 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
                     .arg(GROUP)
                     .arg(&inner.consumer)
                     .arg(u64::try_from(inner.visibility.as_millis()).unwrap_or(u64::MAX))
-                    .arg("0-0")
+                    .arg(&reclaim_from)
                     .arg("COUNT")
                     .arg(free)
                     .query_async(&mut commands)
                     .await?;
+                reclaim_from = reply.next_stream_id;
                 entries.extend(reply.claimed);
             }
             if entries.is_empty() {
@@ -544,7 +579,7 @@ async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
     }
 }
 
-async fn create_group(connection: &mut ConnectionManager, stream: &str) -> Result<(), RedisError> {
+async fn create_group(connection: &mut Connection, stream: &str) -> Result<(), RedisError> {
     let created: Result<(), RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)
@@ -582,14 +617,14 @@ async fn run_entry(inner: &Inner, runner: &JobRunner, entry: StreamId) -> Result
             tokio::select! {
                 outcome = &mut run => break outcome,
                 () = tokio::time::sleep(renew_every) => {
-                    let _: Result<Value, RedisError> = redis::cmd("XCLAIM")
-                        .arg(&inner.keys.stream)
+                    let _: Result<i64, RedisError> = inner
+                        .scripts
+                        .renew
+                        .key(&inner.keys.stream)
                         .arg(GROUP)
-                        .arg(&inner.consumer)
-                        .arg(0)
                         .arg(&entry.id)
-                        .arg("JUSTID")
-                        .query_async(&mut connection)
+                        .arg(&inner.consumer)
+                        .invoke_async(&mut connection)
                         .await;
                 }
             }
@@ -650,7 +685,7 @@ async fn run_entry(inner: &Inner, runner: &JobRunner, entry: StreamId) -> Result
 
 async fn settle_ack(
     inner: &Inner,
-    connection: &mut ConnectionManager,
+    connection: &mut Connection,
     entry: &str,
     job_key: &str,
 ) -> Result<(), RedisError> {

@@ -5,19 +5,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+use redis::{RedisError, Script};
+
+use crate::connection::Connection;
 use webhooks_core::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
 
 /// Every command gives up after this long, so an unreachable Redis turns
 /// into a 503 quickly instead of a hung request.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How often a cluster command is retried after a redirection or a lost
-/// node, before the delivery is refused with 503.
-const CLUSTER_RETRIES: u32 = 3;
 
 /// The value of a completed key.
 const DONE: &str = "done";
@@ -82,13 +77,8 @@ pub struct RedisWebhookEventStore {
 impl RedisWebhookEventStore {
     /// Connects to the single server at `url`; keys start with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(COMMAND_TIMEOUT)
-            .set_response_timeout(COMMAND_TIMEOUT)
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self::new(Connection::Single(connection), prefix))
+        let connection = Connection::single(url, COMMAND_TIMEOUT).await?;
+        Ok(Self::new(connection, prefix))
     }
 
     /// Connects to the Redis Cluster that `nodes` (`redis://host:port`
@@ -97,17 +87,8 @@ impl RedisWebhookEventStore {
     /// The slot map is learnt from the nodes and followed through
     /// `MOVED`/`ASK` redirections and failovers.
     pub async fn connect_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
-        let client = ClusterClient::builder(nodes.iter().copied())
-            .connection_timeout(COMMAND_TIMEOUT)
-            .response_timeout(COMMAND_TIMEOUT)
-            // The default (16 retries, waits growing to minutes) would hold
-            // a delivery for far longer than a provider waits for an answer.
-            .retries(CLUSTER_RETRIES)
-            .min_retry_wait(50)
-            .max_retry_wait(500)
-            .build()?;
-        let connection = client.get_async_connection().await?;
-        Ok(Self::new(Connection::Cluster(connection), prefix))
+        let connection = Connection::cluster(nodes, COMMAND_TIMEOUT).await?;
+        Ok(Self::new(connection, prefix))
     }
 
     fn new(connection: Connection, prefix: &str) -> Self {
@@ -159,42 +140,6 @@ impl RedisWebhookEventStore {
     /// value in Redis.
     fn token_value(&self, lease: &Lease) -> String {
         format!("{:016x}{:016x}", self.instance, lease.token())
-    }
-}
-
-/// A connection to a single server or to a cluster; both reconnect by
-/// themselves.
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Connection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(connection) => connection.req_packed_command(cmd),
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(connection) => connection.get_db(),
-            Self::Cluster(connection) => connection.get_db(),
-        }
     }
 }
 
