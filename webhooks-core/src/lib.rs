@@ -30,8 +30,8 @@
 //!     .with("X-GitHub-Event", "push")
 //!     .with("X-GitHub-Delivery", "1")
 //!     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
-//! let first = processor.process("github", headers.clone(), body.as_slice().into()).await.unwrap();
-//! let again = processor.process("github", headers, body.as_slice().into()).await.unwrap();
+//! let first = processor.process("github", body.as_slice(), headers.clone()).await.unwrap();
+//! let again = processor.process("github", body.as_slice(), headers).await.unwrap();
 //! assert_eq!(first, Processed::Accepted { id: "1".into() });
 //! assert_eq!(again, Processed::Duplicate { id: "1".into() });
 //! # });

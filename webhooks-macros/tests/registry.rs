@@ -123,7 +123,7 @@ async fn a_signed_delivery_runs_the_annotated_functions() {
     let (headers, body) = signed("partner-secret", "evt_1", r#"{"type":"order.created"}"#);
     let b_before = B_CALLS.load(Ordering::SeqCst);
     let by_value_before = BY_VALUE_CALLS.load(Ordering::SeqCst);
-    let processed = processor.process("partner", headers, body).await.unwrap();
+    let processed = processor.process("partner", body, headers).await.unwrap();
     assert_eq!(processed, Processed::Accepted { id: "evt_1".into() });
     // `a::on_event` is also called by the test above; the others only here.
     assert!(A_CALLS.load(Ordering::SeqCst) >= 1);
@@ -131,13 +131,13 @@ async fn a_signed_delivery_runs_the_annotated_functions() {
     assert_eq!(BY_VALUE_CALLS.load(Ordering::SeqCst), by_value_before + 1);
 
     let (headers, body) = signed("billing-secret", "in_1", r#"{"type":"invoice.paid"}"#);
-    processor.process("billing", headers, body).await.unwrap();
+    processor.process("billing", body, headers).await.unwrap();
     assert_eq!(RENAMED_CALLS.load(Ordering::SeqCst), 1);
 
     // An error, converted to a `BoxError`, fails the delivery.
     let (headers, body) = signed("partner-secret", "evt_2", r#"{"type":"order.failed"}"#);
     let error = processor
-        .process("partner", headers, body)
+        .process("partner", body, headers)
         .await
         .unwrap_err();
     assert!(

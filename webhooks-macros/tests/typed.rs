@@ -129,7 +129,7 @@ async fn a_typed_listener_receives_its_struct() {
     let processor = processor();
     let body = r#"{"type":"invoice.paid","id":"in_fits","amount_paid":900}"#;
     let (headers, body) = signed("billing-secret", "evt_fits", body);
-    let processed = processor.process("billing", headers, body).await.unwrap();
+    let processed = processor.process("billing", body, headers).await.unwrap();
     assert_eq!(
         processed,
         Processed::Accepted {
@@ -162,7 +162,7 @@ async fn a_body_that_does_not_fit_fails_only_the_typed_listeners() {
     let body = r#"{"type":"invoice.paid","id":"in_unfit","amount_paid":"secret-amount"}"#;
     let (headers, body) = signed("billing-secret", "evt_unfit", body);
     let error = processor
-        .process("billing", headers, body)
+        .process("billing", body, headers)
         .await
         .unwrap_err();
     assert!(
@@ -203,7 +203,7 @@ async fn a_body_that_does_not_fit_fails_only_the_typed_listeners() {
     // The claim was released: the provider's retry with a fitting body runs.
     let body = r#"{"type":"invoice.paid","id":"in_unfit","amount_paid":100}"#;
     let (headers, body) = signed("billing-secret", "evt_unfit", body);
-    processor.process("billing", headers, body).await.unwrap();
+    processor.process("billing", body, headers).await.unwrap();
     assert_eq!(seen("in_unfit"), [("typed", "100".into())]);
 }
 
@@ -213,7 +213,7 @@ async fn a_prefix_pattern_receives_only_its_events() {
 
     let body = r#"{"type":"customer.subscription.updated","status":"active"}"#;
     let (headers, body) = signed("stripe-secret", "evt_sub_updated", body);
-    processor.process("stripe", headers, body).await.unwrap();
+    processor.process("stripe", body, headers).await.unwrap();
     assert_eq!(
         seen("evt_sub_updated"),
         [
@@ -226,7 +226,7 @@ async fn a_prefix_pattern_receives_only_its_events() {
     // would not fit `Subscription` is no failure.
     let body = r#"{"type":"customer.created","email":"a@example.com"}"#;
     let (headers, body) = signed("stripe-secret", "evt_customer_created", body);
-    let processed = processor.process("stripe", headers, body).await.unwrap();
+    let processed = processor.process("stripe", body, headers).await.unwrap();
     assert_eq!(
         processed,
         Processed::Accepted {

@@ -35,7 +35,7 @@ pub use self::builder::{Dispatch, ProcessorBuilder};
 ///     .with("X-GitHub-Event", "ping")
 ///     .with("X-GitHub-Delivery", "d-1")
 ///     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
-/// let processed = processor.process("github", headers, body.as_slice().into()).await.unwrap();
+/// let processed = processor.process("github", body.as_slice(), headers).await.unwrap();
 /// assert_eq!(processed, Processed::Accepted { id: "d-1".into() });
 /// # Ok::<_, webhooks_core::BuildError>(())
 /// # }).unwrap();
@@ -167,9 +167,10 @@ impl WebhookProcessor {
     pub async fn process(
         &self,
         source: &str,
+        body: impl Into<Bytes>,
         headers: Headers,
-        body: Bytes,
     ) -> Result<Processed, ProcessError> {
+        let body = body.into();
         let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
         self.process_at(source, headers, body, None).await
     }
