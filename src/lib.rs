@@ -33,7 +33,8 @@
 //! ```
 //!
 //! Without HTTP, [`WebhookProcessor::process`] does the same work for any
-//! transport. Features: `macros` and `hyper` (default), `redis`.
+//! transport. Features: `macros` and `hyper` (default), `redis`, `testing`
+//! (signed test deliveries and a test client: `webhooks::testing`).
 
 pub use webhooks_core::*;
 
@@ -47,6 +48,37 @@ pub use webhooks_hyper::{ServeError, Server, WebhookService};
 
 #[cfg(feature = "redis")]
 pub use webhooks_redis as redis;
+
+#[cfg(feature = "testing")]
+pub mod testing {
+    //! Test your own listeners (feature `testing`): deliveries signed the
+    //! way each provider signs them, sent to a processor or, with `hyper`,
+    //! to a running server.
+    //!
+    //! Build the processor, send it a signed event, assert:
+    //!
+    //! ```
+    //! use webhooks::{Processed, StripeSignatureValidator, WebhookProcessor, testing};
+    //!
+    //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    //! let processor = WebhookProcessor::builder()
+    //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test"))
+    //!     .build()
+    //!     .unwrap();
+    //! let body = r#"{"id":"evt_1","type":"invoice.paid"}"#;
+    //! let processed = testing::stripe("whsec_test", body).send_to(&processor, "stripe").await;
+    //! assert_eq!(processed.unwrap(), Processed::Accepted { id: "evt_1".into() });
+    //! # });
+    //! ```
+    //!
+    //! [`SignedEvent`] has one constructor per scheme, and `TestClient`
+    //! (with `hyper`) posts events to a server bound to `127.0.0.1:0`. See
+    //! `webhooks_core::testing` for the details.
+
+    pub use webhooks_core::testing::*;
+    #[cfg(feature = "hyper")]
+    pub use webhooks_hyper::testing::{TestClient, TestResponse};
+}
 
 /// What the `#[webhook_listener]` macro expands to refers to this module.
 ///

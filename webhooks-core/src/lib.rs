@@ -49,6 +49,8 @@ pub mod queue;
 pub mod registry;
 mod secret;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validator;
 
 use std::future::Future;

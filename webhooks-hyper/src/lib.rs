@@ -16,6 +16,8 @@ mod response;
 mod server;
 mod service;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use self::dev::development_config;
 pub use self::response::WebhookResponse;
