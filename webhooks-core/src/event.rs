@@ -25,8 +25,8 @@ use crate::Headers;
 #[derive(Clone)]
 pub struct WebhookEvent {
     source: Arc<str>,
-    event_type: Box<str>,
-    id: Box<str>,
+    event_type: String,
+    id: String,
     headers: Headers,
     body: Bytes,
     received_at: SystemTime,
@@ -38,8 +38,8 @@ impl WebhookEvent {
     /// for feeding events from elsewhere.
     pub fn new(
         source: impl Into<Arc<str>>,
-        event_type: impl Into<Box<str>>,
-        id: impl Into<Box<str>>,
+        event_type: impl Into<String>,
+        id: impl Into<String>,
         body: impl Into<Bytes>,
     ) -> Self {
         Self {
@@ -89,6 +89,11 @@ impl WebhookEvent {
     /// `sha256:<hex>` of the body when the source gives none.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The idempotency key and the event type, taken out of the event.
+    pub(crate) fn into_id_and_type(self) -> (String, String) {
+        (self.id, self.event_type)
     }
 
     /// The request headers.

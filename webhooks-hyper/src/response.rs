@@ -20,12 +20,26 @@ pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> WebhookResponse {
 }
 
 /// `{"status":"<status>","id":"<id>"}`.
+///
+/// Sized exactly when the id needs no escaping (the usual case), so the
+/// `Vec` becomes the response's `Bytes` without another allocation.
 pub(crate) fn status_with_id(status: &str, id: &str) -> WebhookResponse {
-    let mut body = Vec::with_capacity(26 + status.len() + id.len());
-    body.extend_from_slice(b"{\"status\":\"");
+    const HEAD: &[u8] = b"{\"status\":\"";
+    const MIDDLE: &[u8] = b"\",\"id\":";
+    let plain = !id
+        .bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\');
+    let mut body = Vec::with_capacity(HEAD.len() + status.len() + MIDDLE.len() + id.len() + 3);
+    body.extend_from_slice(HEAD);
     body.extend_from_slice(status.as_bytes());
-    body.extend_from_slice(b"\",\"id\":");
-    serde_json::to_writer(&mut body, id).expect("writing a string to a Vec cannot fail");
+    body.extend_from_slice(MIDDLE);
+    if plain {
+        body.push(b'"');
+        body.extend_from_slice(id.as_bytes());
+        body.push(b'"');
+    } else {
+        serde_json::to_writer(&mut body, id).expect("writing a string to a Vec cannot fail");
+    }
     body.push(b'}');
     json(StatusCode::OK, body)
 }
@@ -82,6 +96,15 @@ mod tests {
         assert_eq!(
             text(status_with_id("accepted", "evt_\"1\"")).await,
             r#"{"status":"accepted","id":"evt_\"1\""}"#
+        );
+        assert_eq!(
+            text(status_with_id("duplicate", "d-1\\\n")).await,
+            r#"{"status":"duplicate","id":"d-1\\\n"}"#
+        );
+        let plain = status_with_id("accepted", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(
+            text(plain).await,
+            r#"{"status":"accepted","id":"72d3162e-cc78-11e3-81ab-4c9367dc0958"}"#
         );
         assert_eq!(
             text(error(

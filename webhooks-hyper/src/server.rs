@@ -1,6 +1,7 @@
 //! The ready server: configuration in, a listening, gracefully stopping
 //! server out.
 
+use std::convert::Infallible;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -199,7 +200,14 @@ impl BoundServer {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+                    // A closure rather than the service itself: hyper then keeps
+                    // each request's future in place instead of a boxed one.
+                    let per_connection = service.clone();
+                    let requests = hyper::service::service_fn(move |request| {
+                        let service = per_connection.clone();
+                        async move { Ok::<_, Infallible>(service.handle(request).await) }
+                    });
+                    let connection = http.serve_connection(TokioIo::new(stream), requests);
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
                         if let Err(error) = connection.await {

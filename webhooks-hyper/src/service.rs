@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use webhooks_core::{
-    BoxError, Delivery, Headers, Metrics, ProcessError, Processed, WebhookProcessor,
-    metrics::Received,
+    BoxError, Headers, Metrics, ProcessError, Processed, WebhookProcessor, metrics::Received,
 };
 
 use crate::response::{self, WebhookResponse};
@@ -94,8 +93,7 @@ impl WebhookService {
             if !inner.processor.has_source(source) {
                 return response::error(StatusCode::NOT_FOUND, "unknown source");
             }
-            let source: Box<str> = source.into();
-            return inner.webhook(source, request).await;
+            return inner.webhook(request).await;
         }
         match path {
             "/healthz" => get_only(request.method())
@@ -124,42 +122,53 @@ fn get_only(method: &Method) -> Option<WebhookResponse> {
 }
 
 impl Inner {
-    async fn webhook<B>(&self, source: Box<str>, request: Request<B>) -> WebhookResponse
+    /// `POST /webhooks/{source}`, the source checked by [`WebhookService::handle`].
+    async fn webhook<B>(&self, request: Request<B>) -> WebhookResponse
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
         let metrics = self.processor.metrics();
-        let declared = request
-            .headers()
+        let (parts, body) = request.into_parts();
+        let source = parts
+            .uri
+            .path()
+            .strip_prefix("/webhooks/")
+            .unwrap_or_default();
+        let declared = parts
+            .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.max_body_bytes) {
-            metrics.received(&source, "unknown", Received::TooLarge);
+            metrics.received(source, "unknown", Received::TooLarge);
             return response::too_large();
         }
-        let url = self
-            .processor
-            .source_needs_url(&source)
-            .then(|| request_url(&request));
-        let (parts, body) = request.into_parts();
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) if error.is::<LengthLimitError>() => {
-                metrics.received(&source, "unknown", Received::TooLarge);
+        let body = match read_body(body, limit, declared).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                metrics.received(source, "unknown", Received::TooLarge);
                 return response::too_large();
             }
-            Err(_) => {
+            Err(BodyError::Read) => {
                 return response::error(StatusCode::BAD_REQUEST, "could not read the request body");
             }
         };
-        let mut delivery = Delivery::new(source, Headers::from(parts.headers), body);
-        if let Some(url) = url {
-            delivery = delivery.with_url(url);
-        }
-        match self.processor.process_delivery(delivery).await {
+        let url = self
+            .processor
+            .source_needs_url(source)
+            .then(|| request_url(&parts));
+        let headers = Headers::from(parts.headers);
+        let processed = match &url {
+            Some(url) => {
+                self.processor
+                    .process_at_url(source, url, body, headers)
+                    .await
+            }
+            None => self.processor.process(source, body, headers).await,
+        };
+        match processed {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),
             Ok(_) => response::error(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
@@ -182,6 +191,49 @@ impl Inner {
     }
 }
 
+/// Why a body could not be read.
+enum BodyError {
+    /// More than the limit arrived.
+    TooLarge,
+    /// The connection failed or the framing was invalid.
+    Read,
+}
+
+/// Reads the whole body, refusing it as soon as more than `limit` bytes
+/// arrived. A body that arrives in one frame is kept as it is; one in
+/// several is copied frame by frame, while each is still in the cache, into
+/// one buffer sized from `Content-Length`.
+async fn read_body<B>(body: B, limit: usize, declared: Option<u64>) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    let mut total = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Read)?.into_data() else {
+            continue; // trailers
+        };
+        total = total.saturating_add(data.len());
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            held => {
+                if let Some(held) = held {
+                    let expected = declared.and_then(|length| usize::try_from(length).ok());
+                    joined.reserve(expected.unwrap_or(0).clamp(total, limit));
+                    joined.extend_from_slice(&held);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| joined.freeze()))
+}
+
 /// The contract's answer to each processing error.
 fn answer_error(error: &ProcessError) -> WebhookResponse {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -199,15 +251,15 @@ fn answer_error(error: &ProcessError) -> WebhookResponse {
 }
 
 /// The URL the request was sent to, rebuilt from `Host` and `http://`.
-fn request_url<B>(request: &Request<B>) -> String {
-    let host = request
-        .headers()
+fn request_url(parts: &http::request::Parts) -> String {
+    let host = parts
+        .headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
-        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
         .unwrap_or("localhost");
-    let path = request
-        .uri()
+    let path = parts
+        .uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
     format!("http://{host}{path}")

@@ -172,7 +172,36 @@ impl WebhookProcessor {
     ) -> Result<Processed, ProcessError> {
         let body = body.into();
         let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
-        self.process_at(source, headers, body, None).await
+        self.run(source, headers, body, None).await
+    }
+
+    /// Processes a delivery to `source` sent to `url`, which schemes that
+    /// sign the URL (Twilio, Square) verify; the others ignore it.
+    ///
+    /// ```
+    /// use webhooks_core::{Headers, ProcessError, TwilioSignatureValidator, WebhookProcessor};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("twilio", TwilioSignatureValidator::new("token"))
+    ///     .build()
+    ///     .unwrap();
+    /// let unsigned = processor
+    ///     .process_at_url("twilio", "https://example.com/webhooks/twilio", "Body=hi", Headers::new())
+    ///     .await;
+    /// assert!(matches!(unsigned, Err(ProcessError::InvalidSignature(_))));
+    /// # });
+    /// ```
+    pub async fn process_at_url(
+        &self,
+        source: &str,
+        url: &str,
+        body: impl Into<Bytes>,
+        headers: Headers,
+    ) -> Result<Processed, ProcessError> {
+        let body = body.into();
+        let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
+        self.run(source, headers, body, Some(url)).await
     }
 
     /// Processes a delivery, with its URL for schemes that sign it.
@@ -180,7 +209,7 @@ impl WebhookProcessor {
         let source = self
             .source(&delivery.source)
             .ok_or(ProcessError::UnknownSource)?;
-        self.process_at(
+        self.run(
             source,
             delivery.headers,
             delivery.body,
@@ -250,7 +279,7 @@ impl WebhookProcessor {
         self.inner.sources.get(name)
     }
 
-    async fn process_at(
+    async fn run(
         &self,
         source: &Arc<Source>,
         headers: Headers,
@@ -274,9 +303,10 @@ impl WebhookProcessor {
                 return Err(error.into());
             }
         };
-        let result = self
-            .claim_and_dispatch(source, headers, body, meta.id, &meta.event_type)
-            .await;
+        // The event owns what `describe` found: nothing is copied from here on.
+        let event = WebhookEvent::new(Arc::clone(&source.name), meta.event_type, meta.id, body)
+            .with_headers(headers);
+        let (result, event_type) = self.claim_and_dispatch(source, event).await;
         let outcome = match &result {
             Ok(Processed::Accepted { .. }) => Some(Received::Accepted),
             Ok(Processed::Duplicate { .. }) => Some(Received::Duplicate),
@@ -287,33 +317,33 @@ impl WebhookProcessor {
             Err(_) => None,
         };
         if let Some(outcome) = outcome {
-            metrics.received(&source.name, &meta.event_type, outcome);
+            metrics.received(&source.name, &event_type, outcome);
         }
-        metrics.observe_processing(
-            &source.name,
-            &meta.event_type,
-            started.elapsed().as_secs_f64(),
-        );
+        metrics.observe_processing(&source.name, &event_type, started.elapsed().as_secs_f64());
         result
     }
 
+    /// Claims, dispatches and settles the claim; hands the event type back
+    /// for the metrics.
     async fn claim_and_dispatch(
         &self,
         source: &Arc<Source>,
-        headers: Headers,
-        body: Bytes,
-        id: String,
-        event_type: &str,
-    ) -> Result<Processed, ProcessError> {
+        event: WebhookEvent,
+    ) -> (Result<Processed, ProcessError>, String) {
         let inner = &*self.inner;
-        let key = store_key(&source.name, &id);
-        let lease = match inner.store.claim(&key, inner.lease).await? {
-            Claim::Acquired(lease) => lease,
-            Claim::InProgress => return Err(ProcessError::InProgress { id }),
-            Claim::Completed => return Ok(Processed::Duplicate { id }),
+        let key = store_key(&source.name, event.id());
+        let lease = match inner.store.claim(&key, inner.lease).await {
+            Ok(Claim::Acquired(lease)) => lease,
+            Ok(Claim::InProgress) => {
+                let (id, event_type) = event.into_id_and_type();
+                return (Err(ProcessError::InProgress { id }), event_type);
+            }
+            Ok(Claim::Completed) => {
+                let (id, event_type) = event.into_id_and_type();
+                return (Ok(Processed::Duplicate { id }), event_type);
+            }
+            Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
-        let event = WebhookEvent::new(Arc::clone(&source.name), event_type, id.as_str(), body)
-            .with_headers(headers);
         let ran = match &inner.queue {
             Some(queue) => queue.enqueue(&event).await.map_err(|error| match error {
                 EnqueueError::Full => ProcessError::QueueFull,
@@ -321,24 +351,27 @@ impl WebhookProcessor {
                 EnqueueError::Unavailable(error) => ProcessError::Unavailable(error),
             }),
             None if run_inline(source, &event, &inner.metrics).await => Ok(()),
-            None => Err(ProcessError::ListenerFailed { id: id.clone() }),
+            None => Err(ProcessError::ListenerFailed {
+                id: event.id().to_owned(),
+            }),
         };
+        let (id, event_type) = event.into_id_and_type();
         if let Err(error) = ran {
             // Nothing was recorded: forget the key so the provider's retry is processed.
             if let Err(release) = inner.store.release(&key, &lease).await {
                 tracing::warn!(error = %release, id = %id, "could not release the claim of a refused event");
             }
-            return Err(error);
+            return (Err(error), event_type);
         }
         if let Err(error) = inner.store.complete(&key, &lease, inner.ttl).await {
             if inner.queue.is_none() {
-                return Err(error.into());
+                return (Err(error.into()), event_type);
             }
             // The event is queued, so it is recorded and will run: answering
             // 2xx is right; only a redelivery after the lease would run again.
             tracing::warn!(error = %error, id = %id, "event queued, but its key could not be marked completed");
         }
-        Ok(Processed::Accepted { id })
+        (Ok(Processed::Accepted { id }), event_type)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Where a delivery's id and event type come from.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use super::SignedRequest;
@@ -130,117 +131,155 @@ impl GenericExtraction {
 /// building a document: each path is a field name, dotted for nested objects
 /// (`event.type`). A string value is returned as is, a number as written;
 /// anything else counts as absent.
+///
+/// Reading stops as soon as every field is found, so the rest of the body
+/// is neither scanned nor checked (it is signed, and listeners parse what
+/// they need of it); a body that ends before then must be valid JSON.
 pub(crate) fn pick_json<const N: usize>(
     body: &[u8],
     paths: [&str; N],
 ) -> Result<[Option<String>; N], EventParseError> {
     let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
-    let targets: Vec<(usize, &str)> = paths.iter().copied().enumerate().collect();
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    Picker {
-        targets: &targets,
-        found: &mut found,
+    let targets: [(usize, &str); N] = std::array::from_fn(|index| (index, paths[index]));
+    let mut walker = Walker { body, at: 0 };
+    if !walker.object(&targets, &mut found)? {
+        walker.end()?;
     }
-    .deserialize(&mut deserializer)
-    .and_then(|()| deserializer.end())
-    .map_err(|error| EventParseError::InvalidJson(error.to_string()))?;
     Ok(found)
 }
 
-/// Picks target paths out of one JSON object level.
-struct Picker<'t, 'f, const N: usize> {
-    targets: &'t [(usize, &'t str)],
-    found: &'f mut [Option<String>; N],
+/// A cursor over a JSON body that walks objects itself and leaves every
+/// value to serde_json, so it can stop anywhere.
+struct Walker<'de> {
+    body: &'de [u8],
+    at: usize,
 }
 
-impl<'de, const N: usize> DeserializeSeed<'de> for Picker<'_, '_, N> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, const N: usize> Visitor<'de> for Picker<'_, '_, N> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut nested: Vec<(usize, &str)> = Vec::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let leaf = self
-                .targets
+impl<'de> Walker<'de> {
+    /// Walks the object at the cursor, filling the targets (indices into
+    /// `found`, paths relative to this object); whether every field of
+    /// `found` is filled, in which case it stopped there.
+    fn object<const N: usize>(
+        &mut self,
+        targets: &[(usize, &str)],
+        found: &mut [Option<String>; N],
+    ) -> Result<bool, EventParseError> {
+        self.expect(b'{', "a JSON object")?;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(false);
+        }
+        loop {
+            let Key(key) = self.value::<Key<'de>>()?;
+            self.expect(b':', "`:` after an object key")?;
+            let leaf = targets
                 .iter()
-                .find(|(index, path)| *path == key && self.found[*index].is_none());
+                .find(|(index, path)| *path == key && found[*index].is_none());
             if let Some(&(index, _)) = leaf {
-                self.found[index] = map.next_value::<Scalar>()?.0;
-                continue;
-            }
-            nested.clear();
-            nested.extend(self.targets.iter().filter_map(|&(index, path)| {
-                let rest = path.strip_prefix(key.as_ref())?.strip_prefix('.')?;
-                Some((index, rest))
-            }));
-            if nested.is_empty() {
-                map.next_value::<IgnoredAny>()?;
+                found[index] = self.value::<Scalar>()?.0;
+                if found.iter().all(Option::is_some) {
+                    return Ok(true);
+                }
             } else {
-                map.next_value_seed(Nested(Picker {
-                    targets: &nested,
-                    found: self.found,
-                }))?;
+                let mut nested = [(0, ""); N];
+                let mut count = 0;
+                for &(index, path) in targets {
+                    if let Some(rest) = path
+                        .strip_prefix(key.as_ref())
+                        .and_then(|rest| rest.strip_prefix('.'))
+                    {
+                        nested[count] = (index, rest);
+                        count += 1;
+                    }
+                }
+                if count > 0 && self.peek() == Some(b'{') {
+                    if self.object(&nested[..count], found)? {
+                        return Ok(true);
+                    }
+                } else {
+                    self.value::<IgnoredAny>()?;
+                }
+            }
+            match self.next_byte() {
+                Some(b',') => {}
+                Some(b'}') => return Ok(false),
+                _ => return Err(self.error("expected `,` or `}` in an object")),
             }
         }
-        Ok(())
+    }
+
+    /// Deserializes the value at the cursor and moves past it.
+    fn value<T: serde::Deserialize<'de>>(&mut self) -> Result<T, EventParseError> {
+        let mut stream =
+            serde_json::Deserializer::from_slice(&self.body[self.at..]).into_iter::<T>();
+        match stream.next() {
+            Some(Ok(value)) => {
+                self.at += stream.byte_offset();
+                Ok(value)
+            }
+            Some(Err(error)) => Err(EventParseError::InvalidJson(error.to_string())),
+            None => Err(self.error("unexpected end of the body")),
+        }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.body.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.body.get(self.at).copied()
+    }
+
+    fn next_byte(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), EventParseError> {
+        if self.next_byte() == Some(byte) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected {what}")))
+        }
+    }
+
+    /// Only whitespace may follow the top-level object.
+    fn end(&mut self) -> Result<(), EventParseError> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters after the JSON object")),
+        }
+    }
+
+    fn error(&self, message: &str) -> EventParseError {
+        EventParseError::InvalidJson(format!("{message} at byte {}", self.at))
     }
 }
 
-/// A nested value that is an object to pick from, or anything else to skip.
-struct Nested<'t, 'f, const N: usize>(Picker<'t, 'f, N>);
+/// An object key, borrowed from the body unless it holds escapes (serde's
+/// own `Cow<str>` always allocates, once per key of every payload).
+struct Key<'de>(Cow<'de, str>);
 
-impl<'de, const N: usize> DeserializeSeed<'de> for Nested<'_, '_, N> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de, const N: usize> Visitor<'de> for Nested<'_, '_, N> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.0.visit_map(map)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -303,12 +342,34 @@ mod tests {
     }
 
     #[test]
+    fn reading_stops_once_every_field_is_found() {
+        let [action] = pick_json(br#"{"action":"opened","issue":{"#, ["action"]).unwrap();
+        assert_eq!(action.as_deref(), Some("opened"));
+        let [nested, kind] = pick_json(
+            br#" {"event":{"type":"m","x":1},"type":"cb", oops"#,
+            ["event.type", "type"],
+        )
+        .unwrap();
+        assert_eq!(
+            (nested.as_deref(), kind.as_deref()),
+            (Some("m"), Some("cb"))
+        );
+        // Not all found: the whole body is read, and must be JSON.
+        assert!(pick_json(br#"{"action":"opened","issue":{"#, ["action", "absent"]).is_err());
+    }
+
+    #[test]
     fn escaped_strings_and_non_objects() {
         let [kind] = pick_json(br#"{"ty\u0070e":"a\"b"}"#, ["type"]).unwrap();
         assert_eq!(kind.as_deref(), Some("a\"b"));
         assert!(pick_json(b"[1,2]", ["type"]).is_err());
         assert!(pick_json(b"not json", ["type"]).is_err());
-        assert!(pick_json(br#"{"type":"a"} trailing"#, ["type"]).is_err());
+        assert!(pick_json(br#"{"other":"a"} trailing"#, ["type"]).is_err());
+        assert!(pick_json(br#"{"other":1,}"#, ["type"]).is_err());
+        assert!(pick_json(br#"{"other":[1,2}"#, ["type"]).is_err());
+        assert!(pick_json(br#"{"other""#, ["type"]).is_err());
+        assert!(pick_json(b"", ["type"]).is_err());
+        assert_eq!(pick_json(b" {} ", ["type"]).unwrap(), [None]);
     }
 
     #[test]
