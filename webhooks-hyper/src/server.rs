@@ -183,8 +183,15 @@ impl BoundServer {
         } = self;
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
+        // Room for a whole body in hyper's read buffer (its default stops
+        // near 400 KiB), so a large body arrives in few, large frames.
+        let read_buffer = usize::try_from(service.body_limit())
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 * 1024)
+            .max(416 * 1024);
         http.timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
+            .max_buf_size(read_buffer)
             .keep_alive(true);
         tracing::info!("listening on http://{local_addr}");
         loop {

@@ -70,6 +70,11 @@ impl WebhookService {
         }
     }
 
+    /// The body limit in bytes.
+    pub fn body_limit(&self) -> u64 {
+        self.inner.max_body_bytes
+    }
+
     /// The processor behind the service.
     pub fn processor(&self) -> &WebhookProcessor {
         &self.inner.processor

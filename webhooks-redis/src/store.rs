@@ -17,15 +17,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// The value of a completed key.
 const DONE: &str = "done";
 
-/// Claim: returns the current value if the key is held or done, else takes
-/// it with the caller's token for the lease and returns nil. One round trip,
-/// atomic: no window between the check and the set.
-const CLAIM: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
-";
+/// How many times a claim that found the key taken, then gone when it read
+/// it, tries again before answering "in progress".
+const CLAIM_RACES: usize = 3;
 
 /// Complete: only the holder's token turns the key into `done` for the TTL.
 const COMPLETE: &str = r"
@@ -46,7 +40,10 @@ return 0
 
 /// An [`IdempotencyStore`] on Redis, shared by every instance.
 ///
-/// Each transition is one atomic script call; keys are
+/// Each transition is one atomic round trip: a claim is a native
+/// `SET NX PX` (followed by a `GET` only when the key is taken, to tell a
+/// redelivery from one in progress); completing and releasing are scripts
+/// that compare the holder's token and act. Keys are
 /// `<prefix>:idem:{<source>:<id>}` and expire by themselves (a claim after
 /// its lease, a completed key after its TTL), so no cleanup job is needed.
 /// The connection reconnects by itself after an outage.
@@ -69,7 +66,6 @@ pub struct RedisWebhookEventStore {
     prefix: String,
     instance: u64,
     next_token: std::sync::Arc<AtomicU64>,
-    claim: Script,
     complete: Script,
     release: Script,
 }
@@ -97,7 +93,6 @@ impl RedisWebhookEventStore {
             prefix: prefix.to_owned(),
             instance: RandomState::new().hash_one(std::process::id()),
             next_token: std::sync::Arc::new(AtomicU64::new(1)),
-            claim: Script::new(CLAIM),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
         }
@@ -163,25 +158,41 @@ impl IdempotencyStore for RedisWebhookEventStore {
             let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
             let (key, token) = (self.key(key), self.token_value(&granted));
             let mut connection = self.connection.clone();
-            let current: Option<String> = match self
-                .claim
-                .key(&key)
-                .arg(&token)
-                .arg(millis(lease))
-                .invoke_async(&mut connection)
-                .await
-            {
-                Ok(current) => current,
-                Err(error) => {
-                    self.undo_claim(key, token);
-                    return Err(unavailable(error));
+            for _ in 0..CLAIM_RACES {
+                // `SET NX` is the atomic claim, one native command.
+                let taken: Option<String> = match redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(lease))
+                    .query_async(&mut connection)
+                    .await
+                {
+                    Ok(taken) => taken,
+                    Err(error) => {
+                        self.undo_claim(key, token);
+                        return Err(unavailable(error));
+                    }
+                };
+                if taken.is_some() {
+                    return Ok(Claim::Acquired(granted));
                 }
-            };
-            Ok(match current.as_deref() {
-                None => Claim::Acquired(granted),
-                Some(DONE) => Claim::Completed,
-                Some(_) => Claim::InProgress,
-            })
+                // Taken: a redelivery or a concurrent one. Reading which is
+                // a second command, only on this path.
+                let current: Option<String> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(unavailable)?;
+                match current.as_deref() {
+                    Some(DONE) => return Ok(Claim::Completed),
+                    Some(_) => return Ok(Claim::InProgress),
+                    // Released or lapsed in between: claim again.
+                    None => {}
+                }
+            }
+            Ok(Claim::InProgress)
         })
     }
 
