@@ -63,7 +63,9 @@ pub use self::headers::{Headers, InvalidHeader};
 pub use self::json::{Json, JsonBodyError};
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
-pub use self::processor::{Delivery, Dispatch, Processed, ProcessorBuilder, WebhookProcessor};
+pub use self::processor::{
+    Delivery, Dispatch, Processed, ProcessorBuilder, Route, WebhookProcessor,
+};
 pub use self::queue::{DeadLetter, EventQueue};
 pub use self::registry::ListenerRegistration;
 pub use self::secret::{Secret, Secrets};

@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use webhooks_core::{
-    BoxError, Headers, Metrics, ProcessError, Processed, WebhookProcessor, metrics::Received,
+    BoxError, Headers, Metrics, ProcessError, Processed, Route, WebhookProcessor, metrics::Received,
 };
 
 use crate::response::{self, WebhookResponse};
@@ -95,10 +95,10 @@ impl WebhookService {
             if request.method() != Method::POST {
                 return response::method_not_allowed("POST");
             }
-            if !inner.processor.has_source(source) {
+            let Some(route) = inner.processor.route(source) else {
                 return response::error(StatusCode::NOT_FOUND, "unknown source");
-            }
-            return inner.webhook(request).await;
+            };
+            return inner.webhook(route, request).await;
         }
         match path {
             "/healthz" => get_only(request.method())
@@ -128,18 +128,14 @@ fn get_only(method: &Method) -> Option<WebhookResponse> {
 
 impl Inner {
     /// `POST /webhooks/{source}`, the source checked by [`WebhookService::handle`].
-    async fn webhook<B>(&self, request: Request<B>) -> WebhookResponse
+    async fn webhook<B>(&self, route: Route<'_>, request: Request<B>) -> WebhookResponse
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
         let metrics = self.processor.metrics();
+        let source = route.source();
         let (parts, body) = request.into_parts();
-        let source = parts
-            .uri
-            .path()
-            .strip_prefix("/webhooks/")
-            .unwrap_or_default();
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -160,19 +156,9 @@ impl Inner {
                 return response::error(StatusCode::BAD_REQUEST, "could not read the request body");
             }
         };
-        let url = self
-            .processor
-            .source_needs_url(source)
-            .then(|| request_url(&parts));
+        let url = route.needs_url().then(|| request_url(&parts));
         let headers = Headers::from(parts.headers);
-        let processed = match &url {
-            Some(url) => {
-                self.processor
-                    .process_at_url(source, url, body, headers)
-                    .await
-            }
-            None => self.processor.process(source, body, headers).await,
-        };
+        let processed = route.process(body, headers, url.as_deref()).await;
         match processed {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::{RedisError, Script};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, Script};
 
 use crate::connection::Connection;
 use webhooks_core::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
@@ -138,6 +138,36 @@ impl RedisWebhookEventStore {
     }
 }
 
+/// Runs a one-key script by its SHA-1 in one pre-sized `EVALSHA`, sending
+/// its text (`EVAL`) only when the server has not cached it (`NOSCRIPT`,
+/// after a restart or a failover).
+async fn run_script<T: FromRedisValue>(
+    connection: &mut Connection,
+    script: &Script,
+    text: &str,
+    key: &str,
+    args: &[&[u8]],
+) -> RedisResult<T> {
+    let call = |command: &str, body: &str| {
+        let size = body.len() + key.len() + args.iter().map(|arg| arg.len()).sum::<usize>();
+        let mut cmd = Cmd::with_capacity(4 + args.len(), size + 16);
+        cmd.arg(command).arg(body).arg(1).arg(key);
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    };
+    match call("EVALSHA", script.get_hash())
+        .query_async(connection)
+        .await
+    {
+        Err(error) if error.kind() == ErrorKind::NoScriptError => {
+            call("EVAL", text).query_async(connection).await
+        }
+        answer => answer,
+    }
+}
+
 fn unavailable(error: RedisError) -> StoreError {
     StoreError::new(error)
 }
@@ -160,7 +190,11 @@ impl IdempotencyStore for RedisWebhookEventStore {
             let mut connection = self.connection.clone();
             for _ in 0..CLAIM_RACES {
                 // `SET NX` is the atomic claim, one native command.
-                let taken: Option<String> = match redis::cmd("SET")
+                let mut set = Cmd::with_capacity(6, key.len() + token.len() + 32);
+                // `OK` when set, nil when the key exists: read as a
+                // `Value`, the answer costs no allocation.
+                let answer: redis::Value = match set
+                    .arg("SET")
                     .arg(&key)
                     .arg(&token)
                     .arg("NX")
@@ -169,13 +203,13 @@ impl IdempotencyStore for RedisWebhookEventStore {
                     .query_async(&mut connection)
                     .await
                 {
-                    Ok(taken) => taken,
+                    Ok(answer) => answer,
                     Err(error) => {
                         self.undo_claim(key, token);
                         return Err(unavailable(error));
                     }
                 };
-                if taken.is_some() {
+                if !matches!(answer, redis::Value::Nil) {
                     return Ok(Claim::Acquired(granted));
                 }
                 // Taken: a redelivery or a concurrent one. Reading which is
@@ -204,15 +238,20 @@ impl IdempotencyStore for RedisWebhookEventStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let _: i64 = self
-                .complete
-                .key(self.key(key))
-                .arg(self.token_value(lease))
-                .arg(DONE)
-                .arg(millis(ttl))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
+            let ttl = millis(ttl).to_string();
+            let _: i64 = run_script(
+                &mut connection,
+                &self.complete,
+                COMPLETE,
+                &self.key(key),
+                &[
+                    self.token_value(lease).as_bytes(),
+                    DONE.as_bytes(),
+                    ttl.as_bytes(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
             Ok(())
         })
     }
@@ -224,13 +263,15 @@ impl IdempotencyStore for RedisWebhookEventStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let _: i64 = self
-                .release
-                .key(self.key(key))
-                .arg(self.token_value(lease))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
+            let _: i64 = run_script(
+                &mut connection,
+                &self.release,
+                RELEASE,
+                &self.key(key),
+                &[self.token_value(lease).as_bytes()],
+            )
+            .await
+            .map_err(unavailable)?;
             Ok(())
         })
     }

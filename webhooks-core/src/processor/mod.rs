@@ -116,6 +116,40 @@ impl Processed {
     }
 }
 
+/// A configured source of a [`WebhookProcessor`], from
+/// [`WebhookProcessor::route`].
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'p> {
+    processor: &'p WebhookProcessor,
+    source: &'p Arc<Source>,
+}
+
+impl<'p> Route<'p> {
+    /// The source name.
+    pub fn source(&self) -> &'p str {
+        &self.source.name
+    }
+
+    /// Whether the source's scheme signs the request URL, which
+    /// [`Route::process`] must then be given.
+    pub fn needs_url(&self) -> bool {
+        self.source.validator.needs_url()
+    }
+
+    /// Processes a delivery to this source; `url` is the URL it was sent
+    /// to, for schemes that sign it.
+    pub async fn process(
+        &self,
+        body: impl Into<Bytes>,
+        headers: Headers,
+        url: Option<&str>,
+    ) -> Result<Processed, ProcessError> {
+        self.processor
+            .run(self.source, headers, body.into(), url)
+            .await
+    }
+}
+
 /// A delivery as the transport hands it over.
 ///
 /// ```
@@ -175,35 +209,6 @@ impl WebhookProcessor {
         self.run(source, headers, body, None).await
     }
 
-    /// Processes a delivery to `source` sent to `url`, which schemes that
-    /// sign the URL (Twilio, Square) verify; the others ignore it.
-    ///
-    /// ```
-    /// use webhooks_core::{Headers, ProcessError, TwilioSignatureValidator, WebhookProcessor};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let processor = WebhookProcessor::builder()
-    ///     .register_validator("twilio", TwilioSignatureValidator::new("token"))
-    ///     .build()
-    ///     .unwrap();
-    /// let unsigned = processor
-    ///     .process_at_url("twilio", "https://example.com/webhooks/twilio", "Body=hi", Headers::new())
-    ///     .await;
-    /// assert!(matches!(unsigned, Err(ProcessError::InvalidSignature(_))));
-    /// # });
-    /// ```
-    pub async fn process_at_url(
-        &self,
-        source: &str,
-        url: &str,
-        body: impl Into<Bytes>,
-        headers: Headers,
-    ) -> Result<Processed, ProcessError> {
-        let body = body.into();
-        let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
-        self.run(source, headers, body, Some(url)).await
-    }
-
     /// Processes a delivery, with its URL for schemes that sign it.
     pub async fn process_delivery(&self, delivery: Delivery) -> Result<Processed, ProcessError> {
         let source = self
@@ -216,6 +221,31 @@ impl WebhookProcessor {
             delivery.url.as_deref(),
         )
         .await
+    }
+
+    /// The configured source of that name, looked up once for a transport:
+    /// whether its scheme signs the URL, then the processing of a delivery.
+    ///
+    /// ```
+    /// use webhooks_core::{GitHubSignatureValidator, Headers, ProcessError, WebhookProcessor};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(processor.route("stripe").is_none());
+    /// let route = processor.route("github").unwrap();
+    /// assert!(!route.needs_url());
+    /// let unsigned = route.process("{}", Headers::new(), None).await;
+    /// assert!(matches!(unsigned, Err(ProcessError::InvalidSignature(_))));
+    /// # });
+    /// ```
+    pub fn route(&self, source: &str) -> Option<Route<'_>> {
+        Some(Route {
+            processor: self,
+            source: self.source(source)?,
+        })
     }
 
     /// Whether a source of that name is configured.
