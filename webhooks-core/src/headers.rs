@@ -55,6 +55,11 @@ impl Headers {
         self.0.get(name).and_then(|value| value.to_str().ok())
     }
 
+    /// [`Headers::get`] for a name known in advance: no parsing of the name.
+    pub(crate) fn get_named(&self, name: &http::HeaderName) -> Option<&str> {
+        self.0.get(name).and_then(|value| value.to_str().ok())
+    }
+
     /// The first value of the header, as bytes.
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
         self.0.get(name).map(http::HeaderValue::as_bytes)

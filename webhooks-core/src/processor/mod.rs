@@ -361,8 +361,12 @@ impl WebhookProcessor {
         event: WebhookEvent,
     ) -> (Result<Processed, ProcessError>, String) {
         let inner = &*self.inner;
-        let key = store_key(&source.name, event.id());
-        let lease = match inner.store.claim(&key, inner.lease).await {
+        let key = StoreKey::new(&source.name, event.id());
+        let claimed = match inner.store.claim_now(&key, inner.lease) {
+            Some(claimed) => claimed,
+            None => inner.store.claim(&key, inner.lease).await,
+        };
+        let lease = match claimed {
             Ok(Claim::Acquired(lease)) => lease,
             Ok(Claim::InProgress) => {
                 let (id, event_type) = event.into_id_and_type();
@@ -393,7 +397,11 @@ impl WebhookProcessor {
             }
             return (Err(error), event_type);
         }
-        if let Err(error) = inner.store.complete(&key, &lease, inner.ttl).await {
+        let completed = match inner.store.complete_now(&key, &lease, inner.ttl) {
+            Some(completed) => completed,
+            None => inner.store.complete(&key, &lease, inner.ttl).await,
+        };
+        if let Err(error) = completed {
             if inner.queue.is_none() {
                 return (Err(error.into()), event_type);
             }
@@ -405,13 +413,41 @@ impl WebhookProcessor {
     }
 }
 
-/// The store key of a delivery: its source and id.
-fn store_key(source: &str, id: &str) -> String {
-    let mut key = String::with_capacity(source.len() + 1 + id.len());
-    key.push_str(source);
-    key.push(':');
-    key.push_str(id);
-    key
+/// The store key of a delivery, `<source>:<id>`: built on the stack when
+/// it is short (delivery ids are UUIDs and the like), so no allocation.
+enum StoreKey {
+    Inline { bytes: [u8; INLINE_KEY], len: usize },
+    Heap(String),
+}
+
+/// The longest key [`StoreKey`] keeps on the stack.
+const INLINE_KEY: usize = 96;
+
+impl StoreKey {
+    fn new(source: &str, id: &str) -> Self {
+        let len = source.len() + 1 + id.len();
+        if len > INLINE_KEY {
+            return Self::Heap(format!("{source}:{id}"));
+        }
+        let mut bytes = [0; INLINE_KEY];
+        bytes[..source.len()].copy_from_slice(source.as_bytes());
+        bytes[source.len()] = b':';
+        bytes[source.len() + 1..len].copy_from_slice(id.as_bytes());
+        Self::Inline { bytes, len }
+    }
+}
+
+impl std::ops::Deref for StoreKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Self::Inline { bytes, len } => {
+                std::str::from_utf8(&bytes[..*len]).expect("two strings and a colon")
+            }
+            Self::Heap(key) => key,
+        }
+    }
 }
 
 /// Runs every matching listener once; whether all succeeded.
@@ -462,5 +498,23 @@ impl std::fmt::Debug for Source {
                     .collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreKey;
+
+    #[test]
+    fn store_keys_join_source_and_id_on_the_stack_or_the_heap() {
+        let short = StoreKey::new("github", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert!(matches!(short, StoreKey::Inline { .. }));
+        assert_eq!(&*short, "github:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        let id = "é".repeat(60);
+        let long = StoreKey::new("stripe", &id);
+        assert!(matches!(long, StoreKey::Heap(_)));
+        assert_eq!(&*long, format!("stripe:{id}"));
+        let exact = StoreKey::new("s", &"x".repeat(94));
+        assert_eq!(exact.len(), 96);
     }
 }

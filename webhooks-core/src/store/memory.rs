@@ -1,7 +1,7 @@
 //! The in-memory store, the default.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,8 +14,9 @@ const SHARDS: usize = 64;
 /// The default store: in process memory, sharded so concurrent deliveries
 /// rarely wait on each other.
 ///
-/// Each key is remembered as a 128-bit hash under two secret, per-process
-/// SipHash keys, not as text: an entry takes 32 bytes plus the map's
+/// Each key is remembered as a 128-bit hash under a secret, per-process
+/// SipHash key (two outputs: of the key, and of the key and one more byte),
+/// not as text: an entry takes 32 bytes plus the map's
 /// overhead whatever the key's length, and claiming allocates nothing. Two
 /// distinct keys collide with a probability of about n²/2¹²⁹ (below 10⁻²⁷
 /// for a million live keys), and nobody outside the process can aim for a
@@ -35,7 +36,7 @@ const SHARDS: usize = 64;
 #[derive(Debug)]
 pub struct InMemoryWebhookEventStore {
     shards: Box<[Mutex<Shard>]>,
-    hashers: [RandomState; 2],
+    hasher: RandomState,
     next_token: AtomicU64,
     epoch: Instant,
 }
@@ -81,7 +82,7 @@ impl InMemoryWebhookEventStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hashers: [RandomState::new(), RandomState::new()],
+            hasher: RandomState::new(),
             next_token: AtomicU64::new(1),
             epoch: Instant::now(),
         }
@@ -111,8 +112,13 @@ impl InMemoryWebhookEventStore {
 
     /// The key's shard and its 128-bit hash.
     fn locate(&self, key: &str) -> (&Mutex<Shard>, u128) {
-        let high = self.hashers[0].hash_one(key);
-        let low = self.hashers[1].hash_one(key);
+        // The key is absorbed once; the two outputs are SipHash of two
+        // distinct messages (the key, then the key and one byte).
+        let mut hasher = self.hasher.build_hasher();
+        key.hash(&mut hasher);
+        let mut extended = hasher.clone();
+        extended.write_u8(1);
+        let (high, low) = (hasher.finish(), extended.finish());
         let shard = &self.shards[(high >> 58) as usize % SHARDS];
         (shard, (u128::from(high) << 64) | u128::from(low))
     }
@@ -121,7 +127,7 @@ impl InMemoryWebhookEventStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn claim_now(&self, key: &str, lease: Duration) -> Claim {
+    fn claim_locked(&self, key: &str, lease: Duration) -> Claim {
         let (shard, hash) = self.locate(key);
         let now = self.now_ms();
         let fresh = |store: &Self| Entry {
@@ -203,7 +209,7 @@ impl IdempotencyStore for InMemoryWebhookEventStore {
         key: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        let claim = self.claim_now(key, lease);
+        let claim = self.claim_locked(key, lease);
         Box::pin(std::future::ready(Ok(claim)))
     }
 
@@ -215,6 +221,20 @@ impl IdempotencyStore for InMemoryWebhookEventStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.finish(key, lease, Some(ttl));
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn claim_now(&self, key: &str, lease: Duration) -> Option<Result<Claim, StoreError>> {
+        Some(Ok(self.claim_locked(key, lease)))
+    }
+
+    fn complete_now(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Duration,
+    ) -> Option<Result<(), StoreError>> {
+        self.finish(key, lease, Some(ttl));
+        Some(Ok(()))
     }
 
     fn release<'a>(
@@ -240,7 +260,7 @@ mod tests {
         let store = InMemoryWebhookEventStore::new();
         for i in 0..10_000 {
             let key = format!("k{i}");
-            let Claim::Acquired(lease) = store.claim_now(&key, Duration::from_secs(60)) else {
+            let Claim::Acquired(lease) = store.claim_locked(&key, Duration::from_secs(60)) else {
                 panic!("fresh key not acquired");
             };
             store.finish(&key, &lease, Some(Duration::ZERO));
@@ -250,7 +270,7 @@ mod tests {
         assert_eq!(store.len(), 0);
         for i in 0..10_000 {
             let key = format!("k{i}");
-            let Claim::Acquired(lease) = store.claim_now(&key, Duration::from_secs(60)) else {
+            let Claim::Acquired(lease) = store.claim_locked(&key, Duration::from_secs(60)) else {
                 panic!("an expired key must be claimable again");
             };
             store.finish(&key, &lease, Some(Duration::ZERO));
@@ -261,20 +281,20 @@ mod tests {
     #[test]
     fn a_stale_lease_cannot_undo_its_successor() {
         let store = InMemoryWebhookEventStore::new();
-        let Claim::Acquired(stale) = store.claim_now("k", Duration::ZERO) else {
+        let Claim::Acquired(stale) = store.claim_locked("k", Duration::ZERO) else {
             panic!()
         };
-        let Claim::Acquired(fresh) = store.claim_now("k", Duration::from_secs(60)) else {
+        let Claim::Acquired(fresh) = store.claim_locked("k", Duration::from_secs(60)) else {
             panic!("an expired lease must be claimable again")
         };
         store.finish("k", &stale, None);
         assert_eq!(
-            store.claim_now("k", Duration::from_secs(60)),
+            store.claim_locked("k", Duration::from_secs(60)),
             Claim::InProgress
         );
         store.finish("k", &fresh, Some(Duration::from_secs(60)));
         assert_eq!(
-            store.claim_now("k", Duration::from_secs(60)),
+            store.claim_locked("k", Duration::from_secs(60)),
             Claim::Completed
         );
     }

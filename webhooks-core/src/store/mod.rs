@@ -109,4 +109,33 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
 
     /// Checks that the store answers (for `/readyz`).
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// [`claim`](Self::claim), answered at once by a store that never waits
+    /// (in process memory), saving the boxed future; `None` (the default)
+    /// sends callers to `claim`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use webhooks_core::{Claim, IdempotencyStore, InMemoryWebhookEventStore};
+    ///
+    /// let store = InMemoryWebhookEventStore::new();
+    /// let claim = store.claim_now("github:d-1", Duration::from_secs(60));
+    /// assert!(matches!(claim, Some(Ok(Claim::Acquired(_)))));
+    /// ```
+    fn claim_now(&self, key: &str, lease: Duration) -> Option<Result<Claim, StoreError>> {
+        let _ = (key, lease);
+        None
+    }
+
+    /// [`complete`](Self::complete), answered at once by a store that never
+    /// waits; `None` (the default) sends callers to `complete`.
+    fn complete_now(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Duration,
+    ) -> Option<Result<(), StoreError>> {
+        let _ = (key, lease, ttl);
+        None
+    }
 }

@@ -86,6 +86,17 @@ pub(crate) fn header_value<'h>(headers: &'h Headers, name: &str) -> Option<&'h s
         .filter(|value| !value.is_empty())
 }
 
+/// [`header_value`] for a name known in advance (lowercase), without parsing it.
+pub(crate) fn named_header_value<'h>(
+    headers: &'h Headers,
+    name: &http::HeaderName,
+) -> Option<&'h str> {
+    headers
+        .get_named(name)
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
 /// The extraction of `hmac` and `none` sources, with configurable names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GenericExtraction {

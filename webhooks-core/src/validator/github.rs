@@ -1,13 +1,20 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`.
 
+use http::HeaderName;
+
 use super::hmac::hmac_sha256;
 use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    decode_hex_digest, digests_equal, header_value, pick_json,
+    decode_hex_digest, digests_equal, named_header_value, pick_json,
 };
 use crate::Secrets;
 
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+// The headers read on every delivery, as names that need no parsing.
+const SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
+const EVENT: HeaderName = HeaderName::from_static("x-github-event");
+const DELIVERY: HeaderName = HeaderName::from_static("x-github-delivery");
 
 /// Events whose payload has no `action` (GitHub Docs, "Webhook events and
 /// payloads": their property tables list none), so their body is not read
@@ -62,7 +69,7 @@ impl SignatureValidator for GitHubSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
         let value = request
             .headers()
-            .get(SIGNATURE_HEADER)
+            .get_named(&SIGNATURE)
             .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
@@ -87,9 +94,9 @@ impl SignatureValidator for GitHubSignatureValidator {
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
         let headers = request.headers();
-        let event = header_value(headers, "X-GitHub-Event")
+        let event = named_header_value(headers, &EVENT)
             .ok_or_else(|| EventParseError::MissingHeader("X-GitHub-Event".into()))?;
-        let id = header_value(headers, "X-GitHub-Delivery")
+        let id = named_header_value(headers, &DELIVERY)
             .map_or_else(|| super::body_sha256_key(request.body()), str::to_owned);
         let action = if EVENTS_WITHOUT_ACTION.contains(&event) {
             None

@@ -26,7 +26,7 @@ use crate::Headers;
 
 pub use self::discord::DiscordSignatureValidator;
 pub use self::extract::{EventMeta, EventParseError, body_sha256_key};
-pub(crate) use self::extract::{GenericExtraction, header_value, pick_json};
+pub(crate) use self::extract::{GenericExtraction, header_value, named_header_value, pick_json};
 pub use self::github::GitHubSignatureValidator;
 pub use self::gitlab::GitLabSignatureValidator;
 pub use self::hmac::HmacSignatureValidator;
