@@ -98,8 +98,14 @@ impl RedisWebhookEventStore {
         }
     }
 
+    /// `<prefix>:idem:{<key>}`, allocated once at its exact size.
     fn key(&self, key: &str) -> String {
-        format!("{}:idem:{{{key}}}", self.prefix)
+        let mut full = String::with_capacity(self.prefix.len() + 8 + key.len());
+        full.push_str(&self.prefix);
+        full.push_str(":idem:{");
+        full.push_str(key);
+        full.push('}');
+        full
     }
 
     /// After a claim that failed, releases it in case it still reaches
@@ -111,7 +117,7 @@ impl RedisWebhookEventStore {
     /// claim never arrived or another token holds the key. It is a plain
     /// `EVAL`, not `EVALSHA`: its answer may come too late to load a script
     /// that the server does not have cached.
-    fn undo_claim(&self, key: String, token: String) {
+    fn undo_claim(&self, key: String, token: Vec<u8>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -133,8 +139,22 @@ impl RedisWebhookEventStore {
     /// Tokens are unique across instances: a random instance part and a
     /// counter. The lease keeps the counter; the instance part is checked by
     /// value in Redis.
-    fn token_value(&self, lease: &Lease) -> String {
-        format!("{:016x}{:016x}", self.instance, lease.token())
+    fn token_value(&self, lease: &Lease) -> Token {
+        let mut token = [0; 32];
+        let mut parts = [0; 16];
+        parts[..8].copy_from_slice(&self.instance.to_be_bytes());
+        parts[8..].copy_from_slice(&lease.token().to_be_bytes());
+        hex::encode_to_slice(parts, &mut token).expect("16 bytes are 32 hex digits");
+        Token(token)
+    }
+}
+
+/// A lease token as Redis holds it: 32 hex digits, on the stack.
+struct Token([u8; 32]);
+
+impl Token {
+    fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -168,6 +188,19 @@ async fn run_script<T: FromRedisValue>(
     }
 }
 
+/// `value` in decimal, written into `digits`.
+fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &digits[start..];
+        }
+    }
+}
+
 fn unavailable(error: RedisError) -> StoreError {
     StoreError::new(error)
 }
@@ -190,13 +223,13 @@ impl IdempotencyStore for RedisWebhookEventStore {
             let mut connection = self.connection.clone();
             for _ in 0..CLAIM_RACES {
                 // `SET NX` is the atomic claim, one native command.
-                let mut set = Cmd::with_capacity(6, key.len() + token.len() + 32);
+                let mut set = Cmd::with_capacity(6, key.len() + token.as_bytes().len() + 32);
                 // `OK` when set, nil when the key exists: read as a
                 // `Value`, the answer costs no allocation.
                 let answer: redis::Value = match set
                     .arg("SET")
                     .arg(&key)
-                    .arg(&token)
+                    .arg(token.as_bytes())
                     .arg("NX")
                     .arg("PX")
                     .arg(millis(lease))
@@ -205,7 +238,7 @@ impl IdempotencyStore for RedisWebhookEventStore {
                 {
                     Ok(answer) => answer,
                     Err(error) => {
-                        self.undo_claim(key, token);
+                        self.undo_claim(key, token.as_bytes().to_vec());
                         return Err(unavailable(error));
                     }
                 };
@@ -238,17 +271,14 @@ impl IdempotencyStore for RedisWebhookEventStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let ttl = millis(ttl).to_string();
+            let mut digits = [0_u8; 20];
+            let ttl = decimal(millis(ttl), &mut digits);
             let _: i64 = run_script(
                 &mut connection,
                 &self.complete,
                 COMPLETE,
                 &self.key(key),
-                &[
-                    self.token_value(lease).as_bytes(),
-                    DONE.as_bytes(),
-                    ttl.as_bytes(),
-                ],
+                &[self.token_value(lease).as_bytes(), DONE.as_bytes(), ttl],
             )
             .await
             .map_err(unavailable)?;
@@ -298,5 +328,18 @@ impl fmt::Debug for RedisWebhookEventStore {
                 &matches!(self.connection, Connection::Cluster(_)),
             )
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimals_are_written_in_place() {
+        let mut digits = [0; 20];
+        assert_eq!(decimal(0, &mut digits), b"0");
+        assert_eq!(decimal(86_400_000, &mut digits), b"86400000");
+        assert_eq!(decimal(u64::MAX, &mut digits), u64::MAX.to_string().as_bytes());
     }
 }
