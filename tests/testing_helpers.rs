@@ -208,9 +208,11 @@ fn event(source: &str) -> (SignedEvent, String, &'static str) {
             (event, id, "Issue.create")
         }
         "discord" => {
-            let body = r#"{"id":"787053080478613555","type":1}"#;
+            // An application command (interaction type 2); type 1 is the
+            // PING, a handshake rather than an event.
+            let body = r#"{"id":"787053080478613555","type":2,"data":{"name":"hello"}}"#;
             let event = testing::discord(&DISCORD_SIGNING_KEY, body);
-            (event, "787053080478613555".into(), "1")
+            (event, "787053080478613555".into(), "2")
         }
         other => panic!("no event for {other}"),
     }
@@ -484,6 +486,61 @@ mod server {
 
         let unknown = client.send("nowhere", &event).await;
         assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+        // The providers' checks of the endpoint: verified, answered as each
+        // provider expects, and neither recorded nor handed to a listener.
+        let challenge = testing::slack(
+            SLACK,
+            r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#,
+        );
+        let answered = client.send("slack", &challenge).await;
+        assert_eq!(answered.status, 200, "{}", answered.body);
+        assert_eq!(
+            answered.body,
+            r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#
+        );
+        assert_eq!(
+            client.send("slack", &challenge.tampered()).await.status,
+            401
+        );
+        let pong = client
+            .send(
+                "discord",
+                &testing::discord(
+                    &DISCORD_SIGNING_KEY,
+                    r#"{"id":"1","token":"t","type":1,"version":1}"#,
+                ),
+            )
+            .await;
+        assert_eq!((pong.status, pong.body.as_str()), (200, r#"{"type":1}"#));
+        let ping = client
+            .send(
+                "discord",
+                &testing::discord(
+                    &DISCORD_SIGNING_KEY,
+                    r#"{"version":1,"application_id":"1","type":0}"#,
+                ),
+            )
+            .await;
+        assert_eq!((ping.status, ping.body.as_str()), (204, ""));
+        let slack = SOURCES
+            .iter()
+            .position(|source| *source == "slack")
+            .expect("a slack source");
+        let discord = SOURCES
+            .iter()
+            .position(|source| *source == "discord")
+            .expect("a discord source");
+        assert_eq!(
+            recorders[slack].seen().len(),
+            1,
+            "only the event of the loop above"
+        );
+        assert_eq!(
+            recorders[discord].seen().len(),
+            1,
+            "only the event of the loop above"
+        );
 
         let _ = stop.send(());
         task.await

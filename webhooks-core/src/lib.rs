@@ -72,11 +72,11 @@ pub use self::secret::{Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};
 pub use self::validator::{
     Clock, DiscordSignatureValidator, EventMeta, EventParseError, GitHubSignatureValidator,
-    GitLabSignatureValidator, HmacSignatureValidator, InvalidSecret, LinearSignatureValidator,
-    NoOpSignatureValidator, PaddleSignatureValidator, ShopifySignatureValidator, SignatureError,
-    SignatureValidator, SignedRequest, SlackSignatureValidator, SquareSignatureValidator,
-    StandardSignatureValidator, StripeSignatureValidator, TwilioSignatureValidator,
-    body_sha256_key,
+    GitLabSignatureValidator, Handshake, HmacSignatureValidator, InvalidSecret,
+    LinearSignatureValidator, NoOpSignatureValidator, PaddleSignatureValidator,
+    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedRequest,
+    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
+    StripeSignatureValidator, TwilioSignatureValidator, body_sha256_key,
 };
 
 /// A boxed, sendable future, what object-safe async traits return.

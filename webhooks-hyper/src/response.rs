@@ -44,6 +44,17 @@ pub(crate) fn status_with_id(status: &str, id: &str) -> WebhookResponse {
     json(StatusCode::OK, body)
 }
 
+/// The answer a provider expects to its check of the endpoint.
+pub(crate) fn handshake(handshake: webhooks_core::Handshake) -> WebhookResponse {
+    let status = StatusCode::from_u16(handshake.status()).unwrap_or(StatusCode::OK);
+    if status == StatusCode::NO_CONTENT {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = status;
+        return response;
+    }
+    json(status, handshake.into_body())
+}
+
 /// `{"error":"<message>"}`.
 pub(crate) fn error(status: StatusCode, message: &str) -> WebhookResponse {
     let mut body = Vec::with_capacity(12 + message.len());

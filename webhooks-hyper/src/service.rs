@@ -162,6 +162,7 @@ impl Inner {
         match processed {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),
+            Ok(Processed::Handshake(handshake)) => response::handshake(handshake),
             Ok(_) => response::error(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
             Err(error) => answer_error(&error),
         }

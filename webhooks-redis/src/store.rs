@@ -340,6 +340,9 @@ mod tests {
         let mut digits = [0; 20];
         assert_eq!(decimal(0, &mut digits), b"0");
         assert_eq!(decimal(86_400_000, &mut digits), b"86400000");
-        assert_eq!(decimal(u64::MAX, &mut digits), u64::MAX.to_string().as_bytes());
+        assert_eq!(
+            decimal(u64::MAX, &mut digits),
+            u64::MAX.to_string().as_bytes()
+        );
     }
 }

@@ -105,13 +105,18 @@ pub enum Processed {
         /// The idempotency key.
         id: String,
     },
+    /// A verified check of the endpoint by the provider (Slack's
+    /// `url_verification`, Discord's PING), answered as it expects; nothing
+    /// was recorded or dispatched.
+    Handshake(crate::Handshake),
 }
 
 impl Processed {
-    /// The idempotency key.
+    /// The idempotency key; empty for a handshake, which has none.
     pub fn id(&self) -> &str {
         match self {
             Self::Accepted { id } | Self::Duplicate { id } => id,
+            Self::Handshake(_) => "",
         }
     }
 }
@@ -326,6 +331,9 @@ impl WebhookProcessor {
             metrics.received(&source.name, "unknown", Received::InvalidSignature);
             return Err(error.into());
         }
+        if let Some(handshake) = source.validator.handshake(&request) {
+            return Ok(Processed::Handshake(handshake));
+        }
         let meta = match source.validator.describe(&request) {
             Ok(meta) => meta,
             Err(error) => {
@@ -344,7 +352,7 @@ impl WebhookProcessor {
             Err(
                 ProcessError::Unavailable(_) | ProcessError::QueueFull | ProcessError::ShuttingDown,
             ) => Some(Received::Unavailable),
-            Err(_) => None,
+            Ok(Processed::Handshake(_)) | Err(_) => None,
         };
         if let Some(outcome) = outcome {
             metrics.received(&source.name, &event_type, outcome);

@@ -8,8 +8,8 @@ use super::keys::{
     InvalidSecret, decode_hex_array, ed25519_public_key, ed25519_sign, ed25519_verifies,
 };
 use super::{
-    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    body_sha256_key, check_tolerance, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Handshake, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, check_tolerance, header_value, pick_json,
 };
 use crate::Secrets;
 
@@ -161,6 +161,23 @@ impl SignatureValidator for DiscordSignatureValidator {
     fn scheme(&self) -> &'static str {
         "discord"
     }
+
+    /// Discord checks an endpoint with a signed PING: on a Webhook Events
+    /// URL it is `"type": 0`, acknowledged with `204` and no body (Discord
+    /// docs, "Webhook Events"); on an Interactions Endpoint URL it is
+    /// `"type": 1` with no `event`, answered with the PONG `{"type":1}`
+    /// (Discord docs, "Receiving and Responding").
+    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+        let [kind, event_type] = pick_json(request.body(), ["type", "event.type"]).ok()?;
+        if event_type.is_some() {
+            return None;
+        }
+        match kind.as_deref()? {
+            "0" => Some(Handshake::no_content()),
+            "1" => Some(Handshake::json(r#"{"type":1}"#)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +213,31 @@ mod tests {
         DiscordSignatureValidator::new(keys)
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(&headers, body))
+    }
+
+    #[test]
+    fn pings_are_answered_as_discord_expects() {
+        // RFC 8032 section 7.1 TEST 1's public key.
+        let validator = DiscordSignatureValidator::new(
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        );
+        let headers = Headers::new();
+        let answer = |body: &[u8]| validator.handshake(&SignedRequest::new(&headers, body));
+        // Webhook Events: PING is type 0, acknowledged with 204.
+        let ping = answer(br#"{"version":1,"application_id":"1234560123453231555","type":0}"#);
+        assert_eq!(ping.map(|h| h.status()), Some(204));
+        // Interactions: PING is type 1, answered with the PONG.
+        let pong = answer(br#"{"application_id":"1","id":"2","token":"t","type":1,"version":1}"#)
+            .expect("an interactions PING");
+        assert_eq!(
+            (pong.status(), pong.body()),
+            (200, br#"{"type":1}"#.as_slice())
+        );
+        // An event (type 1 with an event) and commands (type 2) are not.
+        let event =
+            br#"{"version":1,"type":1,"event":{"type":"APPLICATION_AUTHORIZED","data":{}}}"#;
+        assert_eq!(answer(event), None);
+        assert_eq!(answer(br#"{"type":2,"data":{"name":"x"}}"#), None);
     }
 
     #[test]

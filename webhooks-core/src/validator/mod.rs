@@ -168,6 +168,63 @@ pub trait SignatureValidator: Send + Sync + fmt::Debug + 'static {
 
     /// The scheme's name, for logs and metrics (`stripe`, `github` …).
     fn scheme(&self) -> &'static str;
+
+    /// The answer the provider expects to a verified request that is not an
+    /// event but a check of the endpoint (Slack's `url_verification`
+    /// challenge, Discord's PING); `None` (the default) for an event.
+    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+        let _ = request;
+        None
+    }
+}
+
+/// The answer to a provider's check of the endpoint, from
+/// [`SignatureValidator::handshake`]: nothing is recorded or dispatched.
+///
+/// ```
+/// use webhooks_core::Handshake;
+///
+/// let pong = Handshake::json(r#"{"type":1}"#);
+/// assert_eq!((pong.status(), pong.body()), (200, br#"{"type":1}"#.as_slice()));
+/// assert_eq!(Handshake::no_content().status(), 204);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Handshake {
+    /// `200 OK` with this JSON body.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            body: body.into(),
+        }
+    }
+
+    /// `204 No Content`.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: Vec::new(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The JSON body; empty for `204`.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, taken.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
 }
 
 impl<V: SignatureValidator + ?Sized> SignatureValidator for Arc<V> {
@@ -186,6 +243,9 @@ impl<V: SignatureValidator + ?Sized> SignatureValidator for Arc<V> {
     fn scheme(&self) -> &'static str {
         (**self).scheme()
     }
+    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+        (**self).handshake(request)
+    }
 }
 
 impl<V: SignatureValidator + ?Sized> SignatureValidator for Box<V> {
@@ -203,6 +263,9 @@ impl<V: SignatureValidator + ?Sized> SignatureValidator for Box<V> {
     }
     fn scheme(&self) -> &'static str {
         (**self).scheme()
+    }
+    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+        (**self).handshake(request)
     }
 }
 

@@ -3,8 +3,9 @@
 use super::hmac::hmac_sha256;
 use super::url::parse_form;
 use super::{
-    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    body_sha256_key, check_tolerance, decode_hex_digest, digests_equal, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Handshake, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, check_tolerance, decode_hex_digest, digests_equal,
+    header_value, pick_json,
 };
 use crate::Secrets;
 
@@ -137,6 +138,20 @@ impl SignatureValidator for SlackSignatureValidator {
     fn scheme(&self) -> &'static str {
         "slack"
     }
+
+    /// Slack checks a new Events API Request URL with a signed
+    /// `url_verification` event and expects its `challenge` back (Slack API
+    /// docs, "url_verification event"): `{"challenge":"…"}`.
+    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+        let [kind, challenge] = pick_json(request.body(), ["type", "challenge"]).ok()?;
+        if kind.as_deref() != Some("url_verification") {
+            return None;
+        }
+        let mut body = b"{\"challenge\":".to_vec();
+        serde_json::to_writer(&mut body, &challenge?).ok()?;
+        body.push(b'}');
+        Some(Handshake::json(body))
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +210,31 @@ mod tests {
                 TIMESTAMP
             ),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn url_verification_is_answered_with_its_challenge() {
+        let validator = SlackSignatureValidator::new("secret");
+        let headers = Headers::new();
+        // The payload of Slack's docs, "url_verification event".
+        let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+        let handshake = validator
+            .handshake(&SignedRequest::new(&headers, body))
+            .expect("a url_verification is a handshake");
+        assert_eq!(handshake.status(), 200);
+        assert_eq!(
+            handshake.body(),
+            br#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#
+        );
+        let event = br#"{"type":"event_callback","challenge":"x","event":{"type":"app_mention"}}"#;
+        assert_eq!(
+            validator.handshake(&SignedRequest::new(&headers, event)),
+            None
+        );
+        assert_eq!(
+            validator.handshake(&SignedRequest::new(&headers, b"command=/x")),
+            None
         );
     }
 
