@@ -331,7 +331,7 @@ fn job_id(entry: &StreamId) -> Option<String> {
 }
 
 impl EventQueue for RedisEventQueue {
-    fn enqueue<'a>(&'a self, event: &'a WebhookEvent) -> BoxFuture<'a, Result<(), EnqueueError>> {
+    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>> {
         Box::pin(async move {
             let inner = &*self.inner;
             if *inner.stop.borrow() {

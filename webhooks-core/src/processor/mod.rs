@@ -386,18 +386,30 @@ impl WebhookProcessor {
             }
             Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
-        let ran = match &inner.queue {
-            Some(queue) => queue.enqueue(&event).await.map_err(|error| match error {
-                EnqueueError::Full => ProcessError::QueueFull,
-                EnqueueError::Closed => ProcessError::ShuttingDown,
-                EnqueueError::Unavailable(error) => ProcessError::Unavailable(error),
-            }),
-            None if run_inline(source, &event, &inner.metrics).await => Ok(()),
-            None => Err(ProcessError::ListenerFailed {
-                id: event.id().to_owned(),
-            }),
+        let (ran, id, event_type) = match &inner.queue {
+            Some(queue) => {
+                // The queue takes the event itself; the answer keeps copies
+                // of its id and type.
+                let (id, event_type) = (event.id().to_owned(), event.event_type().to_owned());
+                let queued = queue.enqueue(event).await.map_err(|error| match error {
+                    EnqueueError::Full => ProcessError::QueueFull,
+                    EnqueueError::Closed => ProcessError::ShuttingDown,
+                    EnqueueError::Unavailable(error) => ProcessError::Unavailable(error),
+                });
+                (queued, id, event_type)
+            }
+            None => {
+                let ran = if run_inline(source, &event, &inner.metrics).await {
+                    Ok(())
+                } else {
+                    Err(ProcessError::ListenerFailed {
+                        id: event.id().to_owned(),
+                    })
+                };
+                let (id, event_type) = event.into_id_and_type();
+                (ran, id, event_type)
+            }
         };
-        let (id, event_type) = event.into_id_and_type();
         if let Err(error) = ran {
             // Nothing was recorded: forget the key so the provider's retry is processed.
             if let Err(release) = inner.store.release(&key, &lease).await {

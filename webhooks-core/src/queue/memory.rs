@@ -84,9 +84,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl EventQueue for InMemoryEventQueue {
-    fn enqueue<'a>(&'a self, event: &'a WebhookEvent) -> BoxFuture<'a, Result<(), EnqueueError>> {
+    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>> {
         let job = Job {
-            event: event.clone(),
+            event,
             done: Vec::new(),
         };
         let sent = self.sender.try_send(job).map_err(|error| match error {

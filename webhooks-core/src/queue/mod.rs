@@ -72,8 +72,9 @@ impl DeadLetter {
 /// the listeners that failed with [`backoff`] until `max-attempts`, then
 /// dead-letter the event.
 pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
-    /// Records the event for the workers.
-    fn enqueue<'a>(&'a self, event: &'a WebhookEvent) -> BoxFuture<'a, Result<(), EnqueueError>>;
+    /// Records the event for the workers; the queue takes it, so an
+    /// in-process queue keeps it without a copy.
+    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>>;
 
     /// Starts the workers, which run events with `runner`. Called once, by
     /// [`crate::ProcessorBuilder::build`], inside a Tokio runtime.
@@ -98,7 +99,9 @@ pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunOutcome {
-    /// The listeners that succeeded in this run, by key.
+    /// The listeners that succeeded in this run, by key, listed only when
+    /// another failed (a retry must then skip them): a run in which every
+    /// listener succeeded allocates nothing.
     pub succeeded: Vec<String>,
     /// The listeners that failed in this run, by key.
     pub failed: Vec<String>,
@@ -147,7 +150,6 @@ impl JobRunner {
                 Ok(()) => {
                     self.metrics
                         .handled(event.source(), event.event_type(), Handled::Ok);
-                    outcome.succeeded.push(key.to_owned());
                 }
                 Err(error) => {
                     self.metrics
@@ -160,6 +162,17 @@ impl JobRunner {
         if !any {
             self.metrics
                 .handled(event.source(), event.event_type(), Handled::Ignored);
+        }
+        if !outcome.failed.is_empty() {
+            // Each listener ran once above: the ones that neither failed
+            // nor were done before succeeded.
+            outcome.succeeded = source
+                .matching_keyed(event.event_type())
+                .map(|(key, _)| key)
+                .filter(|key| !done.iter().any(|d| d == key))
+                .filter(|key| !outcome.failed.iter().any(|f| f == key))
+                .map(str::to_owned)
+                .collect();
         }
         outcome
     }
