@@ -1,6 +1,8 @@
 //! The processor: verify, describe, claim, dispatch, answer.
 
 mod builder;
+mod delivery;
+mod key;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +18,10 @@ use crate::{
     StoreError, WebhookEvent,
 };
 
+use self::key::StoreKey;
+
 pub use self::builder::{Dispatch, ProcessorBuilder};
+pub use self::delivery::{Delivery, Processed, Route};
 
 /// The heart of the framework: takes a delivery's source, headers and raw
 /// body, and verifies, deduplicates, records and dispatches it.
@@ -88,111 +93,6 @@ impl Source {
             .iter()
             .filter(move |listed| listed.pattern.matches(event_type, families))
             .map(|listed| (&*listed.key, &listed.listener))
-    }
-}
-
-/// A delivery that was safely recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Processed {
-    /// New: recorded, and (inline) handled or (queued) queued.
-    Accepted {
-        /// The idempotency key.
-        id: String,
-    },
-    /// Recorded before: a redelivery, not handled again.
-    Duplicate {
-        /// The idempotency key.
-        id: String,
-    },
-    /// A verified check of the endpoint by the provider (Slack's
-    /// `url_verification`, Discord's PING), answered as it expects; nothing
-    /// was recorded or dispatched.
-    Handshake(crate::Handshake),
-}
-
-impl Processed {
-    /// The idempotency key; empty for a handshake, which has none.
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Accepted { id } | Self::Duplicate { id } => id,
-            Self::Handshake(_) => "",
-        }
-    }
-}
-
-/// A configured source of a [`WebhookProcessor`], from
-/// [`WebhookProcessor::route`].
-#[derive(Debug, Clone, Copy)]
-pub struct Route<'p> {
-    processor: &'p WebhookProcessor,
-    source: &'p Arc<Source>,
-}
-
-impl<'p> Route<'p> {
-    /// The source name.
-    pub fn source(&self) -> &'p str {
-        &self.source.name
-    }
-
-    /// Whether the source's scheme signs the request URL, which
-    /// [`Route::process`] must then be given.
-    pub fn needs_url(&self) -> bool {
-        self.source.validator.needs_url()
-    }
-
-    /// Processes a delivery to this source; `url` is the URL it was sent
-    /// to, for schemes that sign it.
-    pub async fn process(
-        &self,
-        body: impl Into<Bytes>,
-        headers: Headers,
-        url: Option<&str>,
-    ) -> Result<Processed, ProcessError> {
-        self.processor
-            .run(self.source, headers, body.into(), url)
-            .await
-    }
-}
-
-/// A delivery as the transport hands it over.
-///
-/// ```
-/// use webhooks_core::{Delivery, Headers};
-///
-/// let delivery = Delivery::new("twilio", Headers::new(), "Body=hi".into())
-///     .with_url("https://example.com/webhooks/twilio");
-/// assert_eq!(delivery.source(), "twilio");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    source: Box<str>,
-    headers: Headers,
-    body: Bytes,
-    url: Option<String>,
-}
-
-impl Delivery {
-    /// A delivery to `source` with these headers and raw body.
-    pub fn new(source: impl Into<Box<str>>, headers: Headers, body: Bytes) -> Self {
-        Self {
-            source: source.into(),
-            headers,
-            body,
-            url: None,
-        }
-    }
-
-    /// The same delivery with the public URL it was sent to.
-    #[must_use]
-    pub fn with_url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
-        self
-    }
-
-    /// The source name.
-    pub fn source(&self) -> &str {
-        &self.source
     }
 }
 
@@ -433,43 +333,6 @@ impl WebhookProcessor {
     }
 }
 
-/// The store key of a delivery, `<source>:<id>`: built on the stack when
-/// it is short (delivery ids are UUIDs and the like), so no allocation.
-enum StoreKey {
-    Inline { bytes: [u8; INLINE_KEY], len: usize },
-    Heap(String),
-}
-
-/// The longest key [`StoreKey`] keeps on the stack.
-const INLINE_KEY: usize = 96;
-
-impl StoreKey {
-    fn new(source: &str, id: &str) -> Self {
-        let len = source.len() + 1 + id.len();
-        if len > INLINE_KEY {
-            return Self::Heap(format!("{source}:{id}"));
-        }
-        let mut bytes = [0; INLINE_KEY];
-        bytes[..source.len()].copy_from_slice(source.as_bytes());
-        bytes[source.len()] = b':';
-        bytes[source.len() + 1..len].copy_from_slice(id.as_bytes());
-        Self::Inline { bytes, len }
-    }
-}
-
-impl std::ops::Deref for StoreKey {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            Self::Inline { bytes, len } => {
-                std::str::from_utf8(&bytes[..*len]).expect("two strings and a colon")
-            }
-            Self::Heap(key) => key,
-        }
-    }
-}
-
 /// Runs every matching listener once; whether all succeeded.
 async fn run_inline(source: &Source, event: &WebhookEvent, metrics: &Metrics) -> bool {
     let mut all_ok = true;
@@ -518,23 +381,5 @@ impl std::fmt::Debug for Source {
                     .collect::<Vec<_>>(),
             )
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::StoreKey;
-
-    #[test]
-    fn store_keys_join_source_and_id_on_the_stack_or_the_heap() {
-        let short = StoreKey::new("github", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
-        assert!(matches!(short, StoreKey::Inline { .. }));
-        assert_eq!(&*short, "github:72d3162e-cc78-11e3-81ab-4c9367dc0958");
-        let id = "é".repeat(60);
-        let long = StoreKey::new("stripe", &id);
-        assert!(matches!(long, StoreKey::Heap(_)));
-        assert_eq!(&*long, format!("stripe:{id}"));
-        let exact = StoreKey::new("s", &"x".repeat(94));
-        assert_eq!(exact.len(), 96);
     }
 }

@@ -1,12 +1,15 @@
 //! The Prometheus metrics of the contract.
 
-use std::cell::RefCell;
+mod families;
+mod series;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use prometheus::proto::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
+
+use self::series::{Series, Shard, THREAD_SERIES};
 
 /// How a delivery was answered, the `outcome` of `webhooks_received_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +95,6 @@ pub struct Metrics {
 /// Series by source and event type.
 type SeriesBySource = HashMap<(Box<str>, Box<str>), Arc<Series>>;
 
-/// Metrics id, then source, then event type: a position.
-type Positions = HashMap<u64, HashMap<Box<str>, HashMap<Box<str>, usize>>>;
-
 struct Inner {
     /// Tells this set of series apart in the threads' caches.
     id: u64,
@@ -120,111 +120,8 @@ const RECEIVED: [Received; 7] = [
 
 const HANDLED: [Handled; 3] = [Handled::Ok, Handled::Error, Handled::Ignored];
 
-/// Shards per series: enough that threads rarely share one.
-const SHARDS: usize = 16;
-
-/// The counters of one source and event type.
-struct Series {
-    shards: [Shard; SHARDS],
-}
-
-/// One thread's counters of a series, alone on its cache lines.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard {
-    received: [AtomicU64; RECEIVED.len()],
-    handled: [AtomicU64; HANDLED.len()],
-    /// Observations per bucket (not cumulative); above the last bound only
-    /// in `count`.
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
-}
-
-impl Series {
-    fn new() -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Shard::default()),
-        }
-    }
-
-    /// The calling thread's shard.
-    fn shard(&self) -> &Shard {
-        &self.shards[THREAD_SHARD.with(|shard| *shard)]
-    }
-
-    fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {
-        self.shards
-            .iter()
-            .map(|shard| field(shard).load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-}
-
+/// Tells sets of series apart in the threads' caches.
 static NEXT_METRICS_ID: AtomicU64 = AtomicU64::new(0);
-static NEXT_THREAD_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-/// The most series a thread's cache keeps before it starts over, so
-/// threads that outlive many processors do not keep their series forever.
-const THREAD_CACHE_LIMIT: usize = 1024;
-
-thread_local! {
-    /// This thread's shard, the same in every series.
-    static THREAD_SHARD: usize = NEXT_THREAD_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
-    /// The series this thread has met.
-    static THREAD_SERIES: RefCell<ThreadCache> = RefCell::new(ThreadCache::default());
-}
-
-/// A thread's way to its series without locking, allocating or touching a
-/// shared reference count: the last one used first (a delivery records
-/// three times in the same series), then an index.
-#[derive(Default)]
-struct ThreadCache {
-    last: Option<usize>,
-    entries: Vec<CachedSeries>,
-    /// Metrics id, then source, then event type: position in `entries`.
-    index: Positions,
-}
-
-struct CachedSeries {
-    id: u64,
-    source: Box<str>,
-    event_type: Box<str>,
-    series: Arc<Series>,
-}
-
-impl ThreadCache {
-    fn find(&mut self, id: u64, source: &str, event_type: &str) -> Option<&Series> {
-        let last = self.last.filter(|&last| {
-            let entry = &self.entries[last];
-            entry.id == id && *entry.source == *source && *entry.event_type == *event_type
-        });
-        let position = match last {
-            Some(position) => position,
-            None => *self.index.get(&id)?.get(source)?.get(event_type)?,
-        };
-        self.last = Some(position);
-        Some(&self.entries[position].series)
-    }
-
-    fn insert(&mut self, id: u64, source: &str, event_type: &str, series: Arc<Series>) {
-        if self.entries.len() >= THREAD_CACHE_LIMIT {
-            *self = Self::default();
-        }
-        self.index
-            .entry(id)
-            .or_default()
-            .entry(source.into())
-            .or_default()
-            .insert(event_type.into(), self.entries.len());
-        self.entries.push(CachedSeries {
-            id,
-            source: source.into(),
-            event_type: event_type.into(),
-            series,
-        });
-    }
-}
 
 impl Metrics {
     /// Fresh series, all zero.
@@ -301,113 +198,6 @@ impl Metrics {
 
     /// The content type of [`Metrics::encode`]'s output.
     pub const CONTENT_TYPE: &'static str = "text/plain; version=0.0.4; charset=utf-8";
-
-    /// The metric families, shards summed, series in label order.
-    fn families(&self) -> Vec<MetricFamily> {
-        let mut series: Vec<_> = lock(&self.inner.series)
-            .iter()
-            .map(|((source, event_type), series)| {
-                (source.clone(), event_type.clone(), Arc::clone(series))
-            })
-            .collect();
-        series.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
-        let mut received = Vec::new();
-        let mut handled = Vec::new();
-        let mut processing = Vec::new();
-        for (source, event_type, series) in &series {
-            for (index, outcome) in RECEIVED.iter().enumerate() {
-                let value = series.sum(|shard| &shard.received[index]);
-                if value > 0 {
-                    received.push(counter(source, event_type, outcome.as_str(), value));
-                }
-            }
-            for (index, outcome) in HANDLED.iter().enumerate() {
-                let value = series.sum(|shard| &shard.handled[index]);
-                if value > 0 {
-                    handled.push(counter(source, event_type, outcome.as_str(), value));
-                }
-            }
-            let count = series.sum(|shard| &shard.count);
-            if count > 0 {
-                let mut cumulative = 0;
-                let buckets = BUCKETS
-                    .iter()
-                    .enumerate()
-                    .map(|(index, &bound)| {
-                        cumulative += series.sum(|shard| &shard.buckets[index]);
-                        let mut bucket = Bucket::default();
-                        bucket.set_upper_bound(bound);
-                        bucket.set_cumulative_count(cumulative);
-                        bucket
-                    })
-                    .collect();
-                let mut histogram = Histogram::default();
-                histogram.set_bucket(buckets);
-                histogram.set_sample_count(count);
-                histogram.set_sample_sum(series.sum(|shard| &shard.sum_nanos) as f64 / 1e9);
-                let mut metric = Metric::default();
-                metric.set_label(labels(&[("event_type", event_type), ("source", source)]));
-                metric.set_histogram(histogram);
-                processing.push(metric);
-            }
-        }
-        [
-            (
-                "webhooks_received_total",
-                "Deliveries received, by how they were answered.",
-                MetricType::COUNTER,
-                received,
-            ),
-            (
-                "webhooks_handled_total",
-                "Listener runs, by outcome; ignored: no listener.",
-                MetricType::COUNTER,
-                handled,
-            ),
-            (
-                "webhook_processing_seconds",
-                "Time from a delivery's body being read to its answer.",
-                MetricType::HISTOGRAM,
-                processing,
-            ),
-        ]
-        .into_iter()
-        .filter(|(.., metrics)| !metrics.is_empty())
-        .map(|(name, help, kind, metrics)| {
-            let mut family = MetricFamily::default();
-            family.set_name(name.into());
-            family.set_help(help.into());
-            family.set_field_type(kind);
-            family.set_metric(metrics);
-            family
-        })
-        .collect()
-    }
-}
-
-fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
-    pairs
-        .iter()
-        .map(|&(name, value)| {
-            let mut pair = LabelPair::default();
-            pair.set_name(name.into());
-            pair.set_value(value.into());
-            pair
-        })
-        .collect()
-}
-
-fn counter(source: &str, event_type: &str, outcome: &str, value: u64) -> Metric {
-    let mut counter = Counter::default();
-    counter.set_value(value as f64);
-    let mut metric = Metric::default();
-    metric.set_label(labels(&[
-        ("event_type", event_type),
-        ("outcome", outcome),
-        ("source", source),
-    ]));
-    metric.set_counter(counter);
-    metric
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,0 +1,113 @@
+//! What a transport hands the processor, and what it gets back.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{Source, WebhookProcessor};
+use crate::{Headers, ProcessError};
+
+/// A delivery that was safely recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Processed {
+    /// New: recorded, and (inline) handled or (queued) queued.
+    Accepted {
+        /// The idempotency key.
+        id: String,
+    },
+    /// Recorded before: a redelivery, not handled again.
+    Duplicate {
+        /// The idempotency key.
+        id: String,
+    },
+    /// A verified check of the endpoint by the provider (Slack's
+    /// `url_verification`, Discord's PING), answered as it expects; nothing
+    /// was recorded or dispatched.
+    Handshake(crate::Handshake),
+}
+
+impl Processed {
+    /// The idempotency key; empty for a handshake, which has none.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Accepted { id } | Self::Duplicate { id } => id,
+            Self::Handshake(_) => "",
+        }
+    }
+}
+
+/// A configured source of a [`WebhookProcessor`], from
+/// [`WebhookProcessor::route`].
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'p> {
+    pub(super) processor: &'p WebhookProcessor,
+    pub(super) source: &'p Arc<Source>,
+}
+
+impl<'p> Route<'p> {
+    /// The source name.
+    pub fn source(&self) -> &'p str {
+        &self.source.name
+    }
+
+    /// Whether the source's scheme signs the request URL, which
+    /// [`Route::process`] must then be given.
+    pub fn needs_url(&self) -> bool {
+        self.source.validator.needs_url()
+    }
+
+    /// Processes a delivery to this source; `url` is the URL it was sent
+    /// to, for schemes that sign it.
+    pub async fn process(
+        &self,
+        body: impl Into<Bytes>,
+        headers: Headers,
+        url: Option<&str>,
+    ) -> Result<Processed, ProcessError> {
+        self.processor
+            .run(self.source, headers, body.into(), url)
+            .await
+    }
+}
+
+/// A delivery as the transport hands it over.
+///
+/// ```
+/// use webhooks_core::{Delivery, Headers};
+///
+/// let delivery = Delivery::new("twilio", Headers::new(), "Body=hi".into())
+///     .with_url("https://example.com/webhooks/twilio");
+/// assert_eq!(delivery.source(), "twilio");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub(super) source: Box<str>,
+    pub(super) headers: Headers,
+    pub(super) body: Bytes,
+    pub(super) url: Option<String>,
+}
+
+impl Delivery {
+    /// A delivery to `source` with these headers and raw body.
+    pub fn new(source: impl Into<Box<str>>, headers: Headers, body: Bytes) -> Self {
+        Self {
+            source: source.into(),
+            headers,
+            body,
+            url: None,
+        }
+    }
+
+    /// The same delivery with the public URL it was sent to.
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The source name.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
