@@ -247,6 +247,42 @@ async fn a_body_over_the_limit_gets_413_declared_or_streamed_and_unread() {
 }
 
 #[tokio::test]
+async fn a_large_body_sent_in_pieces_is_verified_and_handed_over_byte_for_byte() {
+    let probe = Probe::new("stripe", "*");
+    let seen = probe.seen();
+    let server = TestServer::start(config("max-body-bytes = 1048576", ""), |b| {
+        b.listener(probe)
+    })
+    .await;
+    let addr = server.addr;
+    // About 600 KB with its Content-Length, written in 64 KB pieces: the
+    // server reads it in several frames and joins them before verifying.
+    let padding = "p".repeat(600 * 1024);
+    let body = format!(r#"{{"id":"evt_large","object":"event","type":"x","padding":"{padding}"}}"#);
+    let signed = stripe_at(&body, unix_now());
+    let head = format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: {addr}\r\nStripe-Signature: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        signed.header("Stripe-Signature"),
+        body.len()
+    );
+    let pieces: Vec<Vec<u8>> = body
+        .as_bytes()
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let answer = raw_exchange(addr, &head, &pieces).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(answer.ends_with(r#"{"status":"accepted","id":"evt_large"}"#));
+    assert_eq!(seen.bodies(), [bytes::Bytes::from(body)]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_store_outage_gets_503_records_nothing_and_readyz_follows_it() {
     let store = FlakyStore::default();
     let probe = Probe::new("stripe", "*");

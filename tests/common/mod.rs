@@ -401,6 +401,9 @@ impl Seen {
     pub fn attempts(&self) -> Vec<u32> {
         self.map(WebhookEvent::attempt)
     }
+    pub fn bodies(&self) -> Vec<bytes::Bytes> {
+        self.map(|e| e.body().clone())
+    }
     fn map<T>(&self, f: impl Fn(&WebhookEvent) -> T) -> Vec<T> {
         self.0.lock().unwrap().iter().map(f).collect()
     }
