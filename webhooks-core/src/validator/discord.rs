@@ -8,8 +8,8 @@ use super::keys::{
     InvalidSecret, decode_hex_array, ed25519_public_key, ed25519_sign, ed25519_verifies,
 };
 use super::{
-    Clock, EventMeta, EventParseError, Handshake, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, check_tolerance, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, freshness_builders, header_value, pick_json,
 };
 use crate::Secrets;
 
@@ -46,8 +46,7 @@ const TIMESTAMP_HEADER: &str = "X-Signature-Timestamp";
 #[derive(Debug, Clone)]
 pub struct DiscordSignatureValidator {
     keys: Arc<[VerifyingKey]>,
-    tolerance_seconds: u64,
-    clock: Clock,
+    freshness: Freshness,
 }
 
 impl DiscordSignatureValidator {
@@ -85,24 +84,11 @@ impl DiscordSignatureValidator {
             .collect::<Result<Arc<[VerifyingKey]>, _>>()?;
         Ok(Self {
             keys,
-            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
-            clock: Clock::system(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         })
     }
 
-    /// Accepts timestamps this many seconds away from now.
-    #[must_use]
-    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
-    /// Checks the tolerance against this clock instead of the system's.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    freshness_builders!();
 
     /// The `X-Signature-Ed25519` value Discord sends for `body` at
     /// `timestamp`, signed with the private key whose seed is `signing_key`.
@@ -145,7 +131,7 @@ impl SignatureValidator for DiscordSignatureValidator {
         {
             return Err(SignatureError::NoMatchingSignature);
         }
-        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

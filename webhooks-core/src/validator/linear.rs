@@ -2,8 +2,9 @@
 
 use super::hmac::hmac_sha256;
 use super::{
-    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    body_sha256_key, check_tolerance, decode_hex_digest, digests_equal, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
+    header_value, pick_json,
 };
 use crate::Secrets;
 
@@ -35,8 +36,7 @@ const TIMESTAMP_FIELD: &str = "webhookTimestamp";
 #[derive(Debug, Clone)]
 pub struct LinearSignatureValidator {
     secrets: Secrets,
-    tolerance_seconds: u64,
-    clock: Clock,
+    freshness: Freshness,
 }
 
 impl LinearSignatureValidator {
@@ -47,24 +47,11 @@ impl LinearSignatureValidator {
     pub fn new(secrets: impl Into<Secrets>) -> Self {
         Self {
             secrets: secrets.into(),
-            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
-            clock: Clock::system(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         }
     }
 
-    /// Accepts timestamps this many seconds away from now.
-    #[must_use]
-    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
-    /// Checks the tolerance against this clock instead of the system's.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    freshness_builders!();
 
     /// The `Linear-Signature` value Linear sends for `body`.
     pub fn sign(secret: &[u8], body: &[u8]) -> String {
@@ -99,7 +86,7 @@ impl SignatureValidator for LinearSignatureValidator {
                 header: TIMESTAMP_FIELD.into(),
                 reason: "the payload's timestamp is not whole milliseconds",
             })?;
-        check_tolerance(&self.clock, millis.div_euclid(1000), self.tolerance_seconds)
+        self.freshness.check(millis.div_euclid(1000))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

@@ -317,21 +317,56 @@ impl fmt::Debug for Clock {
     }
 }
 
-/// Checks `timestamp` against `clock` within `tolerance_seconds`, both ways.
-pub(crate) fn check_tolerance(
-    clock: &Clock,
-    timestamp: i64,
+/// The replay window of a scheme that signs a timestamp: a clock, and how
+/// far from it a signed timestamp may be, either way.
+#[derive(Debug, Clone)]
+pub(crate) struct Freshness {
     tolerance_seconds: u64,
-) -> Result<(), SignatureError> {
-    let skew_seconds = clock.now().saturating_sub(timestamp);
-    if skew_seconds.unsigned_abs() > tolerance_seconds {
-        return Err(SignatureError::TimestampOutsideTolerance {
-            tolerance_seconds,
-            skew_seconds,
-        });
-    }
-    Ok(())
+    clock: Clock,
 }
+
+impl Freshness {
+    /// This window, on the system clock.
+    pub(crate) fn new(tolerance_seconds: u64) -> Self {
+        Self {
+            tolerance_seconds,
+            clock: Clock::system(),
+        }
+    }
+
+    /// Whether `timestamp` (Unix seconds) is within the window.
+    pub(crate) fn check(&self, timestamp: i64) -> Result<(), SignatureError> {
+        let skew_seconds = self.clock.now().saturating_sub(timestamp);
+        if skew_seconds.unsigned_abs() > self.tolerance_seconds {
+            return Err(SignatureError::TimestampOutsideTolerance {
+                tolerance_seconds: self.tolerance_seconds,
+                skew_seconds,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The builder methods of a validator whose `freshness` field is its
+/// [`Freshness`]: the same two on every timestamped scheme.
+macro_rules! freshness_builders {
+    () => {
+        /// Accepts timestamps this many seconds away from now, either way.
+        #[must_use]
+        pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
+            self.freshness.tolerance_seconds = seconds;
+            self
+        }
+
+        /// Checks the tolerance against this clock instead of the system's.
+        #[must_use]
+        pub fn clock(mut self, clock: Clock) -> Self {
+            self.freshness.clock = clock;
+            self
+        }
+    };
+}
+pub(crate) use freshness_builders;
 
 /// Decodes a hex SHA-256 digest; `None` unless it is 64 hex digits.
 ///

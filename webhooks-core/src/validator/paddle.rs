@@ -2,8 +2,9 @@
 
 use super::hmac::hmac_sha256;
 use super::{
-    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    body_sha256_key, check_tolerance, decode_hex_digest, digests_equal, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
+    header_value, pick_json,
 };
 use crate::Secrets;
 
@@ -33,8 +34,7 @@ const SIGNATURE_HEADER: &str = "Paddle-Signature";
 #[derive(Debug, Clone)]
 pub struct PaddleSignatureValidator {
     secrets: Secrets,
-    tolerance_seconds: u64,
-    clock: Clock,
+    freshness: Freshness,
 }
 
 impl PaddleSignatureValidator {
@@ -45,24 +45,11 @@ impl PaddleSignatureValidator {
     pub fn new(secrets: impl Into<Secrets>) -> Self {
         Self {
             secrets: secrets.into(),
-            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
-            clock: Clock::system(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         }
     }
 
-    /// Accepts timestamps this many seconds away from now.
-    #[must_use]
-    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
-    /// Checks the tolerance against this clock instead of the system's.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    freshness_builders!();
 
     /// The `Paddle-Signature` value Paddle sends for `body` at `timestamp`.
     pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
@@ -118,7 +105,7 @@ impl SignatureValidator for PaddleSignatureValidator {
         if !matches {
             return Err(SignatureError::NoMatchingSignature);
         }
-        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

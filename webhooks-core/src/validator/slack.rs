@@ -3,8 +3,8 @@
 use super::hmac::hmac_sha256;
 use super::url::parse_form;
 use super::{
-    Clock, EventMeta, EventParseError, Handshake, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, check_tolerance, decode_hex_digest, digests_equal,
+    Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
     header_value, pick_json,
 };
 use crate::Secrets;
@@ -37,8 +37,7 @@ const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
 #[derive(Debug, Clone)]
 pub struct SlackSignatureValidator {
     secrets: Secrets,
-    tolerance_seconds: u64,
-    clock: Clock,
+    freshness: Freshness,
 }
 
 impl SlackSignatureValidator {
@@ -49,24 +48,11 @@ impl SlackSignatureValidator {
     pub fn new(secrets: impl Into<Secrets>) -> Self {
         Self {
             secrets: secrets.into(),
-            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
-            clock: Clock::system(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         }
     }
 
-    /// Accepts timestamps this many seconds away from now.
-    #[must_use]
-    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
-    /// Checks the tolerance against this clock instead of the system's.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    freshness_builders!();
 
     /// The `X-Slack-Signature` value Slack sends for `body` at `timestamp`
     /// (sent as `X-Slack-Request-Timestamp`).
@@ -106,7 +92,7 @@ impl SignatureValidator for SlackSignatureValidator {
         if !matches {
             return Err(SignatureError::NoMatchingSignature);
         }
-        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

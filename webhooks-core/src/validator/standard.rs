@@ -9,8 +9,8 @@ use super::keys::{
     parse_standard_key, standard_signing_seed,
 };
 use super::{
-    Clock, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    body_sha256_key, check_tolerance, digests_equal, header_value, pick_json,
+    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedRequest, body_sha256_key, digests_equal, freshness_builders, header_value, pick_json,
 };
 use crate::{Headers, Secret, Secrets};
 
@@ -75,8 +75,7 @@ fn names(headers: &Headers) -> &'static Names {
 #[derive(Debug, Clone)]
 pub struct StandardSignatureValidator {
     keys: Arc<[StandardKey]>,
-    tolerance_seconds: u64,
-    clock: Clock,
+    freshness: Freshness,
 }
 
 impl StandardSignatureValidator {
@@ -105,24 +104,11 @@ impl StandardSignatureValidator {
             .collect::<Result<Arc<[StandardKey]>, _>>()?;
         Ok(Self {
             keys,
-            tolerance_seconds: Self::DEFAULT_TOLERANCE_SECONDS,
-            clock: Clock::system(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         })
     }
 
-    /// Accepts timestamps this many seconds away from now.
-    #[must_use]
-    pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-        self.tolerance_seconds = seconds;
-        self
-    }
-
-    /// Checks the tolerance against this clock instead of the system's.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    freshness_builders!();
 
     /// The `webhook-signature` value (`v1,<base64>`) a sender with this
     /// `whsec_` secret sends for message `msg_id` at `timestamp`.
@@ -218,7 +204,7 @@ impl SignatureValidator for StandardSignatureValidator {
         if !matches {
             return Err(SignatureError::NoMatchingSignature);
         }
-        check_tolerance(&self.clock, timestamp, self.tolerance_seconds)
+        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
