@@ -115,6 +115,36 @@ impl Default for GenericExtraction {
     }
 }
 
+/// The builder methods of a validator whose `extraction` field is a
+/// [`GenericExtraction`] (`hmac` and `none`): the same three on each.
+macro_rules! extraction_builders {
+    () => {
+        /// Reads the delivery id from this header only, instead of
+        /// `X-Idempotency-Key` then `X-Event-Id`.
+        #[must_use]
+        pub fn idempotency_header(mut self, header: impl Into<String>) -> Self {
+            self.extraction.idempotency_headers = vec![header.into()];
+            self
+        }
+
+        /// Reads the event type from this payload field instead of `type`.
+        #[must_use]
+        pub fn event_type_field(mut self, field: impl Into<String>) -> Self {
+            self.extraction.event_type_field = field.into();
+            self
+        }
+
+        /// Falls back to this header for the event type instead of
+        /// `X-Event-Type`.
+        #[must_use]
+        pub fn event_type_header(mut self, header: impl Into<String>) -> Self {
+            self.extraction.event_type_header = header.into();
+            self
+        }
+    };
+}
+pub(crate) use extraction_builders;
+
 impl GenericExtraction {
     pub(crate) fn describe(
         &self,

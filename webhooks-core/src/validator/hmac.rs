@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::extract::GenericExtraction;
+use super::extract::{GenericExtraction, extraction_builders};
 use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
     decode_hex_digest, digests_equal,
@@ -59,27 +59,7 @@ impl HmacSignatureValidator {
         self
     }
 
-    /// Reads the delivery id from this header only, instead of
-    /// `X-Idempotency-Key` then `X-Event-Id`.
-    #[must_use]
-    pub fn idempotency_header(mut self, header: impl Into<String>) -> Self {
-        self.extraction.idempotency_headers = vec![header.into()];
-        self
-    }
-
-    /// Reads the event type from this payload field instead of `type`.
-    #[must_use]
-    pub fn event_type_field(mut self, field: impl Into<String>) -> Self {
-        self.extraction.event_type_field = field.into();
-        self
-    }
-
-    /// Falls back to this header for the event type instead of `X-Event-Type`.
-    #[must_use]
-    pub fn event_type_header(mut self, header: impl Into<String>) -> Self {
-        self.extraction.event_type_header = header.into();
-        self
-    }
+    extraction_builders!();
 
     /// The lowercase hex HMAC-SHA256 of `body` under `secret`: what a sender
     /// of this scheme puts after the prefix.

@@ -227,47 +227,34 @@ impl Handshake {
     }
 }
 
-impl<V: SignatureValidator + ?Sized> SignatureValidator for Arc<V> {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        (**self).verify(request)
-    }
-    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
-        (**self).describe(request)
-    }
-    fn needs_url(&self) -> bool {
-        (**self).needs_url()
-    }
-    fn event_families(&self) -> bool {
-        (**self).event_families()
-    }
-    fn scheme(&self) -> &'static str {
-        (**self).scheme()
-    }
-    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
-        (**self).handshake(request)
-    }
+/// Forwards every method to the validator inside a smart pointer, so the
+/// wrappers cannot drift from the trait (a method forgotten here would
+/// silently fall back to its default).
+macro_rules! forward_validator {
+    ($($wrapper:ident),+) => {$(
+        impl<V: SignatureValidator + ?Sized> SignatureValidator for $wrapper<V> {
+            fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+                (**self).verify(request)
+            }
+            fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
+                (**self).describe(request)
+            }
+            fn needs_url(&self) -> bool {
+                (**self).needs_url()
+            }
+            fn event_families(&self) -> bool {
+                (**self).event_families()
+            }
+            fn scheme(&self) -> &'static str {
+                (**self).scheme()
+            }
+            fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
+                (**self).handshake(request)
+            }
+        }
+    )+};
 }
-
-impl<V: SignatureValidator + ?Sized> SignatureValidator for Box<V> {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        (**self).verify(request)
-    }
-    fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
-        (**self).describe(request)
-    }
-    fn needs_url(&self) -> bool {
-        (**self).needs_url()
-    }
-    fn event_families(&self) -> bool {
-        (**self).event_families()
-    }
-    fn scheme(&self) -> &'static str {
-        (**self).scheme()
-    }
-    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
-        (**self).handshake(request)
-    }
-}
+forward_validator!(Arc, Box);
 
 /// The clock a timestamped scheme checks its tolerance against: seconds
 /// since the Unix epoch. Injectable so tests can use a fixed time.

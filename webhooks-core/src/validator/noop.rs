@@ -1,6 +1,6 @@
 //! The explicit opt-out.
 
-use super::extract::GenericExtraction;
+use super::extract::{GenericExtraction, extraction_builders};
 use super::{EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest};
 
 /// Accepts every request unverified. Only for sources that are written out as
@@ -27,26 +27,7 @@ impl NoOpSignatureValidator {
         Self::default()
     }
 
-    /// Reads the delivery id from this header only.
-    #[must_use]
-    pub fn idempotency_header(mut self, header: impl Into<String>) -> Self {
-        self.extraction.idempotency_headers = vec![header.into()];
-        self
-    }
-
-    /// Reads the event type from this payload field instead of `type`.
-    #[must_use]
-    pub fn event_type_field(mut self, field: impl Into<String>) -> Self {
-        self.extraction.event_type_field = field.into();
-        self
-    }
-
-    /// Falls back to this header for the event type instead of `X-Event-Type`.
-    #[must_use]
-    pub fn event_type_header(mut self, header: impl Into<String>) -> Self {
-        self.extraction.event_type_header = header.into();
-        self
-    }
+    extraction_builders!();
 }
 
 impl SignatureValidator for NoOpSignatureValidator {
