@@ -231,9 +231,6 @@ impl WebhookProcessor {
             metrics.received(&source.name, "unknown", Received::InvalidSignature);
             return Err(error.into());
         }
-        if let Some(handshake) = source.validator.handshake(&request) {
-            return Ok(Processed::Handshake(handshake));
-        }
         let meta = match source.validator.describe(&request) {
             Ok(meta) => meta,
             Err(error) => {
@@ -241,6 +238,9 @@ impl WebhookProcessor {
                 return Err(error.into());
             }
         };
+        if let Some(handshake) = source.validator.handshake(&request, &meta) {
+            return Ok(Processed::Handshake(handshake));
+        }
         // The event owns what `describe` found: nothing is copied from here on.
         let event = WebhookEvent::new(Arc::clone(&source.name), meta.event_type, meta.id, body)
             .with_headers(headers);

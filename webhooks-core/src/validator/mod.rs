@@ -172,8 +172,10 @@ pub trait SignatureValidator: Send + Sync + fmt::Debug + 'static {
     /// The answer the provider expects to a verified request that is not an
     /// event but a check of the endpoint (Slack's `url_verification`
     /// challenge, Discord's PING); `None` (the default) for an event.
-    fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
-        let _ = request;
+    /// `meta` is what [`SignatureValidator::describe`] found, so telling a
+    /// check from an event needs no second reading of the body.
+    fn handshake(&self, request: &SignedRequest<'_>, meta: &EventMeta) -> Option<Handshake> {
+        let _ = (request, meta);
         None
     }
 }
@@ -248,8 +250,12 @@ macro_rules! forward_validator {
             fn scheme(&self) -> &'static str {
                 (**self).scheme()
             }
-            fn handshake(&self, request: &SignedRequest<'_>) -> Option<Handshake> {
-                (**self).handshake(request)
+            fn handshake(
+                &self,
+                request: &SignedRequest<'_>,
+                meta: &EventMeta,
+            ) -> Option<Handshake> {
+                (**self).handshake(request, meta)
             }
         }
     )+};
