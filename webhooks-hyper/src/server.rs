@@ -23,7 +23,7 @@ type Customize = Box<dyn FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send>;
 
 enum Origin {
     Env,
-    Config(WebhooksConfig),
+    Config(Box<WebhooksConfig>),
 }
 
 /// The ready server, built from a configuration: awaiting it binds, serves,
@@ -59,7 +59,7 @@ impl Server {
     /// A server with this configuration.
     pub fn from_config(config: WebhooksConfig) -> Self {
         Self {
-            origin: Origin::Config(config),
+            origin: Origin::Config(Box::new(config)),
             signal: None,
             customize: Vec::new(),
         }
@@ -96,7 +96,7 @@ impl Server {
     /// serving yet; the result tells the address (useful with port 0).
     pub async fn bind(self) -> Result<BoundServer, ServeError> {
         let (config, development) = match self.origin {
-            Origin::Config(config) => (config, false),
+            Origin::Config(config) => (*config, false),
             Origin::Env => load_from_env()?,
         };
         log_start_up(&config, development);

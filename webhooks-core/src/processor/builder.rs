@@ -68,7 +68,7 @@ impl ProcessorBuilder {
     /// With `provider = "redis"`, a store must still be given with
     /// [`ProcessorBuilder::store`].
     pub fn from_config(config: &WebhooksConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
+        let sources = config.resolve_sources()?;
         let mut builder = Self::new()
             .idempotency_ttl(config.ttl())
             .claim_lease(config.lease())
@@ -76,10 +76,8 @@ impl ProcessorBuilder {
         if !config.enabled {
             return Ok(builder.registered_listeners(false));
         }
-        for (name, source) in &config.sources {
-            builder
-                .validators
-                .push((name.clone(), source.build_validator(name)?));
+        for source in sources {
+            builder.validators.push((source.name, source.validator));
         }
         if config.idempotency.provider == StoreProvider::Redis {
             builder.missing_store = Some(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ed25519_dalek::VerifyingKey;
 
 use super::keys::{
-    InvalidSecret, decode_hex_array, ed25519_public_key, ed25519_sign, ed25519_verifies,
+    InvalidSecret, decode_hex_array, ed25519_sign, ed25519_verifies, parse_discord_key,
 };
 use super::{
     Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
@@ -72,15 +72,7 @@ impl DiscordSignatureValidator {
             .into()
             .iter()
             .enumerate()
-            .map(|(index, key)| {
-                let bytes = std::str::from_utf8(key.expose())
-                    .ok()
-                    .and_then(decode_hex_array::<32>)
-                    .ok_or_else(|| {
-                        InvalidSecret::new(index, "a Discord public key is 64 hex digits")
-                    })?;
-                ed25519_public_key(&bytes).map_err(|reason| InvalidSecret::new(index, reason))
-            })
+            .map(|(index, key)| parse_discord_key(index, key))
             .collect::<Result<Arc<[VerifyingKey]>, _>>()?;
         Ok(Self {
             keys,

@@ -150,6 +150,15 @@ pub(crate) fn parse_standard_key(
     Ok(StandardKey::Hmac(Secret::new(bytes)))
 }
 
+/// Decodes the `index`-th Discord public key: 64 hex digits.
+pub(crate) fn parse_discord_key(index: usize, key: &Secret) -> Result<VerifyingKey, InvalidSecret> {
+    let bytes = std::str::from_utf8(key.expose())
+        .ok()
+        .and_then(decode_hex_array::<32>)
+        .ok_or_else(|| InvalidSecret::new(index, "a Discord public key is 64 hex digits"))?;
+    ed25519_public_key(&bytes).map_err(|reason| InvalidSecret::new(index, reason))
+}
+
 /// The 32-byte seed of a `whsk_<base64>` signing key (prefix optional).
 pub(crate) fn standard_signing_seed(signing_key: &str) -> Result<[u8; 32], InvalidSecret> {
     let encoded = signing_key.trim();

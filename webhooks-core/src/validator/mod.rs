@@ -31,6 +31,7 @@ pub use self::github::GitHubSignatureValidator;
 pub use self::gitlab::GitLabSignatureValidator;
 pub use self::hmac::HmacSignatureValidator;
 pub use self::keys::InvalidSecret;
+pub(crate) use self::keys::{parse_discord_key, parse_standard_key};
 pub use self::linear::LinearSignatureValidator;
 pub use self::noop::NoOpSignatureValidator;
 pub use self::paddle::PaddleSignatureValidator;

@@ -1,0 +1,101 @@
+//! A configuration that cannot be used, and the range checks that say so.
+
+use std::path::PathBuf;
+
+/// A configuration that cannot be used; every message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {}: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value out of range or not allowed here.
+    #[error("invalid configuration: `{key}`: {reason}")]
+    Invalid {
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `secret-env` names a variable that is not set.
+    #[error("invalid configuration: `{key}`: environment variable {var} is not set or empty")]
+    MissingEnv {
+        /// The dotted key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+}
+
+impl ConfigError {
+    /// An invalid value at `key`.
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Ten years, in seconds: the longest duration a key may give. Longer is a
+/// typo, and would overflow what it is handed to: Redis takes expiries in
+/// milliseconds (`PX`) and refuses one whose deadline does not fit in an
+/// `i64`, and an `Instant` it is added to can overflow, which panics.
+pub(super) const MAX_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+
+/// `value` must not be 0.
+pub(super) fn positive(value: u64, key: &str) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(key, "must be greater than 0"));
+    }
+    Ok(())
+}
+
+/// A duration in `unit`s (`unit_seconds` each): positive and at most
+/// [`MAX_SECONDS`].
+pub(super) fn duration(value: u64, unit_seconds: u64, key: &str) -> Result<(), ConfigError> {
+    positive(value, key)?;
+    let max = MAX_SECONDS / unit_seconds;
+    if value > max {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be at most {max} (ten years)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_positive_and_at_most_ten_years() {
+        assert_eq!(
+            duration(0, 1, "a.b"),
+            Err(ConfigError::invalid("a.b", "must be greater than 0"))
+        );
+        assert!(duration(MAX_SECONDS, 1, "a.b").is_ok());
+        let error = duration(MAX_SECONDS + 1, 1, "a.b").unwrap_err().to_string();
+        assert!(
+            error.contains("`a.b`") && error.contains("315360000"),
+            "{error}"
+        );
+        assert!(duration(87_600, 3600, "a.hours").is_ok());
+        assert!(duration(87_601, 3600, "a.hours").is_err());
+        // The longest is still far from overflowing Redis's milliseconds.
+        assert!(
+            MAX_SECONDS
+                .checked_mul(1000)
+                .is_some_and(|ms| ms < i64::MAX as u64 / 2)
+        );
+    }
+}

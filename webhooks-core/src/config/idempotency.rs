@@ -1,0 +1,161 @@
+//! `[webhooks.idempotency]`: which store remembers delivery ids, and for how
+//! long.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::{ConfigError, duration};
+
+/// Which idempotency store to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreProvider {
+    /// In process memory (the default).
+    #[default]
+    InMemory,
+    /// Redis, shared by every instance (the `redis` feature).
+    Redis,
+}
+
+/// `[webhooks.idempotency]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// `in-memory` (default) or `redis`.
+    #[serde(default)]
+    pub provider: StoreProvider,
+    /// How long a completed delivery id is remembered (default one day; at
+    /// most ten years, which Redis can still hold in milliseconds).
+    #[serde(default = "IdempotencyConfig::default_ttl")]
+    pub ttl_seconds: u64,
+    /// How long a claim holds a delivery id while it is processed; after it,
+    /// a crashed holder's delivery can be processed again (default 60; at
+    /// most ten years).
+    #[serde(default = "IdempotencyConfig::default_lease")]
+    pub lease_seconds: u64,
+    /// `[webhooks.idempotency.redis]`.
+    pub redis: Option<RedisConfig>,
+}
+
+impl IdempotencyConfig {
+    fn default_ttl() -> u64 {
+        86_400
+    }
+
+    fn default_lease() -> u64 {
+        60
+    }
+
+    /// The ranges, and a Redis URL for the Redis provider.
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        duration(self.ttl_seconds, 1, "webhooks.idempotency.ttl-seconds")?;
+        duration(self.lease_seconds, 1, "webhooks.idempotency.lease-seconds")?;
+        if self.provider == StoreProvider::Redis && self.redis.is_none() {
+            return Err(ConfigError::invalid(
+                "webhooks.idempotency.redis.url",
+                "required when provider = \"redis\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ttl-seconds` as a duration.
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl_seconds)
+    }
+
+    /// `lease-seconds` as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            provider: StoreProvider::InMemory,
+            ttl_seconds: Self::default_ttl(),
+            lease_seconds: Self::default_lease(),
+            redis: None,
+        }
+    }
+}
+
+/// `[webhooks.idempotency.redis]`.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`; may hold a password, so it is never printed.
+    pub url: String,
+    /// The prefix of every key (default `webhooks`).
+    #[serde(default = "RedisConfig::default_prefix")]
+    pub key_prefix: String,
+    /// `true`: `url` is one node of a Redis Cluster, from which the others
+    /// are discovered.
+    #[serde(default)]
+    pub cluster: bool,
+}
+
+impl RedisConfig {
+    fn default_prefix() -> String {
+        "webhooks".into()
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &"[redacted]")
+            .field("key_prefix", &self.key_prefix)
+            .field("cluster", &self.cluster)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<IdempotencyConfig, ConfigError> {
+        let config: IdempotencyConfig =
+            toml::from_str(text).map_err(|error| ConfigError::Parse(error.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_match_the_empty_table() {
+        let parsed = parse("").unwrap();
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("{:?}", IdempotencyConfig::default())
+        );
+        assert_eq!(parsed.ttl(), Duration::from_secs(86_400));
+        assert_eq!(parsed.lease(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn ttl_fits_in_redis_milliseconds() {
+        let ten_years = parse("ttl-seconds = 315360000").unwrap();
+        assert_eq!(ten_years.ttl(), Duration::from_secs(315_360_000));
+        for (text, key) in [
+            (
+                "ttl-seconds = 315360001",
+                "webhooks.idempotency.ttl-seconds",
+            ),
+            (
+                "ttl-seconds = 9223372036854775807",
+                "webhooks.idempotency.ttl-seconds",
+            ),
+            ("ttl-seconds = 0", "webhooks.idempotency.ttl-seconds"),
+            (
+                "lease-seconds = 9223372036854775807",
+                "webhooks.idempotency.lease-seconds",
+            ),
+        ] {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.contains(key), "{text}: {message}");
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `[webhooks.sources.<name>]`: one source, its keys checked and its
+//! validator built once.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::error::ConfigError;
+use super::validator_kind::ValidatorKind;
+use crate::validator::check_public_base;
+use crate::{InvalidSecret, Secret, Secrets, SignatureValidator};
+
+/// `[webhooks.sources.<name>]`.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The scheme: `hmac`, `stripe`, `github`, `standard`, `shopify`,
+    /// `slack`, `gitlab`, `twilio`, `square`, `paddle`, `linear`, `discord`
+    /// or `none`.
+    pub validator: ValidatorKind,
+    /// The secret. `standard`: `whsec_<base64>`, or the sender's
+    /// `whpk_<base64>` Ed25519 public key; `discord`: the application's
+    /// public key (64 hex digits), which is not secret but goes here.
+    pub secret: Option<String>,
+    /// Several secrets, all accepted, while rotating.
+    pub secrets: Option<Vec<String>>,
+    /// The name of an environment variable holding the secret.
+    pub secret_env: Option<String>,
+    /// Timestamped schemes: seconds a timestamp may be off.
+    pub tolerance_seconds: Option<u64>,
+    /// `hmac`: the signature header (default `X-Signature`).
+    pub header: Option<String>,
+    /// `hmac`: the text before the hex digest (default `sha256=`).
+    pub prefix: Option<String>,
+    /// `hmac`/`none`: the header holding the delivery id.
+    pub idempotency_header: Option<String>,
+    /// `hmac`/`none`: the payload field holding the event type.
+    pub event_type_field: Option<String>,
+    /// `hmac`/`none`: the header holding the event type.
+    pub event_type_header: Option<String>,
+    /// `twilio`/`square`: the public base URL the provider calls
+    /// (`https://example.com`); the request's path and query are appended.
+    /// Without it, the URL is rebuilt from `http://` and the `Host` header.
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("validator", &self.validator)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "secrets",
+                &self.secrets.as_ref().map(|s| vec!["[redacted]"; s.len()]),
+            )
+            .field("secret_env", &self.secret_env)
+            .field("tolerance_seconds", &self.tolerance_seconds)
+            .field("header", &self.header)
+            .field("prefix", &self.prefix)
+            .field("idempotency_header", &self.idempotency_header)
+            .field("event_type_field", &self.event_type_field)
+            .field("event_type_header", &self.event_type_header)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+/// A source of the configuration, checked and with its validator built:
+/// what [`ProcessorBuilder::from_config`](crate::ProcessorBuilder::from_config)
+/// serves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResolvedSource {
+    /// The name: the path segment of `POST /webhooks/<name>`.
+    pub name: String,
+    /// The validator name it was configured with.
+    pub kind: ValidatorKind,
+    /// Its validator, built once.
+    pub validator: Arc<dyn SignatureValidator>,
+    /// Where its secret came from, for the start-up log; never the secret.
+    pub secret_origin: String,
+}
+
+impl SourceConfig {
+    /// Checks the source named `name` and builds its validator, in one step:
+    /// the keys, then the secrets (reading `secret-env` now), then the
+    /// validator, whose construction reports a secret it cannot use.
+    pub fn resolve(&self, name: &str) -> Result<ResolvedSource, ConfigError> {
+        self.check_keys(name)?;
+        let validator = self
+            .validator
+            .build(self, self.read_secrets(name)?)
+            .map_err(|error| self.unusable(name, error))?;
+        Ok(ResolvedSource {
+            name: name.to_owned(),
+            kind: self.validator,
+            validator,
+            secret_origin: self.secret_origin(),
+        })
+    }
+
+    /// Builds the source's validator, reading `secret-env` now.
+    pub fn build_validator(&self, name: &str) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
+        self.resolve(name).map(|source| source.validator)
+    }
+
+    /// Where the secret comes from, for the start-up log (never the secret).
+    pub fn secret_origin(&self) -> String {
+        match (&self.secret, &self.secrets, &self.secret_env) {
+            (_, _, Some(var)) => format!("environment variable {var}"),
+            (_, Some(secrets), _) => format!("{} secrets in the configuration file", secrets.len()),
+            (Some(_), _, _) => "the configuration file".into(),
+            _ => "none".into(),
+        }
+    }
+
+    /// What can be checked without building: the keys, and secrets written
+    /// in the file that must decode (`standard`, `discord`). A secret from
+    /// the environment is checked when the source is resolved.
+    pub(super) fn check(&self, name: &str) -> Result<(), ConfigError> {
+        self.check_keys(name)?;
+        if self.secret_env.is_none() {
+            self.validator
+                .check_secrets(&self.read_secrets(name)?)
+                .map_err(|error| self.unusable(name, error))?;
+        }
+        Ok(())
+    }
+
+    /// The name, which secret keys are given, and which keys apply to the
+    /// validator.
+    fn check_keys(&self, name: &str) -> Result<(), ConfigError> {
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid_name {
+            return Err(ConfigError::invalid(
+                format!("webhooks.sources.{name}"),
+                "a source name is a path segment of letters, digits, `-`, `_` and `.`",
+            ));
+        }
+        let key = |k: &str| format!("webhooks.sources.{name}.{k}");
+        let given = [
+            ("secret", self.secret.is_some()),
+            ("secrets", self.secrets.is_some()),
+            ("secret-env", self.secret_env.is_some()),
+        ];
+        let count = given.iter().filter(|(_, set)| *set).count();
+        if self.validator == ValidatorKind::None {
+            if let Some((k, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(ConfigError::invalid(
+                    key(k),
+                    "validator \"none\" takes no secret",
+                ));
+            }
+        } else if count == 0 {
+            return Err(ConfigError::invalid(
+                key("secret"),
+                "required: one of `secret`, `secrets` or `secret-env`",
+            ));
+        } else if count > 1 {
+            return Err(ConfigError::invalid(
+                key("secret"),
+                "give only one of `secret`, `secrets` or `secret-env`",
+            ));
+        }
+        if self
+            .secrets
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || s.iter().any(String::is_empty))
+            || self.secret.as_ref().is_some_and(String::is_empty)
+        {
+            return Err(ConfigError::invalid(
+                key("secret"),
+                "a secret may not be empty",
+            ));
+        }
+        let optional = [
+            ("tolerance-seconds", self.tolerance_seconds.is_some()),
+            ("header", self.header.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("idempotency-header", self.idempotency_header.is_some()),
+            ("event-type-field", self.event_type_field.is_some()),
+            ("event-type-header", self.event_type_header.is_some()),
+            ("public-url", self.public_url.is_some()),
+        ];
+        let applies = self.validator.optional_keys();
+        for (k, set) in optional {
+            if set && !applies.contains(&k) {
+                return Err(ConfigError::invalid(
+                    key(k),
+                    format!("does not apply to validator \"{}\"", self.validator.name()),
+                ));
+            }
+        }
+        if let Some(base) = &self.public_url {
+            check_public_base(base)
+                .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
+        }
+        Ok(())
+    }
+
+    /// The secrets, from the file or, for `secret-env`, the environment.
+    fn read_secrets(&self, name: &str) -> Result<Secrets, ConfigError> {
+        if let Some(var) = &self.secret_env {
+            let missing = || ConfigError::MissingEnv {
+                key: format!("webhooks.sources.{name}.secret-env"),
+                var: var.clone(),
+            };
+            let value = std::env::var(var).map_err(|_| missing())?;
+            if value.is_empty() {
+                return Err(missing());
+            }
+            return Ok(Secrets::from(Secret::from(value)));
+        }
+        if let Some(secrets) = &self.secrets {
+            return Ok(secrets.iter().map(String::as_str).collect());
+        }
+        Ok(self
+            .secret
+            .as_deref()
+            .map(Secrets::from)
+            .unwrap_or_else(|| Secrets::from_iter::<[&str; 0]>([])))
+    }
+
+    /// A secret the validator cannot use, named by the key it was given
+    /// under; the message says which and why, never the secret.
+    fn unusable(&self, name: &str, error: InvalidSecret) -> ConfigError {
+        let given_as = if self.secret_env.is_some() {
+            "secret-env"
+        } else if self.secrets.is_some() {
+            "secrets"
+        } else {
+            "secret"
+        };
+        ConfigError::invalid(
+            format!("webhooks.sources.{name}.{given_as}"),
+            error.to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn preset_keys_and_values_are_checked() {
+        let error = |text: &str| Config::from_toml(text).unwrap_err().to_string();
+        let cases = [
+            (
+                "validator = \"github\"\nsecret = \"x\"\npublic-url = \"https://a.b\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"shopify\"\nsecret = \"x\"\ntolerance-seconds = 5",
+                "webhooks.sources.s.tolerance-seconds",
+            ),
+            (
+                "validator = \"twilio\"\nsecret = \"x\"\npublic-url = \"example.com\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"square\"\nsecret = \"x\"\npublic-url = \"https://a.b/?q\"",
+                "webhooks.sources.s.public-url",
+            ),
+            (
+                "validator = \"standard\"\nsecret = \"whsec_%%hidden%%\"",
+                "webhooks.sources.s.secret",
+            ),
+            (
+                "validator = \"discord\"\nsecrets = [\"d75a9801\"]",
+                "webhooks.sources.s.secrets",
+            ),
+        ];
+        for (source, key) in cases {
+            let message = error(&format!("[webhooks.sources.s]\n{source}"));
+            assert!(message.contains(key), "{message}");
+            assert!(
+                !message.contains("hidden") && !message.contains("d75a9801"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_env_is_read_at_build_time() {
+        let source: SourceConfig =
+            toml::from_str("validator = \"github\"\nsecret-env = \"WEBHOOKS_TEST_UNSET_VAR_42\"")
+                .unwrap();
+        assert_eq!(
+            source.build_validator("gh").unwrap_err(),
+            ConfigError::MissingEnv {
+                key: "webhooks.sources.gh.secret-env".into(),
+                var: "WEBHOOKS_TEST_UNSET_VAR_42".into()
+            }
+        );
+        assert_eq!(
+            source.secret_origin(),
+            "environment variable WEBHOOKS_TEST_UNSET_VAR_42"
+        );
+        // Checking the file does not need the variable.
+        assert_eq!(source.check("gh"), Ok(()));
+    }
+
+    #[test]
+    fn resolving_checks_and_builds_in_one_step() {
+        let source = |text: &str| toml::from_str::<SourceConfig>(text).unwrap();
+        let standard = source(
+            "validator = \"standard\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntolerance-seconds = 60",
+        );
+        let resolved = standard.resolve("svix").unwrap();
+        assert_eq!(resolved.name, "svix");
+        assert_eq!(resolved.kind, ValidatorKind::Standard);
+        assert_eq!(resolved.validator.scheme(), "standard");
+        assert_eq!(resolved.secret_origin, "the configuration file");
+        assert!(!format!("{resolved:?}").contains("MfKQ"), "{resolved:?}");
+        // What `check` refuses, `resolve` refuses on its own, with the same error.
+        for (name, text) in [
+            ("s", "validator = \"standard\"\nsecret = \"whsec_%%%\""),
+            (
+                "s",
+                "validator = \"github\"\nsecret = \"x\"\nheader = \"X\"",
+            ),
+            ("s/t", "validator = \"github\"\nsecret = \"x\""),
+            ("s", "validator = \"none\"\nsecret = \"x\""),
+        ] {
+            let source = source(text);
+            assert!(source.check(name).is_err(), "{text}");
+            assert_eq!(source.check(name), source.resolve(name).map(drop), "{text}");
+        }
+    }
+}
