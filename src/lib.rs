@@ -36,7 +36,26 @@
 //! transport. Features: `macros` and `hyper` (default), `redis`, `testing`
 //! (signed test deliveries and a test client: `webhooks::testing`).
 
-pub use webhooks_core::*;
+mod backend;
+#[cfg(feature = "hyper")]
+mod server;
+
+pub use webhooks_core::{
+    BoxError, BoxFuture, BuildError, Claim, Clock, Config, ConfigError, DeadLetter,
+    DiscordSignatureValidator, Dispatch, EventMeta, EventParseError, EventQueue,
+    GitHubSignatureValidator, GitLabSignatureValidator, Handshake, Headers, HmacSignatureValidator,
+    IdempotencyStore, InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
+    Json, JsonBodyError, Lease, LinearSignatureValidator, Metrics, NoOpSignatureValidator,
+    PaddleSignatureValidator, ProcessError, Processed, ProcessorBuilder, Route, Secret, Secrets,
+    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedRequest,
+    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator, StoreError,
+    StripeSignatureValidator, TwilioSignatureValidator, WebhookEvent, WebhookListener,
+    WebhookProcessor, backoff, body_sha256_key, config, metrics, queue,
+};
+
+pub use self::backend::storage_from_config;
+#[cfg(feature = "hyper")]
+pub use self::server::Server;
 
 #[cfg(feature = "macros")]
 pub use webhooks_macros::webhook_listener;
@@ -44,7 +63,7 @@ pub use webhooks_macros::webhook_listener;
 #[cfg(feature = "hyper")]
 pub use webhooks_hyper as hyper;
 #[cfg(feature = "hyper")]
-pub use webhooks_hyper::{ServeError, Server, WebhookService};
+pub use webhooks_hyper::{ServeError, WebhookService};
 
 #[cfg(feature = "redis")]
 pub use webhooks_redis as redis;
@@ -60,7 +79,7 @@ pub mod testing {
     //! ```
     //! use webhooks::{Processed, StripeSignatureValidator, WebhookProcessor, testing};
     //!
-    //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     //! let processor = WebhookProcessor::builder()
     //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test"))
     //!     .build()
@@ -86,6 +105,6 @@ pub mod testing {
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
-    pub use webhooks_core::registry::ListenerRegistration;
+    pub use webhooks_core::registry::{ListenerRegistration, registered_listeners};
     pub use webhooks_core::{BoxError, BoxFuture, Json, WebhookEvent};
 }

@@ -130,8 +130,14 @@ async fn a_listener_failing_every_attempt_is_dead_lettered_with_its_last_error()
 
     assert_eq!(dead.len(), 1);
     let letter = &dead[0];
-    assert_eq!(letter.listeners, ["always-broken"]);
-    assert_eq!(letter.error, "still broken at attempt 3");
+    assert_eq!(
+        letter.reason,
+        "still broken at attempt 3 (listeners: always-broken)"
+    );
+    assert_eq!(
+        letter.state.last_error.as_deref(),
+        Some("still broken at attempt 3")
+    );
     assert_eq!(letter.event.id(), "evt_dead");
     assert_eq!(letter.event.event_type(), "invoice.paid");
     assert_eq!(letter.event.attempt(), 3, "attempts made");
@@ -146,12 +152,13 @@ async fn a_full_queue_gets_503_and_records_nothing() {
     let gate = Gate::default();
     let probe = Probe::new("stripe", "*").gated(&gate);
     let seen = probe.seen();
-    let tables = queued("queue-capacity = 1\nworkers = 1");
+    // Capacity counts every event not yet done: the running one included.
+    let tables = queued("queue-capacity = 2\nworkers = 1");
     let server = TestServer::start(config("", &tables), |b| b.listener(probe)).await;
     let delivery = |n: usize| stripe(&format!("evt_full_{n}"), "charge.succeeded");
 
     // The one worker holds the first event; the second waits in the queue's
-    // single place.
+    // last place.
     server.post(&delivery(1)).await.accepted("evt_full_1");
     gate.arrivals(1).await;
     server.post(&delivery(2)).await.accepted("evt_full_2");

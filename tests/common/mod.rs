@@ -565,51 +565,38 @@ impl FlakyStore {
 }
 
 impl IdempotencyStore for FlakyStore {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        match self.check() {
-            Ok(()) => self.inner.claim(key, lease),
-            Err(error) => Box::pin(async { Err(error) }),
-        }
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        self.check()?;
+        self.inner.claim(key, lease).await
     }
 
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        match self.check() {
-            Ok(()) if self.sluggish => Box::pin(async move {
-                for _ in 0..50 {
-                    tokio::task::yield_now().await;
-                }
-                self.inner.complete(key, lease, ttl).await
-            }),
-            Ok(()) => self.inner.complete(key, lease, ttl),
-            Err(error) => Box::pin(async { Err(error) }),
-        }
+    async fn renew(
+        &self,
+        key: &str,
+        lease: &Lease,
+        duration: Duration,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.renew(key, lease, duration).await
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        match self.check() {
-            Ok(()) => self.inner.release(key, lease),
-            Err(error) => Box::pin(async { Err(error) }),
+    async fn complete(&self, key: &str, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        self.check()?;
+        if self.sluggish {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
         }
+        self.inner.complete(key, lease, ttl).await
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        match self.check() {
-            Ok(()) => self.inner.ping(),
-            Err(error) => Box::pin(async { Err(error) }),
-        }
+    async fn release(&self, key: &str, lease: &Lease) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.release(key, lease).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check()
     }
 }
 

@@ -11,10 +11,73 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use webhooks::{Claim, IdempotencyStore, Lease};
+use webhooks::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
 
-/// A store under test.
-pub type Store = Arc<dyn IdempotencyStore>;
+/// A store under test, whichever its type.
+pub type Store = Arc<dyn AnyStore>;
+
+/// [`IdempotencyStore`] behind a pointer, so one suite takes every store.
+pub trait AnyStore: Send + Sync {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        duration: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+impl<S: IdempotencyStore> AnyStore for S {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(IdempotencyStore::claim(self, key, lease))
+    }
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        duration: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(IdempotencyStore::renew(self, key, lease, duration))
+    }
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(IdempotencyStore::complete(self, key, lease, ttl))
+    }
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(IdempotencyStore::release(self, key, lease))
+    }
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(IdempotencyStore::ping(self))
+    }
+}
 
 /// A lease that does not run out during a case.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -36,7 +99,9 @@ macro_rules! for_each_case {
             completed_key_is_completed,
             released_key_can_be_claimed_again,
             stale_lease_cannot_undo_its_successor,
-            stale_lease_cannot_complete_an_expired_key,
+            an_expired_key_nobody_took_is_still_its_holders,
+            renewal_keeps_a_claim_and_reports_a_lost_one,
+            completion_reports_a_lost_claim,
             completed_key_expires_after_its_ttl,
             sources_do_not_collide,
             distinct_keys_are_independent,
@@ -90,11 +155,18 @@ async fn acquire(store: &Store, key: &str, lease: Duration) -> Lease {
     }
 }
 
-async fn complete(store: &Store, key: &str, lease: &Lease, ttl: Duration) {
+async fn complete(store: &Store, key: &str, lease: &Lease, ttl: Duration) -> bool {
     store
         .complete(key, lease, ttl)
         .await
-        .unwrap_or_else(|error| panic!("complete {key}: {error}"));
+        .unwrap_or_else(|error| panic!("complete {key}: {error}"))
+}
+
+async fn renew(store: &Store, key: &str, lease: &Lease, duration: Duration) -> bool {
+    store
+        .renew(key, lease, duration)
+        .await
+        .unwrap_or_else(|error| panic!("renew {key}: {error}"))
 }
 
 async fn release(store: &Store, key: &str, lease: &Lease) {
@@ -180,13 +252,51 @@ pub async fn stale_lease_cannot_undo_its_successor(store: &Store) {
     assert_eq!(claim(store, key, LEASE).await, Claim::Completed);
 }
 
-pub async fn stale_lease_cannot_complete_an_expired_key(store: &Store) {
+/// A holder whose lease lapsed while nobody took the key still holds it:
+/// its completion counts (its listeners ran once, and nobody else's did).
+pub async fn an_expired_key_nobody_took_is_still_its_holders(store: &Store) {
     let key = "github:expired-1";
     let stale = acquire(store, key, SHORT).await;
     // Wait past the lease (no claim meanwhile, so nothing takes the key).
     tokio::time::sleep(SHORT * 4).await;
-    complete(store, key, &stale, TTL).await;
-    acquire(store, key, LEASE).await;
+    assert!(complete(store, key, &stale, TTL).await);
+    assert_eq!(claim(store, key, LEASE).await, Claim::Completed);
+}
+
+/// A renewal keeps a claim past its first lease; once another holder has
+/// the key, or it is completed, renewing answers `false`.
+pub async fn renewal_keeps_a_claim_and_reports_a_lost_one(store: &Store) {
+    let key = "github:renew-1";
+    let holder = acquire(store, key, SHORT).await;
+    for _ in 0..4 {
+        assert!(renew(store, key, &holder, LEASE).await);
+        tokio::time::sleep(SHORT).await;
+        assert_eq!(claim(store, key, LEASE).await, Claim::InProgress);
+    }
+    let other = "github:renew-2";
+    let stale = acquire(store, other, SHORT).await;
+    let thief = acquire_once_expired(store, other).await;
+    assert!(
+        !renew(store, other, &stale, LEASE).await,
+        "a renewal took a key another holds"
+    );
+    assert!(complete(store, other, &thief, TTL).await);
+    assert!(
+        !renew(store, other, &thief, LEASE).await,
+        "a renewal revived a completed key"
+    );
+    assert_eq!(claim(store, other, LEASE).await, Claim::Completed);
+}
+
+/// A completion that finds another holder answers `false` and changes
+/// nothing.
+pub async fn completion_reports_a_lost_claim(store: &Store) {
+    let key = "github:lost-1";
+    let stale = acquire(store, key, SHORT).await;
+    let thief = acquire_once_expired(store, key).await;
+    assert!(!complete(store, key, &stale, TTL).await);
+    assert_eq!(claim(store, key, LEASE).await, Claim::InProgress);
+    assert!(complete(store, key, &thief, TTL).await);
 }
 
 pub async fn completed_key_expires_after_its_ttl(store: &Store) {

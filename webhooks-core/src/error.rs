@@ -5,9 +5,11 @@ use crate::{EventParseError, SignatureError, StoreError};
 /// A boxed error, what listeners fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Why a delivery was not accepted; each maps to one HTTP status.
+/// Why a delivery was not accepted.
+///
+/// Each variant is one answer of the contract; the transport maps it to its
+/// status. The list is closed, so a transport's `match` is exhaustive.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProcessError {
     /// No source of that name is configured (404).
     #[error("unknown source")]
@@ -39,25 +41,14 @@ pub enum ProcessError {
         /// The idempotency key.
         id: String,
     },
-}
-
-impl ProcessError {
-    /// The HTTP status the contract gives this error.
-    ///
-    /// ```
-    /// use webhooks_core::ProcessError;
-    /// assert_eq!(ProcessError::QueueFull.status(), 503);
-    /// ```
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::UnknownSource => 404,
-            Self::InvalidSignature(_) => 401,
-            Self::BadRequest(_) => 400,
-            Self::InProgress { .. } => 409,
-            Self::Unavailable(_) | Self::QueueFull | Self::ShuttingDown => 503,
-            Self::ListenerFailed { .. } => 500,
-        }
-    }
+    /// Inline mode: the listeners succeeded, but the claim was lost while
+    /// they ran, so the event could not be recorded as done (503): another
+    /// delivery may have run them too. Logged and counted.
+    #[error("claim lost")]
+    ClaimLost {
+        /// The idempotency key.
+        id: String,
+    },
 }
 
 /// A processor that cannot be built.

@@ -96,6 +96,11 @@ impl WebhookEvent {
         (self.id, self.event_type)
     }
 
+    /// Drops the headers that carry a secret, before the event is stored.
+    pub(crate) fn drop_secret_headers(&mut self) {
+        self.headers.drop_secrets();
+    }
+
     /// The request headers.
     pub fn headers(&self) -> &Headers {
         &self.headers

@@ -85,6 +85,15 @@ impl Headers {
         self.0.len()
     }
 
+    /// Drops the headers that carry a secret rather than a signature
+    /// (GitLab's `X-Gitlab-Token` is the secret itself; `Authorization` and
+    /// `Cookie` are credentials), so a record of the event never keeps them.
+    pub(crate) fn drop_secrets(&mut self) {
+        for name in SECRET_HEADERS {
+            self.0.remove(name);
+        }
+    }
+
     /// Whether there is no header.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -98,6 +107,14 @@ const SENSITIVE: [&str; 5] = [
     "cookie",
     "x-gitlab-token",
     "x-api-key",
+];
+
+/// Headers whose value is a secret or a credential.
+const SECRET_HEADERS: [&str; 4] = [
+    "x-gitlab-token",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
 ];
 
 impl fmt::Debug for Headers {

@@ -19,7 +19,7 @@
 //!     }
 //! }
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let processor = WebhookProcessor::builder()
 //!     .register_validator("github", GitHubSignatureValidator::new("secret"))
 //!     .listener(OnPush)
@@ -42,12 +42,14 @@ mod error;
 mod event;
 mod headers;
 mod json;
+mod lifecycle;
 mod listener;
 pub mod metrics;
 mod processor;
 pub mod queue;
 pub mod registry;
 mod secret;
+mod source;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,12 +63,11 @@ pub use self::error::{BoxError, BuildError, ProcessError};
 pub use self::event::WebhookEvent;
 pub use self::headers::{Headers, InvalidHeader};
 pub use self::json::{Json, JsonBodyError};
+pub use self::lifecycle::backoff;
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
-pub use self::processor::{
-    Delivery, Dispatch, Processed, ProcessorBuilder, Route, WebhookProcessor,
-};
-pub use self::queue::{DeadLetter, EventQueue};
+pub use self::processor::{Dispatch, Processed, ProcessorBuilder, Route, WebhookProcessor};
+pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};
 pub use self::registry::ListenerRegistration;
 pub use self::secret::{Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};

@@ -7,7 +7,7 @@
 //! ```
 //! use webhooks_core::{Processed, StripeSignatureValidator, WebhookProcessor, testing};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let processor = WebhookProcessor::builder()
 //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test"))
 //!     .build()
@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use self::providers::Scheme;
-use crate::{Clock, Delivery, Headers, ProcessError, Processed, SignedRequest, WebhookProcessor};
+use crate::{Clock, Headers, ProcessError, Processed, SignedRequest, WebhookProcessor};
 
 pub use self::providers::{
     discord, github, gitlab, hmac, linear, paddle, shopify, slack, square, standard,
@@ -292,23 +292,6 @@ impl SignedEvent {
         }
     }
 
-    /// This event as a delivery to `source`, for
-    /// [`WebhookProcessor::process_delivery`].
-    ///
-    /// ```
-    /// use webhooks_core::testing::SignedEvent;
-    ///
-    /// let delivery = SignedEvent::github("secret", "push", "{}").delivery("github");
-    /// assert_eq!(delivery.source(), "github");
-    /// ```
-    pub fn delivery(&self, source: &str) -> Delivery {
-        let delivery = Delivery::new(source, self.headers.clone(), self.body.clone());
-        match &self.url {
-            Some(url) => delivery.with_url(url.clone()),
-            None => delivery,
-        }
-    }
-
     /// Processes this event as a delivery to `source`, exactly as the
     /// server does with a request: verified, deduplicated, recorded and
     /// handed to the listeners.
@@ -316,7 +299,7 @@ impl SignedEvent {
     /// ```
     /// use webhooks_core::{GitHubSignatureValidator, ProcessError, Processed, WebhookProcessor, testing::SignedEvent};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let processor = WebhookProcessor::builder()
     ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
     ///     .build()
@@ -334,7 +317,12 @@ impl SignedEvent {
         processor: &WebhookProcessor,
         source: &str,
     ) -> Result<Processed, ProcessError> {
-        processor.process_delivery(self.delivery(source)).await
+        let Some(route) = processor.route(source) else {
+            return Err(ProcessError::UnknownSource);
+        };
+        route
+            .process(self.body.clone(), self.headers.clone(), self.url.as_deref())
+            .await
     }
 
     fn is_signature_header(&self, name: &str) -> bool {

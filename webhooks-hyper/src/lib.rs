@@ -15,7 +15,6 @@ mod dev;
 mod response;
 mod server;
 mod service;
-mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -34,9 +33,6 @@ pub enum ServeError {
     /// The processor could not be built from it.
     #[error(transparent)]
     Build(#[from] webhooks_core::BuildError),
-    /// The store could not be set up.
-    #[error("store: {0}")]
-    Store(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

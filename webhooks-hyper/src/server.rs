@@ -11,15 +11,20 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use webhooks_core::config::{DispatchMode, StoreProvider, ValidatorKind, WebhooksConfig};
-use webhooks_core::{Config, ProcessorBuilder, WebhookProcessor};
+use webhooks_core::{BuildError, Config, ProcessorBuilder, WebhookProcessor};
 
 use crate::{ServeError, WebhookService, dev};
 
-/// How long a graceful shutdown waits for open requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long, past the shutdown timeout, open connections may take to
+/// receive the answers of cut-short events.
+const ANSWER_GRACE: Duration = Duration::from_secs(10);
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Customize = Box<dyn FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send>;
+/// Gives the builder the store and queue the configuration names.
+type Storage = Box<
+    dyn FnOnce(&WebhooksConfig, ProcessorBuilder) -> Result<ProcessorBuilder, BuildError> + Send,
+>;
 
 enum Origin {
     Env,
@@ -41,6 +46,7 @@ enum Origin {
 pub struct Server {
     origin: Origin,
     signal: Option<Signal>,
+    storage: Option<Storage>,
     customize: Vec<Customize>,
 }
 
@@ -52,6 +58,7 @@ impl Server {
         Self {
             origin: Origin::Env,
             signal: None,
+            storage: None,
             customize: Vec::new(),
         }
     }
@@ -61,6 +68,7 @@ impl Server {
         Self {
             origin: Origin::Config(Box::new(config)),
             signal: None,
+            storage: None,
             customize: Vec::new(),
         }
     }
@@ -72,6 +80,20 @@ impl Server {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Chooses the store and queue from the configuration: the transport
+    /// knows no backend, so the `webhooks` facade passes its choice here
+    /// (Redis with the `redis` feature). Without it, the in-memory store
+    /// serves, and `provider = "redis"` is a start-up error.
+    pub fn storage(
+        mut self,
+        choose: impl FnOnce(&WebhooksConfig, ProcessorBuilder) -> Result<ProcessorBuilder, BuildError>
+        + Send
+        + 'static,
+    ) -> Self {
+        self.storage = Some(Box::new(choose));
         self
     }
 
@@ -101,7 +123,9 @@ impl Server {
         };
         log_start_up(&config, development);
         let mut builder = ProcessorBuilder::from_config(&config)?;
-        builder = crate::store::configure_store(builder, &config).await?;
+        if let Some(storage) = self.storage {
+            builder = storage(&config, builder)?;
+        }
         for customize in self.customize {
             builder = customize(builder);
         }
@@ -122,6 +146,7 @@ impl Server {
             listener,
             local_addr,
             service: WebhookService::new(processor).max_body_bytes(config.max_body_bytes),
+            shutdown_timeout: config.shutdown_timeout(),
             signal: self.signal.unwrap_or_else(|| Box::pin(terminate_signal())),
         })
     }
@@ -151,6 +176,7 @@ pub struct BoundServer {
     listener: TcpListener,
     local_addr: SocketAddr,
     service: WebhookService,
+    shutdown_timeout: Duration,
     signal: Signal,
 }
 
@@ -179,6 +205,7 @@ impl BoundServer {
             listener,
             local_addr,
             service,
+            shutdown_timeout,
             mut signal,
         } = self;
         let graceful = GracefulShutdown::new();
@@ -226,17 +253,20 @@ impl BoundServer {
             }
         }
         drop(listener);
-        tracing::info!("shutting down: finishing open requests");
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("open requests did not finish within {DRAIN_TIMEOUT:?}; closing them");
-        }
-        if service.processor().is_queued() {
-            tracing::info!("draining the queue");
-        }
-        service.processor().shutdown().await;
+        tracing::info!("shutting down: finishing in-flight events (at most {shutdown_timeout:?})");
+        // The processor gives in-flight events the shutdown timeout, then
+        // cuts them short and hands them back; the connections waiting for
+        // their answers close right after.
+        let connections = async {
+            let drain = shutdown_timeout.saturating_add(ANSWER_GRACE);
+            if tokio::time::timeout(drain, graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!("open connections did not finish within {drain:?}; closing them");
+            }
+        };
+        tokio::join!(connections, service.processor().shutdown());
         tracing::info!("stopped");
         Ok(())
     }

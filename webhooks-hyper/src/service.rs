@@ -163,7 +163,6 @@ impl Inner {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),
             Ok(Processed::Handshake(handshake)) => response::handshake(handshake),
-            Ok(_) => response::error(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
             Err(error) => answer_error(&error),
         }
     }
@@ -226,19 +225,35 @@ where
     Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
-/// The contract's answer to each processing error.
+/// The contract's answer to each processing error: the whole HTTP answer
+/// is decided here, from the core's typed outcome.
 fn answer_error(error: &ProcessError) -> WebhookResponse {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match error {
-        ProcessError::InProgress { .. } => response::retry_later(status, "in progress"),
+        ProcessError::UnknownSource => response::error(StatusCode::NOT_FOUND, "unknown source"),
+        ProcessError::InvalidSignature(why) => {
+            response::error(StatusCode::UNAUTHORIZED, &why.to_string())
+        }
+        ProcessError::BadRequest(why) => response::error(StatusCode::BAD_REQUEST, &why.to_string()),
+        ProcessError::InProgress { .. } => {
+            response::retry_later(StatusCode::CONFLICT, "in progress")
+        }
         ProcessError::Unavailable(source) => {
             tracing::warn!(error = %source, "delivery refused: store unavailable");
-            response::retry_later(status, "store unavailable")
+            response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
         }
-        ProcessError::QueueFull | ProcessError::ShuttingDown => {
-            response::retry_later(status, &error.to_string())
+        ProcessError::QueueFull => {
+            response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "queue full")
         }
-        _ => response::error(status, &error.to_string()),
+        ProcessError::ShuttingDown => {
+            response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+        }
+        ProcessError::ClaimLost { .. } => response::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event could not be recorded as handled",
+        ),
+        ProcessError::ListenerFailed { .. } => {
+            response::error(StatusCode::INTERNAL_SERVER_ERROR, "listener failed")
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use webhooks::registry::registered_listeners;
+use webhooks::__private::registered_listeners;
 use webhooks::{
     Headers, HmacSignatureValidator, ProcessError, Processed, WebhookEvent, WebhookProcessor,
     webhook_listener,

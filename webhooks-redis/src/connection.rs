@@ -1,11 +1,13 @@
-//! Connecting, with bounded timeouts and reconnection.
+//! Connecting lazily, with bounded timeouts and reconnection.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
+use tokio::sync::OnceCell;
 
 /// How often a cluster command is retried after a redirection or a lost
 /// node, before the delivery is refused with 503.
@@ -14,15 +16,121 @@ const CLUSTER_RETRIES: u32 = 3;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A connection to a single server or to a cluster; both reconnect by
-/// themselves.
+/// After a failed connection attempt, commands fail at once for this long
+/// instead of each trying again: an outage costs deliveries no wait.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
+
+/// A connection made on first use, so a server starts while Redis is down
+/// and recovers when it is back; once made, it reconnects by itself.
 #[derive(Clone)]
-pub(crate) enum Connection {
+pub(crate) struct Connection {
+    inner: Arc<Lazy>,
+}
+
+struct Lazy {
+    target: Target,
+    timeout: Duration,
+    made: OnceCell<Made>,
+    failed_at: Mutex<Option<Instant>>,
+}
+
+enum Target {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A connection to a single server or to a cluster.
+#[derive(Clone)]
+pub(crate) enum Made {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
-impl ConnectionLike for Connection {
+impl Connection {
+    /// To the server at `url`; commands give up after `timeout`.
+    pub(crate) fn single(url: &str, timeout: Duration) -> Result<Self, RedisError> {
+        Ok(Self::new(
+            Target::Single(redis::Client::open(url)?),
+            timeout,
+        ))
+    }
+
+    /// To the Redis Cluster that `nodes` belong to, following redirections
+    /// and failovers; commands give up after `timeout`.
+    pub(crate) fn cluster(nodes: &[&str], timeout: Duration) -> Result<Self, RedisError> {
+        let client = ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(timeout)
+            // The default (16 retries, waits growing to minutes) would hold
+            // a delivery for far longer than a provider waits for an answer.
+            .retries(CLUSTER_RETRIES)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .build()?;
+        Ok(Self::new(Target::Cluster(client), timeout))
+    }
+
+    fn new(target: Target, timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(Lazy {
+                target,
+                timeout,
+                made: OnceCell::new(),
+                failed_at: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Whether this is a cluster connection.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.inner.target, Target::Cluster(_))
+    }
+
+    /// The connection, made now if it is not yet.
+    pub(crate) async fn get(&self) -> Result<Made, RedisError> {
+        if let Some(made) = self.inner.made.get() {
+            return Ok(made.clone());
+        }
+        let lazy = &*self.inner;
+        let recently_failed = lazy
+            .failed_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < RECONNECT_PAUSE);
+        if recently_failed {
+            return Err(RedisError::from((
+                ErrorKind::IoError,
+                "Redis unreachable; reconnecting",
+            )));
+        }
+        let made = lazy.made.get_or_try_init(|| lazy.connect()).await;
+        if made.is_err() {
+            *lazy
+                .failed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        }
+        made.cloned()
+    }
+}
+
+impl Lazy {
+    async fn connect(&self) -> Result<Made, RedisError> {
+        match &self.target {
+            Target::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(CONNECT_TIMEOUT)
+                    .set_response_timeout(self.timeout)
+                    .set_number_of_retries(1);
+                let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+                Ok(Made::Single(manager))
+            }
+            Target::Cluster(client) => Ok(Made::Cluster(client.get_async_connection().await?)),
+        }
+    }
+}
+
+impl ConnectionLike for Made {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(connection) => connection.req_packed_command(cmd),
@@ -47,35 +155,5 @@ impl ConnectionLike for Connection {
             Self::Single(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
         }
-    }
-}
-
-impl Connection {
-    /// A multiplexed connection to the server at `url` that reconnects by
-    /// itself, whose commands give up after `timeout`.
-    pub(crate) async fn single(url: &str, timeout: Duration) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(1);
-        Ok(Self::Single(
-            ConnectionManager::new_with_config(client, config).await?,
-        ))
-    }
-
-    /// A connection to the Redis Cluster that `nodes` belong to, following
-    /// redirections and failovers, whose commands give up after `timeout`.
-    pub(crate) async fn cluster(nodes: &[&str], timeout: Duration) -> Result<Self, RedisError> {
-        let client = ClusterClient::builder(nodes.iter().copied())
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(timeout)
-            // The default (16 retries, waits growing to minutes) would hold
-            // a delivery for far longer than a provider waits for an answer.
-            .retries(CLUSTER_RETRIES)
-            .min_retry_wait(50)
-            .max_retry_wait(500)
-            .build()?;
-        Ok(Self::Cluster(client.get_async_connection().await?))
     }
 }

@@ -1,135 +1,63 @@
-//! The durable queue of `mode = "queued"` on Redis Streams.
+//! The durable queue of `mode = "queued"` on Redis Streams: storage steps
+//! only; the worker loop and the retry policy are the core's.
 
-use std::collections::HashMap;
+mod job;
+mod scripts;
+
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
-use redis::{RedisError, Script, Value};
-use tokio::sync::{Semaphore, watch};
-use tokio_util::task::TaskTracker;
-use webhooks_core::config::DispatchConfig;
-use webhooks_core::queue::{DeadLetter, EnqueueError, EventQueue, JobRunner, backoff};
-use webhooks_core::{BoxFuture, Headers, StoreError, WebhookEvent};
+use redis::{RedisError, Script};
+use webhooks_core::queue::{
+    DeadLetter, DeadLetterBounds, EventQueue, JobState, PushError, Reservation, Reserved,
+};
+use webhooks_core::{StoreError, WebhookEvent};
 
-use crate::connection::Connection;
+use self::job::{Job, entry_job};
+use crate::connection::{Connection, Made};
 
 const GROUP: &str = "workers";
-/// How long one read waits for new entries before checking for due retries
-/// and a stop.
-const BLOCK_MS: u64 = 500;
 /// Commands give up after this long: an unreachable Redis is a quick 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// The blocking read's connection waits for the block, then as long.
-const READ_TIMEOUT: Duration = Duration::from_millis(BLOCK_MS + 2_000);
-
-/// Appends a job (hash + stream entry) unless the queue is full.
-const ENQUEUE: &str = r"
-if redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[3], unpack(ARGV, 3))
-redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
-return 1
-";
-/// Done: acknowledge and forget the entry and its job.
-const ACK: &str = r"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('DEL', KEYS[2])
-return 1
-";
-/// Failed, attempts left: move the job to the delayed set, due later.
-const RETRY: &str = r"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[3], 'attempt', ARGV[5], 'done', ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-return 1
-";
-/// Failed on its last attempt: move the job to the dead-letter stream.
-const DEAD: &str = r"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[3], 'done', ARGV[4], 'error', ARGV[5], 'failed', ARGV[6], 'failed_ms', ARGV[7])
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[3])
-return 1
-";
-/// Moves due retries back into the stream.
-const PROMOTE: &str = r"
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, job in ipairs(due) do
-  redis.call('XADD', KEYS[1], '*', 'job', job)
-  redis.call('ZREM', KEYS[2], job)
-end
-return #due
-";
-/// Renews an entry this consumer still owns (resetting its idle time), and
-/// leaves it alone if another worker took it over.
-const RENEW: &str = r"
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if pending[1] and pending[1][2] == ARGV[3] then
-  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-  return 1
-end
-return 0
-";
-/// Puts a dead letter back with fresh attempts.
-const REQUEUE: &str = r"
-if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[3], 'attempt', 1)
-redis.call('HDEL', KEYS[3], 'error', 'failed', 'failed_ms')
-redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
-return 1
-";
+/// The longest blocking read; its connection waits that long, then as long
+/// as any command.
+const MAX_BLOCK: Duration = Duration::from_secs(2);
+/// Due retries moved back into the stream per reserve, at most.
+const PROMOTE_BATCH: usize = 100;
 
 /// The durable queue of `mode = "queued"` with `provider = "redis"`.
 ///
-/// An event is appended to a Redis stream *before* the 2xx. Workers of every
-/// instance read it through one consumer group, each worker under a unique
-/// consumer name, and acknowledge it only after its listeners succeeded. A
-/// failed listener is retried with exponential backoff (the event waits in a
-/// sorted set, due at its next attempt, and the listeners that succeeded are
-/// not run again), then moved to a dead-letter stream with its last error.
-/// Entries a dead worker left pending are taken over after the visibility
-/// timeout (`XAUTOCLAIM`); a live worker keeps its entries by renewing them.
+/// A job is a hash (the event, its attempts, failures, succeeded listeners
+/// and last error) and an entry in a stream read through one consumer group
+/// by the workers of every instance, each instance under a unique consumer
+/// name. A retry waits in a sorted set until it is due; a dead letter is an
+/// entry of a second stream, trimmed by count and age, and its hash expires
+/// with the retention. A hold is the pending entry: renewed by the worker,
+/// taken over with `XAUTOCLAIM` when its worker died, and fenced by the
+/// job's attempt count, so a worker that lost it settles nothing.
 ///
 /// Every key carries the hash tag `{queue}`, so each script stays in one
 /// slot of a Redis Cluster.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), redis::RedisError> {
-/// use webhooks_core::config::DispatchConfig;
-///
-/// let queue = webhooks_redis::RedisEventQueue::connect(
-///     "redis://127.0.0.1:6379/0",
-///     "webhooks",
-///     &DispatchConfig::default(),
-/// )
-/// .await?;
+/// # fn run() -> Result<(), redis::RedisError> {
+/// let queue = webhooks_redis::RedisEventQueue::lazy("redis://127.0.0.1:6379/0", "webhooks")?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
 pub struct RedisEventQueue {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
     commands: Connection,
     reader: Connection,
     keys: Keys,
-    capacity: usize,
-    max_attempts: u32,
-    backoff_initial: Duration,
-    visibility: Duration,
-    workers: usize,
     consumer: String,
     instance: u64,
     next_job: AtomicU64,
-    scripts: Scripts,
-    stop: watch::Sender<bool>,
-    tracker: TaskTracker,
+    scripts: scripts::Scripts,
+    /// When lapsed holds were last looked for, and where the scan stopped.
+    reclaim: Mutex<(Option<Instant>, String)>,
 }
 
 struct Keys {
@@ -139,95 +67,212 @@ struct Keys {
     job_prefix: String,
 }
 
-struct Scripts {
-    enqueue: Script,
-    ack: Script,
-    retry: Script,
-    dead: Script,
-    promote: Script,
-    requeue: Script,
-    renew: Script,
-}
-
 impl RedisEventQueue {
-    /// Connects to the single server at `url`; keys start with `prefix`;
-    /// capacity, workers, attempts, backoff and visibility timeout come from
-    /// `config`.
-    pub async fn connect(
-        url: &str,
-        prefix: &str,
-        config: &DispatchConfig,
-    ) -> Result<Self, RedisError> {
-        let commands = Connection::single(url, COMMAND_TIMEOUT).await?;
-        let reader = Connection::single(url, READ_TIMEOUT).await?;
-        Ok(Self::new(commands, reader, prefix, config))
+    /// The queue on the server at `url`, connecting on first use (and again
+    /// after an outage); keys start with `prefix`. Fails only for a
+    /// malformed URL.
+    pub fn lazy(url: &str, prefix: &str) -> Result<Self, RedisError> {
+        let commands = Connection::single(url, COMMAND_TIMEOUT)?;
+        let reader = Connection::single(url, MAX_BLOCK + COMMAND_TIMEOUT)?;
+        Ok(Self::new(commands, reader, prefix))
     }
 
-    /// Connects to the Redis Cluster that `nodes` belong to; otherwise as
-    /// [`RedisEventQueue::connect`]. Every key of the queue carries the hash
-    /// tag `{queue}`, so each script runs on one node.
-    pub async fn connect_cluster(
-        nodes: &[&str],
-        prefix: &str,
-        config: &DispatchConfig,
-    ) -> Result<Self, RedisError> {
-        let commands = Connection::cluster(nodes, COMMAND_TIMEOUT).await?;
-        let reader = Connection::cluster(nodes, READ_TIMEOUT).await?;
-        Ok(Self::new(commands, reader, prefix, config))
+    /// [`RedisEventQueue::lazy`] on the Redis Cluster that `nodes` belong to.
+    pub fn lazy_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
+        let commands = Connection::cluster(nodes, COMMAND_TIMEOUT)?;
+        let reader = Connection::cluster(nodes, MAX_BLOCK + COMMAND_TIMEOUT)?;
+        Ok(Self::new(commands, reader, prefix))
     }
 
-    fn new(
-        commands: Connection,
-        reader: Connection,
-        prefix: &str,
-        config: &DispatchConfig,
-    ) -> Self {
+    /// Connects now to the server at `url`; otherwise as
+    /// [`RedisEventQueue::lazy`].
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
+        let queue = Self::lazy(url, prefix)?;
+        queue.commands.get().await?;
+        Ok(queue)
+    }
+
+    /// Connects now to the Redis Cluster that `nodes` belong to.
+    pub async fn connect_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
+        let queue = Self::lazy_cluster(nodes, prefix)?;
+        queue.commands.get().await?;
+        Ok(queue)
+    }
+
+    fn new(commands: Connection, reader: Connection, prefix: &str) -> Self {
         let instance = RandomState::new().hash_one((std::process::id(), SystemTime::now()));
         let tag = format!("{prefix}:{{queue}}");
         Self {
-            inner: Arc::new(Inner {
-                commands,
-                reader,
-                keys: Keys {
-                    stream: format!("{tag}:stream"),
-                    delayed: format!("{tag}:delayed"),
-                    dead: format!("{tag}:dead"),
-                    job_prefix: format!("{tag}:job:"),
-                },
-                capacity: config.queue_capacity,
-                max_attempts: config.max_attempts,
-                backoff_initial: Duration::from_millis(config.backoff_initial_ms),
-                visibility: Duration::from_secs(config.visibility_timeout_seconds),
-                workers: config
-                    .workers
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
-                consumer: format!("consumer-{}-{instance:016x}", std::process::id()),
-                instance,
-                next_job: AtomicU64::new(1),
-                scripts: Scripts {
-                    enqueue: Script::new(ENQUEUE),
-                    ack: Script::new(ACK),
-                    retry: Script::new(RETRY),
-                    dead: Script::new(DEAD),
-                    promote: Script::new(PROMOTE),
-                    requeue: Script::new(REQUEUE),
-                    renew: Script::new(RENEW),
-                },
-                stop: watch::Sender::new(false),
-                tracker: TaskTracker::new(),
-            }),
+            commands,
+            reader,
+            keys: Keys {
+                stream: format!("{tag}:stream"),
+                delayed: format!("{tag}:delayed"),
+                dead: format!("{tag}:dead"),
+                job_prefix: format!("{tag}:job:"),
+            },
+            consumer: format!("consumer-{}-{instance:016x}", std::process::id()),
+            instance,
+            next_job: AtomicU64::new(1),
+            scripts: scripts::Scripts::new(),
+            reclaim: Mutex::new((None, "0-0".into())),
         }
     }
 
     /// This instance's consumer name in the group (unique per process start).
     pub fn consumer_name(&self) -> &str {
-        &self.inner.consumer
+        &self.consumer
     }
-}
 
-impl Inner {
     fn job_key(&self, job: &str) -> String {
         format!("{}{job}", self.keys.job_prefix)
+    }
+
+    async fn connection(&self) -> Result<Made, StoreError> {
+        self.commands.get().await.map_err(unavailable)
+    }
+
+    /// The entries to start: lapsed holds (every half visibility timeout),
+    /// else new entries, waiting up to `wait`.
+    async fn read(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<StreamId>, RedisError> {
+        let mut connection = self.commands.get().await?;
+        let _: i64 = self
+            .scripts
+            .promote
+            .key(&self.keys.stream)
+            .key(&self.keys.delayed)
+            .arg(now_ms())
+            .arg(PROMOTE_BATCH)
+            .invoke_async(&mut connection)
+            .await?;
+        let cursor = {
+            let mut reclaim = self
+                .reclaim
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = reclaim.0.is_none_or(|at| at.elapsed() >= visibility / 2);
+            due.then(|| {
+                reclaim.0 = Some(Instant::now());
+                reclaim.1.clone()
+            })
+        };
+        if let Some(cursor) = cursor {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(&self.keys.stream)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg(millis(visibility))
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(max)
+                .query_async(&mut connection)
+                .await?;
+            // The scan continues where it stopped, so entries behind
+            // long-running ones are reached too.
+            self.reclaim
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .1 = reply.next_stream_id;
+            if !reply.claimed.is_empty() {
+                return Ok(reply.claimed);
+            }
+        }
+        let mut reader = self.reader.get().await?;
+        let block = wait.min(MAX_BLOCK);
+        let mut read = redis::cmd("XREADGROUP");
+        read.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(max);
+        if !block.is_zero() {
+            read.arg("BLOCK").arg(millis(block));
+        }
+        let reply: Option<StreamReadReply> = read
+            .arg("STREAMS")
+            .arg(&self.keys.stream)
+            .arg(">")
+            .query_async(&mut reader)
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect())
+    }
+
+    /// Counts a start of each entry's job and loads it; entries whose job is
+    /// gone (settled elsewhere) are acknowledged and skipped.
+    async fn start(&self, entries: Vec<StreamId>) -> Result<Vec<Reserved>, RedisError> {
+        let mut connection = self.commands.get().await?;
+        let mut reserved = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let job_id = entry_job(&entry);
+            let job_key = self.job_key(job_id.as_deref().unwrap_or("none"));
+            let fields: Vec<Vec<u8>> = self
+                .scripts
+                .start
+                .key(&self.keys.stream)
+                .key(&job_key)
+                .arg(GROUP)
+                .arg(&entry.id)
+                .invoke_async(&mut connection)
+                .await?;
+            let (Some(job_id), Some(job)) = (job_id, Job::from_fields(fields)) else {
+                continue;
+            };
+            let token = u64::from(job.state.attempts);
+            let reservation = Reservation {
+                id: format!("{}|{job_id}", entry.id),
+                token,
+            };
+            reserved.push(Reserved::new(reservation, job.event, job.state));
+        }
+        Ok(reserved)
+    }
+
+    /// A reservation's stream entry, job id and job key.
+    fn held<'r>(&self, reservation: &'r Reservation) -> Option<(&'r str, &'r str, String)> {
+        let (entry, job) = reservation.id.split_once('|')?;
+        Some((entry, job, self.job_key(job)))
+    }
+
+    /// Runs a settle script that checks the hold first; whether it held.
+    async fn settle(
+        &self,
+        script: &Script,
+        reservation: &Reservation,
+        extra_keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<bool, StoreError> {
+        let Some((entry, job_id, job_key)) = self.held(reservation) else {
+            return Ok(false);
+        };
+        let mut invocation = script.key(&self.keys.stream);
+        invocation.key(&job_key);
+        for key in extra_keys {
+            invocation.key(*key);
+        }
+        invocation
+            .arg(GROUP)
+            .arg(entry)
+            .arg(&self.consumer)
+            .arg(reservation.token)
+            .arg(job_id);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut connection = self.connection().await?;
+        let held: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(held == 1)
     }
 }
 
@@ -235,231 +280,209 @@ fn unavailable(error: RedisError) -> StoreError {
     StoreError::new(error)
 }
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
+    epoch_ms(SystemTime::now())
 }
 
-/// Headers as `name: value\r\n` lines: HTTP forbids CR and LF in both.
-fn encode_headers(headers: &Headers) -> Vec<u8> {
-    let mut encoded = Vec::new();
-    for (name, value) in headers.iter() {
-        encoded.extend_from_slice(name.as_bytes());
-        encoded.extend_from_slice(b": ");
-        encoded.extend_from_slice(value);
-        encoded.extend_from_slice(b"\r\n");
-    }
-    encoded
-}
-
-fn decode_headers(encoded: &[u8]) -> Headers {
-    let mut headers = Headers::new();
-    for line in encoded.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.windows(2).position(|pair| pair == b": ") else {
-            continue;
-        };
-        if let Ok(name) = std::str::from_utf8(&line[..colon]) {
-            let _ = headers.append_bytes(name, &line[colon + 2..]);
-        }
-    }
-    headers
-}
-
-/// A job hash, as read back.
-struct Job {
-    fields: HashMap<String, Vec<u8>>,
-}
-
-impl Job {
-    fn text(&self, field: &str) -> String {
-        self.fields
-            .get(field)
-            .map(|value| String::from_utf8_lossy(value).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn number(&self, field: &str) -> u64 {
-        self.text(field).parse().unwrap_or(0)
-    }
-
-    fn lines(&self, field: &str) -> Vec<String> {
-        self.text(field)
-            .split('\n')
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn event(&self) -> WebhookEvent {
-        let body = self.fields.get("body").cloned().unwrap_or_default();
-        WebhookEvent::new(
-            self.text("source"),
-            self.text("type"),
-            self.text("id"),
-            body,
-        )
-        .with_headers(decode_headers(
-            self.fields.get("headers").map_or(&[][..], Vec::as_slice),
-        ))
-        .with_attempt(
-            u32::try_from(self.number("attempt"))
-                .unwrap_or(u32::MAX)
-                .max(1),
-        )
-        .with_received_at(UNIX_EPOCH + Duration::from_millis(self.number("received_ms")))
-    }
-}
-
-async fn load_job(connection: &mut Connection, key: &str) -> Result<Option<Job>, RedisError> {
-    let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
-        .arg(key)
-        .query_async(connection)
-        .await?;
-    Ok((!fields.is_empty()).then_some(Job { fields }))
-}
-
-fn job_id(entry: &StreamId) -> Option<String> {
-    match entry.map.get("job")? {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        _ => None,
-    }
+fn epoch_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| millis(since))
 }
 
 impl EventQueue for RedisEventQueue {
-    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>> {
-        Box::pin(async move {
-            let inner = &*self.inner;
-            if *inner.stop.borrow() {
-                return Err(EnqueueError::Closed);
-            }
-            let job = format!(
-                "{:016x}{:016x}",
-                inner.instance,
-                inner.next_job.fetch_add(1, Ordering::Relaxed)
-            );
-            let received_ms = event
-                .received_at()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_millis() as u64);
-            let mut connection = inner.commands.clone();
-            let added: i64 = inner
-                .scripts
-                .enqueue
-                .key(&inner.keys.stream)
-                .key(&inner.keys.delayed)
-                .key(inner.job_key(&job))
-                .arg(inner.capacity)
-                .arg(&job)
-                .arg("source")
-                .arg(event.source())
-                .arg("type")
-                .arg(event.event_type())
-                .arg("id")
-                .arg(event.id())
-                .arg("headers")
-                .arg(encode_headers(event.headers()))
-                .arg("body")
-                .arg(event.body().as_ref())
-                .arg("received_ms")
-                .arg(received_ms)
-                .arg("attempt")
-                .arg(1)
-                .arg("done")
-                .arg("")
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|error| EnqueueError::Unavailable(unavailable(error)))?;
-            if added == 0 {
-                return Err(EnqueueError::Full);
-            }
-            Ok(())
-        })
-    }
-
-    fn start(&self, runner: JobRunner) -> Result<(), StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| StoreError::new("the queue's workers need a Tokio runtime"))?;
-        let inner = Arc::clone(&self.inner);
-        self.inner
-            .tracker
-            .spawn_on(read_loop(inner, runner), &runtime);
+    async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
+        let job_id = format!(
+            "{:016x}{:016x}",
+            self.instance,
+            self.next_job.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut connection = self.connection().await?;
+        let mut invocation = self.scripts.push.key(&self.keys.stream);
+        invocation
+            .key(&self.keys.delayed)
+            .key(self.job_key(&job_id))
+            .arg(capacity)
+            .arg(&job_id);
+        job::push_fields(&mut invocation, &event);
+        let added: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        if added == 0 {
+            return Err(PushError::Full);
+        }
         Ok(())
     }
 
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.inner.stop.send_replace(true);
-            self.inner.tracker.close();
-            self.inner.tracker.wait().await;
-        })
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
-        Box::pin(async move {
-            let inner = &*self.inner;
-            let mut connection = inner.commands.clone();
-            let entries: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(&inner.keys.dead)
-                .arg("-")
-                .arg("+")
-                .query_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            let mut letters = Vec::with_capacity(entries.ids.len());
-            for entry in entries.ids {
-                let Some(job_id) = job_id(&entry) else {
-                    continue;
-                };
-                let Some(job) = load_job(&mut connection, &inner.job_key(&job_id))
+    async fn reserve(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Reserved>, StoreError> {
+        let entries = match self.read(max, visibility, wait).await {
+            Err(error) if error.code() == Some("NOGROUP") => {
+                let mut connection = self.connection().await?;
+                create_group(&mut connection, &self.keys.stream)
                     .await
-                    .map_err(unavailable)?
-                else {
-                    continue;
-                };
-                letters.push(DeadLetter::new(
-                    entry.id,
-                    job.event(),
-                    job.lines("failed"),
-                    job.text("error"),
-                    UNIX_EPOCH + Duration::from_millis(job.number("failed_ms")),
-                ));
+                    .map_err(unavailable)?;
+                self.read(max, visibility, wait).await
             }
-            Ok(letters)
-        })
+            read => read,
+        }
+        .map_err(unavailable)?;
+        self.start(entries).await.map_err(unavailable)
     }
 
-    fn requeue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let inner = &*self.inner;
-            let mut connection = inner.commands.clone();
-            let entries: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(&inner.keys.dead)
-                .arg(id)
-                .arg(id)
+    async fn renew(
+        &self,
+        reservation: &Reservation,
+        _visibility: Duration,
+    ) -> Result<bool, StoreError> {
+        self.settle(&self.scripts.renew, reservation, &[], &[])
+            .await
+    }
+
+    async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
+        self.settle(&self.scripts.ack, reservation, &[], &[]).await
+    }
+
+    async fn retry_at(
+        &self,
+        reservation: &Reservation,
+        due: SystemTime,
+        state: &JobState,
+    ) -> Result<bool, StoreError> {
+        let due = epoch_ms(due).to_string();
+        let failures = state.failures.to_string();
+        let done = state.done.join("\n");
+        let error = state.last_error.as_deref().unwrap_or("");
+        let delayed = self.keys.delayed.clone();
+        self.settle(
+            &self.scripts.retry,
+            reservation,
+            &[&delayed],
+            &[
+                due.as_bytes(),
+                failures.as_bytes(),
+                done.as_bytes(),
+                error.as_bytes(),
+            ],
+        )
+        .await
+    }
+
+    async fn dead(
+        &self,
+        reservation: &Reservation,
+        state: &JobState,
+        reason: &str,
+        bounds: DeadLetterBounds,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let oldest = now.saturating_sub(millis(bounds.retention));
+        let (now, oldest) = (now.to_string(), format!("{oldest}-0"));
+        let failures = state.failures.to_string();
+        let done = state.done.join("\n");
+        let retention = millis(bounds.retention).max(1).to_string();
+        let max = bounds.max.to_string();
+        let dead = self.keys.dead.clone();
+        self.settle(
+            &self.scripts.dead,
+            reservation,
+            &[&dead],
+            &[
+                failures.as_bytes(),
+                done.as_bytes(),
+                reason.as_bytes(),
+                now.as_bytes(),
+                retention.as_bytes(),
+                max.as_bytes(),
+                oldest.as_bytes(),
+                state.last_error.as_deref().unwrap_or("").as_bytes(),
+            ],
+        )
+        .await
+    }
+
+    async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
+        self.settle(&self.scripts.hand_back, reservation, &[], &[])
+            .await
+            .map(drop)
+    }
+
+    async fn dead_letters(&self, source: Option<&str>) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut connection = self.connection().await?;
+        let entries: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.keys.dead)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let mut letters = Vec::with_capacity(entries.ids.len());
+        for entry in entries.ids {
+            let Some(job_id) = entry_job(&entry) else {
+                continue;
+            };
+            let fields: Vec<Vec<u8>> = redis::cmd("HGETALL")
+                .arg(self.job_key(&job_id))
                 .query_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
-            let Some(job_id) = entries.ids.first().and_then(job_id) else {
-                return Ok(false);
+            let Some(job) = Job::from_fields(fields) else {
+                continue; // expired with the retention
             };
-            let requeued: i64 = inner
-                .scripts
-                .requeue
-                .key(&inner.keys.stream)
-                .key(&inner.keys.dead)
-                .key(inner.job_key(&job_id))
-                .arg(id)
-                .arg(&job_id)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(requeued == 1)
-        })
+            if source.is_some_and(|source| job.event.source() != source) {
+                continue;
+            }
+            letters.push(job.into_dead_letter(entry.id));
+        }
+        Ok(letters)
+    }
+
+    async fn requeue(&self, id: &str) -> Result<bool, StoreError> {
+        let mut connection = self.connection().await?;
+        let entries: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.keys.dead)
+            .arg(id)
+            .arg(id)
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let Some(job_id) = entries.ids.first().and_then(entry_job) else {
+            return Ok(false);
+        };
+        let requeued: i64 = self
+            .scripts
+            .requeue
+            .key(&self.keys.stream)
+            .key(&self.keys.dead)
+            .key(self.job_key(&job_id))
+            .arg(id)
+            .arg(&job_id)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(requeued == 1)
+    }
+
+    async fn close(&self) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connection().await?;
+        let _: i64 = self
+            .scripts
+            .forget_consumer
+            .key(&self.keys.stream)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(Vec::new())
     }
 
     fn is_durable(&self) -> bool {
@@ -467,119 +490,7 @@ impl EventQueue for RedisEventQueue {
     }
 }
 
-/// Reads entries for this consumer, new ones and those a dead worker left,
-/// and runs each in a task, at most `workers` at once, until stopped.
-async fn read_loop(inner: Arc<Inner>, runner: JobRunner) {
-    let mut reader = inner.reader.clone();
-    let mut commands = inner.commands.clone();
-    let slots = Arc::new(Semaphore::new(inner.workers));
-    let mut stop = inner.stop.subscribe();
-    let mut group_ready = false;
-    let mut last_reclaim = std::time::Instant::now() - inner.visibility;
-    // XAUTOCLAIM scans the pending list in pages: continue where the last
-    // call stopped, so entries behind long-running ones are reached too.
-    let mut reclaim_from = String::from("0-0");
-    let mut failures = 0_u32;
-    while !*stop.borrow_and_update() {
-        // Read only for free workers: an entry read but left waiting for a
-        // worker would not be renewed, so another worker (or this one's own
-        // XAUTOCLAIM) could take it over and run it a second time.
-        let first_slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
-            _ = stop.changed() => continue,
-        };
-        let result = async {
-            if !group_ready {
-                create_group(&mut commands, &inner.keys.stream).await?;
-                group_ready = true;
-            }
-            let _: i64 = inner
-                .scripts
-                .promote
-                .key(&inner.keys.stream)
-                .key(&inner.keys.delayed)
-                .arg(now_ms())
-                .arg(100)
-                .invoke_async(&mut commands)
-                .await?;
-            let free = 1 + slots.available_permits();
-            let mut entries = Vec::new();
-            if last_reclaim.elapsed() >= inner.visibility / 2 {
-                last_reclaim = std::time::Instant::now();
-                let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                    .arg(&inner.keys.stream)
-                    .arg(GROUP)
-                    .arg(&inner.consumer)
-                    .arg(u64::try_from(inner.visibility.as_millis()).unwrap_or(u64::MAX))
-                    .arg(&reclaim_from)
-                    .arg("COUNT")
-                    .arg(free)
-                    .query_async(&mut commands)
-                    .await?;
-                reclaim_from = reply.next_stream_id;
-                entries.extend(reply.claimed);
-            }
-            if entries.is_empty() {
-                let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(GROUP)
-                    .arg(&inner.consumer)
-                    .arg("COUNT")
-                    .arg(free)
-                    .arg("BLOCK")
-                    .arg(BLOCK_MS)
-                    .arg("STREAMS")
-                    .arg(&inner.keys.stream)
-                    .arg(">")
-                    .query_async(&mut reader)
-                    .await?;
-                entries.extend(reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids));
-            }
-            Ok::<_, RedisError>(entries)
-        }
-        .await;
-        match result {
-            Ok(entries) => {
-                failures = 0;
-                let mut first_slot = Some(first_slot);
-                for entry in entries {
-                    // Free already: only this loop takes slots.
-                    let slot = match first_slot.take() {
-                        Some(slot) => slot,
-                        None => Arc::clone(&slots)
-                            .acquire_owned()
-                            .await
-                            .expect("never closed"),
-                    };
-                    let inner = Arc::clone(&inner);
-                    let runner = runner.clone();
-                    inner.tracker.clone().spawn(async move {
-                        if let Err(error) = run_entry(&inner, &runner, entry).await {
-                            // Left pending: taken over after the visibility timeout.
-                            tracing::warn!(error = %error, "queued event not settled; it will be retried");
-                        }
-                        drop(slot);
-                    });
-                }
-            }
-            Err(error) => {
-                if error.kind() == redis::ErrorKind::ResponseError
-                    && error.code() == Some("NOGROUP")
-                {
-                    group_ready = false;
-                }
-                failures += 1;
-                if failures == 1 || failures % 60 == 0 {
-                    tracing::warn!(error = %error, "reading the webhook queue failed; retrying");
-                }
-                let pause = Duration::from_millis(500);
-                let _ = tokio::time::timeout(pause, stop.changed()).await;
-            }
-        }
-    }
-}
-
-async fn create_group(connection: &mut Connection, stream: &str) -> Result<(), RedisError> {
+async fn create_group(connection: &mut Made, stream: &str) -> Result<(), RedisError> {
     let created: Result<(), RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)
@@ -594,147 +505,11 @@ async fn create_group(connection: &mut Connection, stream: &str) -> Result<(), R
     }
 }
 
-/// Runs one entry's job and settles it: acknowledged, scheduled for a
-/// retry, or dead-lettered. While it runs, its pending entry is renewed so
-/// no other worker takes it over.
-async fn run_entry(inner: &Inner, runner: &JobRunner, entry: StreamId) -> Result<(), RedisError> {
-    let mut connection = inner.commands.clone();
-    let Some(job_id) = job_id(&entry) else {
-        return settle_ack(inner, &mut connection, &entry.id, "").await;
-    };
-    let job_key = inner.job_key(&job_id);
-    let Some(job) = load_job(&mut connection, &job_key).await? else {
-        // Settled by another worker already; only the entry is left.
-        return settle_ack(inner, &mut connection, &entry.id, &job_key).await;
-    };
-    let event = job.event();
-    let mut done = job.lines("done");
-    let outcome = {
-        let run = runner.run(&event, &done);
-        tokio::pin!(run);
-        let renew_every = inner.visibility / 3;
-        loop {
-            tokio::select! {
-                outcome = &mut run => break outcome,
-                () = tokio::time::sleep(renew_every) => {
-                    let _: Result<i64, RedisError> = inner
-                        .scripts
-                        .renew
-                        .key(&inner.keys.stream)
-                        .arg(GROUP)
-                        .arg(&entry.id)
-                        .arg(&inner.consumer)
-                        .invoke_async(&mut connection)
-                        .await;
-                }
-            }
-        }
-    };
-    done.extend(outcome.succeeded);
-    if outcome.failed.is_empty() {
-        return settle_ack(inner, &mut connection, &entry.id, &job_key).await;
-    }
-    let attempt = event.attempt();
-    let error = outcome.last_error.unwrap_or_default();
-    if attempt >= inner.max_attempts {
-        tracing::error!(
-            source = event.source(),
-            event_type = event.event_type(),
-            id = event.id(),
-            attempts = attempt,
-            listeners = ?outcome.failed,
-            error = %error,
-            "webhook event dead-lettered after its last attempt"
-        );
-        let _: i64 = inner
-            .scripts
-            .dead
-            .key(&inner.keys.stream)
-            .key(&inner.keys.dead)
-            .key(&job_key)
-            .arg(GROUP)
-            .arg(&entry.id)
-            .arg(&job_id)
-            .arg(done.join("\n"))
-            .arg(&error)
-            .arg(outcome.failed.join("\n"))
-            .arg(now_ms())
-            .invoke_async(&mut connection)
-            .await?;
-        return Ok(());
-    }
-    let due = now_ms()
-        + u64::try_from(backoff(inner.backoff_initial, attempt).as_millis())
-            .unwrap_or(u64::MAX / 2);
-    let _: i64 = inner
-        .scripts
-        .retry
-        .key(&inner.keys.stream)
-        .key(&inner.keys.delayed)
-        .key(&job_key)
-        .arg(GROUP)
-        .arg(&entry.id)
-        .arg(&job_id)
-        .arg(due)
-        .arg(attempt + 1)
-        .arg(done.join("\n"))
-        .invoke_async(&mut connection)
-        .await?;
-    Ok(())
-}
-
-async fn settle_ack(
-    inner: &Inner,
-    connection: &mut Connection,
-    entry: &str,
-    job_key: &str,
-) -> Result<(), RedisError> {
-    let job_key = if job_key.is_empty() {
-        inner.job_key("none")
-    } else {
-        job_key.to_owned()
-    };
-    let _: i64 = inner
-        .scripts
-        .ack
-        .key(&inner.keys.stream)
-        .key(job_key)
-        .arg(GROUP)
-        .arg(entry)
-        .invoke_async(connection)
-        .await?;
-    Ok(())
-}
-
 impl fmt::Debug for RedisEventQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisEventQueue")
-            .field("stream", &self.inner.keys.stream)
-            .field("consumer", &self.inner.consumer)
-            .field("capacity", &self.inner.capacity)
-            .field("workers", &self.inner.workers)
+            .field("stream", &self.keys.stream)
+            .field("consumer", &self.consumer)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_survive_encoding() {
-        let mut headers = Headers::new()
-            .with("X-GitHub-Event", "push")
-            .with("X-Multi", "a");
-        headers.append("x-multi", "b: c").unwrap();
-        headers.append_bytes("x-latin", b"caf\xe9").unwrap();
-        let decoded = decode_headers(&encode_headers(&headers));
-        assert_eq!(decoded.get("x-github-event"), Some("push"));
-        assert_eq!(
-            decoded.get_all("x-multi").collect::<Vec<_>>(),
-            ["a", "b: c"]
-        );
-        assert_eq!(decoded.get_bytes("x-latin"), Some(&b"caf\xe9"[..]));
-        assert_eq!(decoded.len(), headers.len());
     }
 }

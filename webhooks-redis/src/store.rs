@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, Script};
 
-use crate::connection::Connection;
-use webhooks_core::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
+use crate::connection::{Connection, Made};
+use webhooks_core::{Claim, IdempotencyStore, Lease, StoreError};
 
 /// Every command gives up after this long, so an unreachable Redis turns
 /// into a 503 quickly instead of a hung request.
@@ -21,10 +21,28 @@ const DONE: &str = "done";
 /// it, tries again before answering "in progress".
 const CLAIM_RACES: usize = 3;
 
-/// Complete: only the holder's token turns the key into `done` for the TTL.
+/// Complete: the holder's token, or no key at all (the lease lapsed and
+/// nobody took it), turns into `done` for the TTL; another holder's token or
+/// `done` is left alone (0).
 const COMPLETE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] or not current then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Renew: the holder's token gets a fresh lease; a lapsed key nobody took is
+/// taken again; another holder's token or `done` answers 0.
+const RENEW: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
@@ -67,24 +85,42 @@ pub struct RedisWebhookEventStore {
     instance: u64,
     next_token: std::sync::Arc<AtomicU64>,
     complete: Script,
+    renew: Script,
     release: Script,
 }
 
 impl RedisWebhookEventStore {
-    /// Connects to the single server at `url`; keys start with `prefix`.
+    /// Connects to the single server at `url` now; keys start with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
-        let connection = Connection::single(url, COMMAND_TIMEOUT).await?;
-        Ok(Self::new(connection, prefix))
+        let store = Self::lazy(url, prefix)?;
+        store.connection.get().await?;
+        Ok(store)
     }
 
     /// Connects to the Redis Cluster that `nodes` (`redis://host:port`
-    /// URLs, any of its primaries) belong to; keys start with `prefix`.
+    /// URLs, any of its primaries) belong to now; keys start with `prefix`.
     ///
     /// The slot map is learnt from the nodes and followed through
     /// `MOVED`/`ASK` redirections and failovers.
     pub async fn connect_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
-        let connection = Connection::cluster(nodes, COMMAND_TIMEOUT).await?;
-        Ok(Self::new(connection, prefix))
+        let store = Self::lazy_cluster(nodes, prefix)?;
+        store.connection.get().await?;
+        Ok(store)
+    }
+
+    /// The store of the server at `url`, connecting on first use (and again
+    /// after an outage): a server that starts while Redis is down answers
+    /// 503 until it is back. Fails only for a malformed URL.
+    pub fn lazy(url: &str, prefix: &str) -> Result<Self, RedisError> {
+        Ok(Self::new(Connection::single(url, COMMAND_TIMEOUT)?, prefix))
+    }
+
+    /// [`RedisWebhookEventStore::lazy`] for a Redis Cluster.
+    pub fn lazy_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
+        Ok(Self::new(
+            Connection::cluster(nodes, COMMAND_TIMEOUT)?,
+            prefix,
+        ))
     }
 
     fn new(connection: Connection, prefix: &str) -> Self {
@@ -94,6 +130,7 @@ impl RedisWebhookEventStore {
             instance: RandomState::new().hash_one(std::process::id()),
             next_token: std::sync::Arc::new(AtomicU64::new(1)),
             complete: Script::new(COMPLETE),
+            renew: Script::new(RENEW),
             release: Script::new(RELEASE),
         }
     }
@@ -121,8 +158,11 @@ impl RedisWebhookEventStore {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let mut connection = self.connection.clone();
+        let connection = self.connection.clone();
         runtime.spawn(async move {
+            let Ok(mut connection) = connection.get().await else {
+                return;
+            };
             let undone: Result<i64, RedisError> = redis::cmd("EVAL")
                 .arg(RELEASE)
                 .arg(1)
@@ -162,7 +202,7 @@ impl Token {
 /// its text (`EVAL`) only when the server has not cached it (`NOSCRIPT`,
 /// after a restart or a failover).
 async fn run_script<T: FromRedisValue>(
-    connection: &mut Connection,
+    connection: &mut Made,
     script: &Script,
     text: &str,
     key: &str,
@@ -212,109 +252,109 @@ fn millis(duration: Duration) -> u64 {
 }
 
 impl IdempotencyStore for RedisWebhookEventStore {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(async move {
-            let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
-            let (key, token) = (self.key(key), self.token_value(&granted));
-            let mut connection = self.connection.clone();
-            for _ in 0..CLAIM_RACES {
-                // `SET NX` is the atomic claim, one native command.
-                let mut set = Cmd::with_capacity(6, key.len() + token.as_bytes().len() + 32);
-                // `OK` when set, nil when the key exists: read as a
-                // `Value`, the answer costs no allocation.
-                let answer: redis::Value = match set
-                    .arg("SET")
-                    .arg(&key)
-                    .arg(token.as_bytes())
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(millis(lease))
-                    .query_async(&mut connection)
-                    .await
-                {
-                    Ok(answer) => answer,
-                    Err(error) => {
-                        self.undo_claim(key, token.as_bytes().to_vec());
-                        return Err(unavailable(error));
-                    }
-                };
-                if !matches!(answer, redis::Value::Nil) {
-                    return Ok(Claim::Acquired(granted));
-                }
-                // Taken: a redelivery or a concurrent one. Reading which is
-                // a second command, only on this path.
-                let current: Option<String> = redis::cmd("GET")
-                    .arg(&key)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(unavailable)?;
-                match current.as_deref() {
-                    Some(DONE) => return Ok(Claim::Completed),
-                    Some(_) => return Ok(Claim::InProgress),
-                    // Released or lapsed in between: claim again.
-                    None => {}
-                }
-            }
-            Ok(Claim::InProgress)
-        })
-    }
-
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let mut digits = [0_u8; 20];
-            let ttl = decimal(millis(ttl), &mut digits);
-            let _: i64 = run_script(
-                &mut connection,
-                &self.complete,
-                COMPLETE,
-                &self.key(key),
-                &[self.token_value(lease).as_bytes(), DONE.as_bytes(), ttl],
-            )
-            .await
-            .map_err(unavailable)?;
-            Ok(())
-        })
-    }
-
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let _: i64 = run_script(
-                &mut connection,
-                &self.release,
-                RELEASE,
-                &self.key(key),
-                &[self.token_value(lease).as_bytes()],
-            )
-            .await
-            .map_err(unavailable)?;
-            Ok(())
-        })
-    }
-
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("PING")
-                .query_async::<String>(&mut connection)
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
+        let (key, token) = (self.key(key), self.token_value(&granted));
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        for _ in 0..CLAIM_RACES {
+            // `SET NX` is the atomic claim, one native command.
+            let mut set = Cmd::with_capacity(6, key.len() + token.as_bytes().len() + 32);
+            // `OK` when set, nil when the key exists: read as a `Value`, the
+            // answer costs no allocation.
+            let answer: redis::Value = match set
+                .arg("SET")
+                .arg(&key)
+                .arg(token.as_bytes())
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(lease))
+                .query_async(&mut connection)
                 .await
-                .map(drop)
-                .map_err(unavailable)
-        })
+            {
+                Ok(answer) => answer,
+                Err(error) => {
+                    self.undo_claim(key, token.as_bytes().to_vec());
+                    return Err(unavailable(error));
+                }
+            };
+            if !matches!(answer, redis::Value::Nil) {
+                return Ok(Claim::Acquired(granted));
+            }
+            // Taken: a redelivery or a concurrent one. Reading which is a
+            // second command, only on this path.
+            let current: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            match current.as_deref() {
+                Some(DONE) => return Ok(Claim::Completed),
+                Some(_) => return Ok(Claim::InProgress),
+                // Released or lapsed in between: claim again.
+                None => {}
+            }
+        }
+        Ok(Claim::InProgress)
+    }
+
+    async fn renew(
+        &self,
+        key: &str,
+        lease: &Lease,
+        duration: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let mut digits = [0_u8; 20];
+        let duration = decimal(millis(duration), &mut digits);
+        let renewed: i64 = run_script(
+            &mut connection,
+            &self.renew,
+            RENEW,
+            &self.key(key),
+            &[self.token_value(lease).as_bytes(), duration],
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(renewed == 1)
+    }
+
+    async fn complete(&self, key: &str, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let mut digits = [0_u8; 20];
+        let ttl = decimal(millis(ttl), &mut digits);
+        let completed: i64 = run_script(
+            &mut connection,
+            &self.complete,
+            COMPLETE,
+            &self.key(key),
+            &[self.token_value(lease).as_bytes(), DONE.as_bytes(), ttl],
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(completed == 1)
+    }
+
+    async fn release(&self, key: &str, lease: &Lease) -> Result<(), StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let _: i64 = run_script(
+            &mut connection,
+            &self.release,
+            RELEASE,
+            &self.key(key),
+            &[self.token_value(lease).as_bytes()],
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 }
 
@@ -323,10 +363,7 @@ impl fmt::Debug for RedisWebhookEventStore {
         // The URL may hold a password: it is not kept, and never printed.
         f.debug_struct("RedisWebhookEventStore")
             .field("prefix", &self.prefix)
-            .field(
-                "cluster",
-                &matches!(self.connection, Connection::Cluster(_)),
-            )
+            .field("cluster", &self.connection.is_cluster())
             .finish_non_exhaustive()
     }
 }

@@ -56,7 +56,24 @@ impl Metrics {
                 processing.push(metric);
             }
         }
+        let claims_lost = lock(&self.inner.claims_lost)
+            .iter()
+            .map(|(source, &lost)| {
+                let mut counter = Counter::default();
+                counter.set_value(lost as f64);
+                let mut metric = Metric::default();
+                metric.set_label(labels(&[("source", source)]));
+                metric.set_counter(counter);
+                metric
+            })
+            .collect::<Vec<_>>();
         [
+            (
+                "webhooks_claims_lost_total",
+                "Events whose claim was lost while their listeners ran (answered 503).",
+                MetricType::COUNTER,
+                claims_lost,
+            ),
             (
                 "webhooks_received_total",
                 "Deliveries received, by how they were answered.",

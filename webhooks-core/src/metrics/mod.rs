@@ -100,6 +100,8 @@ struct Inner {
     id: u64,
     /// Every series, by source and event type.
     series: Mutex<SeriesBySource>,
+    /// Claims lost while listeners ran, by source: rare, so a plain map.
+    claims_lost: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
 
 /// The upper bounds of the processing-time buckets, in seconds.
@@ -130,6 +132,7 @@ impl Metrics {
             inner: Arc::new(Inner {
                 id: NEXT_METRICS_ID.fetch_add(1, Ordering::Relaxed),
                 series: Mutex::new(HashMap::new()),
+                claims_lost: Mutex::default(),
             }),
         }
     }
@@ -147,6 +150,14 @@ impl Metrics {
         self.with_shard(source, event_type, |shard| {
             shard.handled[outcome as usize].fetch_add(1, Ordering::Relaxed);
         });
+    }
+
+    /// Counts a claim found lost when its listeners finished (answered 503:
+    /// another delivery may have run them too), `webhooks_claims_lost_total`.
+    pub fn claim_lost(&self, source: &str) {
+        *lock(&self.inner.claims_lost)
+            .entry(source.into())
+            .or_default() += 1;
     }
 
     /// Records how long a delivery took to answer.

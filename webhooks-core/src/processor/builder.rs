@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Inner, Listed, Source, WebhookProcessor};
+use super::WebhookProcessor;
 use crate::config::{DispatchConfig, DispatchMode, StoreProvider, WebhooksConfig};
+use crate::lifecycle::{Lifecycle, RetryPolicy, Settings};
 use crate::listener::{ErasedListener, EventPattern};
-use crate::queue::{EventQueue, InMemoryEventQueue, JobRunner};
+use crate::queue::{DeadLetterBounds, EventQueue, InMemoryEventQueue, Queue};
 use crate::registry::{Registered, registered_listeners};
+use crate::source::{Listed, Source};
+use crate::store::Store;
 use crate::{
-    BuildError, ConfigError, IdempotencyStore, InMemoryWebhookEventStore, Metrics,
-    SignatureValidator, WebhookListener,
+    BuildError, ConfigError, IdempotencyStore, Metrics, SignatureValidator, WebhookListener,
 };
 
 /// How listeners run: the `[webhooks.dispatch]` table.
@@ -36,13 +38,14 @@ pub type Dispatch = DispatchConfig;
 pub struct ProcessorBuilder {
     validators: Vec<(String, Arc<dyn SignatureValidator>)>,
     listeners: Vec<Arc<dyn ErasedListener>>,
-    store: Option<Arc<dyn IdempotencyStore>>,
-    queue: Option<Arc<dyn EventQueue>>,
+    store: Option<Store>,
+    queue: Option<Queue>,
     missing_store: Option<String>,
     registered: bool,
     ttl: Duration,
     lease: Duration,
     dispatch: Dispatch,
+    shutdown_timeout: Duration,
     metrics: Option<Metrics>,
 }
 
@@ -58,6 +61,7 @@ impl ProcessorBuilder {
             ttl: Duration::from_secs(86_400),
             lease: Duration::from_secs(60),
             dispatch: Dispatch::default(),
+            shutdown_timeout: Duration::from_secs(30),
             metrics: None,
         }
     }
@@ -72,6 +76,7 @@ impl ProcessorBuilder {
         let mut builder = Self::new()
             .idempotency_ttl(config.ttl())
             .claim_lease(config.lease())
+            .shutdown_timeout(config.shutdown_timeout())
             .dispatch(config.dispatch.clone());
         if !config.enabled {
             return Ok(builder.registered_listeners(false));
@@ -110,23 +115,17 @@ impl ProcessorBuilder {
         self
     }
 
-    /// Uses this store instead of the in-memory one.
+    /// Uses this store instead of the in-memory one; give an `Arc` of a
+    /// store to share it between processors.
     pub fn store(mut self, store: impl IdempotencyStore) -> Self {
-        self.store = Some(Arc::new(store));
-        self.missing_store = None;
-        self
-    }
-
-    /// Uses this shared store instead of the in-memory one.
-    pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
-        self.store = Some(store);
+        self.store = Some(Store::new(store));
         self.missing_store = None;
         self
     }
 
     /// Queued mode: keeps events in this queue instead of the in-memory one.
     pub fn queue(mut self, queue: impl EventQueue) -> Self {
-        self.queue = Some(Arc::new(queue));
+        self.queue = Some(Queue::new(queue));
         self
     }
 
@@ -146,6 +145,13 @@ impl ProcessorBuilder {
     /// How listeners run (default: inline).
     pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
         self.dispatch = dispatch;
+        self
+    }
+
+    /// How long [`WebhookProcessor::shutdown`] lets in-flight events run
+    /// before it cuts them short and hands them back (default: 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
         self
     }
 
@@ -215,38 +221,49 @@ impl ProcessorBuilder {
                 listener,
             });
         }
-        let metrics = self.metrics.unwrap_or_default();
-        let sources: Arc<HashMap<Box<str>, Arc<Source>>> = Arc::new(
-            sources
-                .into_iter()
-                .map(|(name, source)| (name, Arc::new(source)))
-                .collect(),
-        );
-        let queue = match self.dispatch.mode {
+        let dispatch = &self.dispatch;
+        let queue = match dispatch.mode {
             DispatchMode::Inline => None,
             DispatchMode::Queued => {
                 tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
-                let queue = self
-                    .queue
-                    .unwrap_or_else(|| Arc::new(InMemoryEventQueue::new(&self.dispatch)));
-                queue
-                    .start(JobRunner::new(Arc::clone(&sources), metrics.clone()))
-                    .map_err(|error| BuildError::Store(error.to_string()))?;
-                Some(queue)
+                Some(
+                    self.queue
+                        .unwrap_or_else(|| Queue::new(InMemoryEventQueue::new())),
+                )
             }
         };
-        Ok(WebhookProcessor {
-            inner: Arc::new(Inner {
-                sources,
-                store: self
-                    .store
-                    .unwrap_or_else(|| Arc::new(InMemoryWebhookEventStore::new())),
-                ttl: self.ttl,
-                lease: self.lease,
-                metrics,
-                queue,
-            }),
-        })
+        let settings = Settings {
+            ttl: self.ttl,
+            lease: self.lease,
+            listener_timeout: dispatch.listener_timeout(),
+            capacity: dispatch.queue_capacity,
+            visibility: Duration::from_secs(dispatch.visibility_timeout_seconds),
+            workers: dispatch
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+            policy: RetryPolicy {
+                max_attempts: dispatch.max_attempts,
+                backoff_initial: Duration::from_millis(dispatch.backoff_initial_ms),
+                dead_letters: DeadLetterBounds {
+                    max: dispatch.dead_letter_max,
+                    retention: dispatch.dead_letter_retention(),
+                },
+            },
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        let sources = sources
+            .into_iter()
+            .map(|(name, source)| (name, Arc::new(source)))
+            .collect();
+        let lifecycle = Arc::new(Lifecycle::new(
+            sources,
+            self.store.unwrap_or_default(),
+            queue,
+            self.metrics.unwrap_or_default(),
+            settings,
+        ));
+        lifecycle.start_worker();
+        Ok(WebhookProcessor { lifecycle })
     }
 }
 

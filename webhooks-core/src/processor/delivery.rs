@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{Source, WebhookProcessor};
+use super::WebhookProcessor;
+use crate::source::Source;
 use crate::{Headers, ProcessError};
 
 /// A delivery that was safely recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Processed {
     /// New: recorded, and (inline) handled or (queued) queued.
     Accepted {
@@ -68,46 +68,5 @@ impl<'p> Route<'p> {
         self.processor
             .run(self.source, headers, body.into(), url)
             .await
-    }
-}
-
-/// A delivery as the transport hands it over.
-///
-/// ```
-/// use webhooks_core::{Delivery, Headers};
-///
-/// let delivery = Delivery::new("twilio", Headers::new(), "Body=hi".into())
-///     .with_url("https://example.com/webhooks/twilio");
-/// assert_eq!(delivery.source(), "twilio");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub(super) source: Box<str>,
-    pub(super) headers: Headers,
-    pub(super) body: Bytes,
-    pub(super) url: Option<String>,
-}
-
-impl Delivery {
-    /// A delivery to `source` with these headers and raw body.
-    pub fn new(source: impl Into<Box<str>>, headers: Headers, body: Bytes) -> Self {
-        Self {
-            source: source.into(),
-            headers,
-            body,
-            url: None,
-        }
-    }
-
-    /// The same delivery with the public URL it was sent to.
-    #[must_use]
-    pub fn with_url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
-        self
-    }
-
-    /// The source name.
-    pub fn source(&self) -> &str {
-        &self.source
     }
 }

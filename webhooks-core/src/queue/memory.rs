@@ -1,157 +1,286 @@
-//! The in-process queue: bounded, with workers, retries and dead letters in
-//! memory. Events wait only in this process: a crash loses them.
+//! The in-process queue: jobs, holds and dead letters in process memory.
+//! Events wait only in this process: a crash loses them.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
-use tokio_util::task::TaskTracker;
+use tokio::sync::Notify;
 
-use super::{DeadLetter, EnqueueError, EventQueue, JobRunner, backoff};
-use crate::config::DispatchConfig;
-use crate::{BoxFuture, StoreError, WebhookEvent};
+use super::{DeadLetter, DeadLetterBounds, EventQueue, JobState, PushError, Reservation, Reserved};
+use crate::{StoreError, WebhookEvent};
 
-/// The default queue of `mode = "queued"`: a bounded channel in process
-/// memory and `workers` tasks, retrying failed listeners with exponential
-/// backoff, then keeping the event as a dead letter.
+/// The default queue of `mode = "queued"`: every job in process memory.
+///
+/// It keeps what the core decides (holds with their deadlines, retries due
+/// at a time, dead letters) and nothing more; the worker loop, the retry
+/// policy and the dead-lettering are the core's, the same for every queue.
 ///
 /// ```
-/// use webhooks_core::config::DispatchConfig;
 /// use webhooks_core::queue::{EventQueue, InMemoryEventQueue};
 ///
-/// let queue = InMemoryEventQueue::new(&DispatchConfig::default());
+/// let queue = InMemoryEventQueue::new();
 /// assert!(!queue.is_durable());
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct InMemoryEventQueue {
-    sender: mpsc::Sender<Job>,
-    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
-    shared: Arc<Shared>,
-    stop: Arc<Notify>,
-    drained: watch::Receiver<bool>,
-    drained_sender: Mutex<Option<watch::Sender<bool>>>,
+    state: Mutex<State>,
+    arrived: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    jobs: HashMap<u64, Stored>,
+    ready: VecDeque<u64>,
+    delayed: BTreeSet<(SystemTime, u64)>,
+    /// Held jobs: their hold's token and deadline.
+    held: HashMap<u64, (u64, Instant)>,
+    dead: VecDeque<(u64, DeadLetter)>,
+    next_id: u64,
+    next_token: u64,
 }
 
 #[derive(Debug)]
-struct Job {
+struct Stored {
     event: WebhookEvent,
-    done: Vec<String>,
-}
-
-/// What the workers share.
-#[derive(Debug)]
-struct Shared {
-    max_attempts: u32,
-    backoff_initial: Duration,
-    workers: Arc<Semaphore>,
-    dead: Mutex<VecDeque<(DeadLetter, Vec<String>)>>,
-    dead_capacity: usize,
-    next_dead_id: AtomicU64,
+    state: JobState,
 }
 
 impl InMemoryEventQueue {
-    /// A queue with the capacity, workers and retry policy of `config`.
-    pub fn new(config: &DispatchConfig) -> Self {
-        let workers = config
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-        let (sender, receiver) = mpsc::channel(config.queue_capacity);
-        let (drained_sender, drained) = watch::channel(false);
-        Self {
-            sender,
-            receiver: Mutex::new(Some(receiver)),
-            shared: Arc::new(Shared {
-                max_attempts: config.max_attempts,
-                backoff_initial: Duration::from_millis(config.backoff_initial_ms),
-                workers: Arc::new(Semaphore::new(workers)),
-                dead: Mutex::new(VecDeque::new()),
-                dead_capacity: config.queue_capacity,
-                next_dead_id: AtomicU64::new(1),
-            }),
-            stop: Arc::new(Notify::new()),
-            drained,
-            drained_sender: Mutex::new(Some(drained_sender)),
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update under the lock leaves the maps consistent between
+        // statements that can panic, so a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands out up to `max` jobs now: lapsed holds first, then due
+    /// retries, then new jobs; and when the next retry is due.
+    fn take(&self, max: usize, visibility: Duration) -> (Vec<Reserved>, Option<SystemTime>) {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let lapsed: Vec<u64> = state
+            .held
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lapsed {
+            state.held.remove(&id);
+            state.ready.push_front(id);
+        }
+        while let Some(&(due, id)) = state.delayed.first() {
+            if due > wall {
+                break;
+            }
+            state.delayed.pop_first();
+            state.ready.push_back(id);
+        }
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let Some(id) = state.ready.pop_front() else {
+                break;
+            };
+            state.next_token += 1;
+            let token = state.next_token;
+            state.held.insert(id, (token, now + visibility));
+            let stored = state.jobs.get_mut(&id).expect("a ready job is stored");
+            stored.state.attempts += 1;
+            taken.push(Reserved::new(
+                Reservation {
+                    id: id.to_string(),
+                    token,
+                },
+                stored.event.clone(),
+                stored.state.clone(),
+            ));
+        }
+        (taken, state.delayed.first().map(|(due, _)| *due))
+    }
+
+    /// Runs `settle` on the job if `reservation` still holds it.
+    fn settle(&self, reservation: &Reservation, settle: impl FnOnce(&mut State, u64)) -> bool {
+        let Ok(id) = reservation.id.parse::<u64>() else {
+            return false;
+        };
+        let mut state = self.lock();
+        match state.held.get(&id) {
+            Some((token, _)) if *token == reservation.token => {
+                state.held.remove(&id);
+                settle(&mut state, id);
+                true
+            }
+            _ => false,
         }
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl EventQueue for InMemoryEventQueue {
-    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>> {
-        let job = Job {
-            event,
-            done: Vec::new(),
-        };
-        let sent = self.sender.try_send(job).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => EnqueueError::Closed,
-        });
-        Box::pin(std::future::ready(sent))
-    }
-
-    fn start(&self, runner: JobRunner) -> Result<(), StoreError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| StoreError::new("the queue's workers need a Tokio runtime"))?;
-        let receiver = lock(&self.receiver)
-            .take()
-            .ok_or_else(|| StoreError::new("the queue was started twice"))?;
-        let drained = lock(&self.drained_sender)
-            .take()
-            .expect("taken together with the receiver");
-        runtime.spawn(dispatch_loop(
-            receiver,
-            runner,
-            Arc::clone(&self.shared),
-            Arc::clone(&self.stop),
-            drained,
-        ));
+    async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
+        {
+            let mut state = self.lock();
+            if state.jobs.len() >= capacity {
+                return Err(PushError::Full);
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            let job = Stored {
+                event,
+                state: JobState::default(),
+            };
+            state.jobs.insert(id, job);
+            state.ready.push_back(id);
+        }
+        self.arrived.notify_one();
         Ok(())
     }
 
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if lock(&self.receiver).is_some() {
-                return; // never started
+    async fn reserve(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Reserved>, StoreError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let (taken, next_due) = self.take(max, visibility);
+            let now = Instant::now();
+            if !taken.is_empty() || now >= deadline {
+                return Ok(taken);
             }
-            self.stop.notify_one();
-            let mut drained = self.drained.clone();
-            let _ = drained.wait_for(|done| *done).await;
+            let mut pause = deadline - now;
+            if let Some(due) = next_due {
+                let until_due = due.duration_since(SystemTime::now()).unwrap_or_default();
+                pause = pause.min(until_due.max(Duration::from_millis(1)));
+            }
+            let _ = tokio::time::timeout(pause, arrived).await;
+        }
+    }
+
+    async fn renew(
+        &self,
+        reservation: &Reservation,
+        visibility: Duration,
+    ) -> Result<bool, StoreError> {
+        let Ok(id) = reservation.id.parse::<u64>() else {
+            return Ok(false);
+        };
+        let mut state = self.lock();
+        Ok(match state.held.get_mut(&id) {
+            Some((token, until)) if *token == reservation.token => {
+                *until = Instant::now() + visibility;
+                true
+            }
+            _ => false,
         })
     }
 
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
-        let letters = lock(&self.shared.dead)
-            .iter()
-            .map(|(letter, _)| letter.clone())
-            .collect();
-        Box::pin(std::future::ready(Ok(letters)))
+    async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
+        Ok(self.settle(reservation, |state, id| {
+            state.jobs.remove(&id);
+        }))
     }
 
-    fn requeue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let result = (|| {
-            let mut dead = lock(&self.shared.dead);
-            let Some(index) = dead.iter().position(|(letter, _)| letter.id == id) else {
-                return Ok(false);
+    async fn retry_at(
+        &self,
+        reservation: &Reservation,
+        due: SystemTime,
+        job: &JobState,
+    ) -> Result<bool, StoreError> {
+        let settled = self.settle(reservation, |state, id| {
+            if let Some(stored) = state.jobs.get_mut(&id) {
+                stored.state = job.clone();
+                state.delayed.insert((due, id));
+            }
+        });
+        self.arrived.notify_one();
+        Ok(settled)
+    }
+
+    async fn dead(
+        &self,
+        reservation: &Reservation,
+        job: &JobState,
+        reason: &str,
+        bounds: DeadLetterBounds,
+    ) -> Result<bool, StoreError> {
+        Ok(self.settle(reservation, |state, id| {
+            let Some(stored) = state.jobs.remove(&id) else {
+                return;
             };
-            let permit = self
-                .sender
-                .try_reserve()
-                .map_err(|_| StoreError::new("the queue is full or closed"))?;
-            let (letter, done) = dead.remove(index).expect("found above");
-            permit.send(Job {
-                event: letter.event.with_attempt(1),
-                done,
-            });
-            Ok(true)
-        })();
-        Box::pin(std::future::ready(result))
+            let now = SystemTime::now();
+            let letter = DeadLetter::new(id.to_string(), stored.event, job.clone(), reason, now);
+            state.dead.push_back((id, letter));
+            let oldest = now.checked_sub(bounds.retention);
+            while state.dead.len() > bounds.max
+                || state
+                    .dead
+                    .front()
+                    .is_some_and(|(_, letter)| oldest.is_some_and(|at| letter.failed_at < at))
+            {
+                state.dead.pop_front();
+            }
+        }))
+    }
+
+    async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
+        self.settle(reservation, |state, id| state.ready.push_front(id));
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    async fn dead_letters(&self, source: Option<&str>) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(self
+            .lock()
+            .dead
+            .iter()
+            .filter(|(_, letter)| source.is_none_or(|source| letter.event.source() == source))
+            .map(|(_, letter)| letter.clone())
+            .collect())
+    }
+
+    async fn requeue(&self, id: &str) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(index) = state.dead.iter().position(|(_, letter)| letter.id == id) else {
+            return Ok(false);
+        };
+        let (job, letter) = state.dead.remove(index).expect("found above");
+        let fresh = JobState {
+            done: letter.state.done,
+            ..JobState::default()
+        };
+        state.jobs.insert(
+            job,
+            Stored {
+                event: letter.event,
+                state: fresh,
+            },
+        );
+        state.ready.push_back(job);
+        drop(state);
+        self.arrived.notify_one();
+        Ok(true)
+    }
+
+    async fn close(&self) -> Result<Vec<String>, StoreError> {
+        let mut state = self.lock();
+        let lost = state
+            .jobs
+            .values()
+            .map(|stored| format!("{}:{}", stored.event.source(), stored.event.id()))
+            .collect();
+        *state = State::default();
+        Ok(lost)
     }
 
     fn is_durable(&self) -> bool {
@@ -159,102 +288,87 @@ impl EventQueue for InMemoryEventQueue {
     }
 }
 
-/// Hands queued jobs to tasks, at most `workers` running at once, until
-/// stopped (or every sender is gone), then waits for the running ones.
-async fn dispatch_loop(
-    mut receiver: mpsc::Receiver<Job>,
-    runner: JobRunner,
-    shared: Arc<Shared>,
-    stop: Arc<Notify>,
-    drained: watch::Sender<bool>,
-) {
-    let tracker = TaskTracker::new();
-    loop {
-        let permit = Arc::clone(&shared.workers)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let job = tokio::select! {
-            job = receiver.recv() => job,
-            () = stop.notified() => {
-                // Take no more; what is queued still runs below.
-                receiver.close();
-                receiver.recv().await
-            }
-        };
-        let Some(job) = job else { break };
-        tracker.spawn(run_job(job, runner.clone(), Arc::clone(&shared), permit));
-    }
-    tracker.close();
-    tracker.wait().await;
-    let _ = drained.send(true);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Runs a job until its listeners all succeeded or `max_attempts` runs
-/// were made; listeners that succeeded are not run again.
-async fn run_job(
-    job: Job,
-    runner: JobRunner,
-    shared: Arc<Shared>,
-    first_permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let Job {
-        mut event,
-        mut done,
-    } = job;
-    let mut permit = Some(first_permit);
-    loop {
-        let running = match permit.take() {
-            Some(permit) => permit,
-            None => Arc::clone(&shared.workers)
-                .acquire_owned()
+    const LONG: Duration = Duration::from_secs(60);
+
+    fn event(id: &str) -> WebhookEvent {
+        WebhookEvent::new("s", "t", id, "{}")
+    }
+
+    #[tokio::test]
+    async fn capacity_counts_retries_and_holds() {
+        let queue = InMemoryEventQueue::new();
+        queue.push(event("a"), 2).await.unwrap();
+        queue.push(event("b"), 2).await.unwrap();
+        assert!(matches!(
+            queue.push(event("c"), 2).await,
+            Err(PushError::Full)
+        ));
+        let held = queue.reserve(1, LONG, Duration::ZERO).await.unwrap();
+        let later = SystemTime::now() + LONG;
+        assert!(
+            queue
+                .retry_at(&held[0].reservation, later, &held[0].state)
                 .await
-                .expect("the semaphore is never closed"),
+                .unwrap()
+        );
+        assert!(matches!(
+            queue.push(event("c"), 2).await,
+            Err(PushError::Full)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_hold_is_handed_out_again_and_the_old_one_settles_nothing() {
+        let queue = InMemoryEventQueue::new();
+        queue.push(event("a"), 10).await.unwrap();
+        let first = queue
+            .reserve(1, Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(first[0].state.attempts, 1);
+        let second = queue.reserve(1, LONG, Duration::ZERO).await.unwrap();
+        assert_eq!(second[0].state.attempts, 2);
+        assert_eq!(second[0].event.attempt(), 2);
+        assert!(!queue.renew(&first[0].reservation, LONG).await.unwrap());
+        assert!(!queue.ack(&first[0].reservation).await.unwrap());
+        assert!(queue.ack(&second[0].reservation).await.unwrap());
+        assert!(queue.close().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_bounded_and_requeued_with_fresh_attempts() {
+        let queue = InMemoryEventQueue::new();
+        let bounds = DeadLetterBounds {
+            max: 2,
+            retention: LONG,
         };
-        let outcome = runner.run(&event, &done).await;
-        drop(running);
-        done.extend(outcome.succeeded);
-        if outcome.failed.is_empty() {
-            return;
-        }
-        let attempt = event.attempt();
-        if attempt >= shared.max_attempts {
-            let error = outcome.last_error.unwrap_or_default();
-            tracing::error!(
-                source = event.source(),
-                event_type = event.event_type(),
-                id = event.id(),
-                attempts = attempt,
-                listeners = ?outcome.failed,
-                error = %error,
-                "webhook event dead-lettered after its last attempt"
+        for id in ["a", "b", "c"] {
+            queue.push(event(id), 10).await.unwrap();
+            let held = queue.reserve(1, LONG, Duration::ZERO).await.unwrap();
+            let mut state = held[0].state.clone();
+            state.done = vec!["first".into()];
+            assert!(
+                queue
+                    .dead(&held[0].reservation, &state, "boom", bounds)
+                    .await
+                    .unwrap()
             );
-            let mut dead = lock(&shared.dead);
-            if dead.len() >= shared.dead_capacity {
-                if let Some((dropped, _)) = dead.pop_front() {
-                    tracing::error!(
-                        id = dropped.event.id(),
-                        "dead letters full: dropping the oldest"
-                    );
-                }
-            }
-            let id = shared
-                .next_dead_id
-                .fetch_add(1, Ordering::Relaxed)
-                .to_string();
-            dead.push_back((
-                DeadLetter {
-                    id,
-                    event,
-                    listeners: outcome.failed,
-                    error,
-                    failed_at: SystemTime::now(),
-                },
-                done,
-            ));
-            return;
         }
-        tokio::time::sleep(backoff(shared.backoff_initial, attempt)).await;
-        event = event.with_attempt(attempt + 1);
+        let dead = queue.dead_letters(None).await.unwrap();
+        assert_eq!(
+            dead.iter().map(|l| l.event.id()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert!(queue.dead_letters(Some("other")).await.unwrap().is_empty());
+        assert!(queue.requeue(&dead[0].id).await.unwrap());
+        assert!(!queue.requeue(&dead[0].id).await.unwrap());
+        let again = queue.reserve(1, LONG, Duration::ZERO).await.unwrap();
+        assert_eq!(again[0].state.attempts, 1);
+        assert_eq!(again[0].state.done, ["first"]);
+        assert_eq!(queue.close().await.unwrap(), ["s:b"]);
     }
 }

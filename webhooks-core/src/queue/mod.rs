@@ -1,46 +1,114 @@
-//! Queued dispatch: where accepted events wait, and how they are run.
+//! Queues: where accepted events wait until a worker runs them.
+//!
+//! A backend implements [`EventQueue`]'s storage steps (push, reserve,
+//! renew, ack, retry at, dead, and the dead letters' list and requeue);
+//! when to retry, how long to wait and when to give up is decided once, by
+//! the core's worker.
 
+mod erased;
 mod memory;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use crate::listener::run_listener;
-use crate::metrics::Handled;
-use crate::processor::Source;
-use crate::{BoxFuture, Metrics, StoreError, WebhookEvent};
+use crate::{StoreError, WebhookEvent};
 
+pub(crate) use self::erased::Queue;
 pub use self::memory::InMemoryEventQueue;
 
 /// Why an event could not be queued (HTTP 503; nothing was recorded).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum EnqueueError {
-    /// The queue holds `queue-capacity` events.
+pub enum PushError {
+    /// The queue holds `capacity` events, those waiting for a retry included.
     #[error("queue full")]
     Full,
-    /// The queue no longer takes events.
-    #[error("shutting down")]
-    Closed,
     /// The queue's backend did not answer.
     #[error(transparent)]
     Unavailable(#[from] StoreError),
 }
 
-/// An event whose listeners failed on every attempt.
+/// Where a queued event stands, kept by the queue between runs and decided
+/// by the core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobState {
+    /// Runs started, this one included once reserved: the queue counts one
+    /// more each time it hands the job out, so a run whose worker died
+    /// still counts.
+    pub attempts: u32,
+    /// Runs that ended with a failure the core recorded.
+    pub failures: u32,
+    /// Keys of the listeners that already succeeded: a retry skips them.
+    pub done: Vec<String>,
+    /// The last failure's error.
+    pub last_error: Option<String>,
+}
+
+impl JobState {
+    /// Runs started before this one that never reported: their workers died.
+    ///
+    /// ```
+    /// let mut state = webhooks_core::queue::JobState::default();
+    /// state.attempts = 4;
+    /// state.failures = 1;
+    /// assert_eq!(state.lost(), 2);
+    /// ```
+    pub fn lost(&self) -> u32 {
+        self.attempts
+            .saturating_sub(1)
+            .saturating_sub(self.failures)
+    }
+}
+
+/// A job a worker holds: what [`EventQueue::reserve`] hands out.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Reserved {
+    /// The hold, for renewing and settling.
+    pub reservation: Reservation,
+    /// The event, its `attempt` set to the runs started.
+    pub event: WebhookEvent,
+    /// Where it stands, `attempts` already counting this run.
+    pub state: JobState,
+}
+
+impl Reserved {
+    /// A reserved job, as a queue hands it out.
+    pub fn new(reservation: Reservation, event: WebhookEvent, state: JobState) -> Self {
+        let event = event.with_attempt(state.attempts.max(1));
+        Self {
+            reservation,
+            event,
+            state,
+        }
+    }
+}
+
+/// A worker's hold on a job: the queue's id of the job and a token that
+/// tells this hold from a later one, so a worker that lost its hold cannot
+/// settle its successor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The queue's id of the job (or of its entry).
+    pub id: String,
+    /// Tells this hold from any other of the same job.
+    pub token: u64,
+}
+
+/// An event whose listeners failed on every attempt, or whose workers kept
+/// dying.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeadLetter {
-    /// The queue's id of the dead letter, for [`EventQueue::requeue`].
+    /// The queue's id of the dead letter, for requeueing it.
     pub id: String,
-    /// The event, as of its last attempt.
+    /// The event, its `attempt` the runs started.
     pub event: WebhookEvent,
-    /// The listeners that still failed.
-    pub listeners: Vec<String>,
-    /// The last error.
-    pub error: String,
+    /// Where it stood when it was given up.
+    pub state: JobState,
+    /// Why it was given up: the last error, or `worker lost N times`.
+    pub reason: String,
     /// When it was given up.
     pub failed_at: SystemTime,
 }
@@ -50,170 +118,115 @@ impl DeadLetter {
     pub fn new(
         id: impl Into<String>,
         event: WebhookEvent,
-        listeners: Vec<String>,
-        error: impl Into<String>,
+        state: JobState,
+        reason: impl Into<String>,
         failed_at: SystemTime,
     ) -> Self {
         Self {
             id: id.into(),
-            event,
-            listeners,
-            error: error.into(),
+            event: event.with_attempt(state.attempts.max(1)),
+            state,
+            reason: reason.into(),
             failed_at,
         }
     }
 }
 
-/// Where queued events wait until a worker runs them: in process memory, or
-/// durably in a shared backend (Redis Streams).
+/// How many dead letters a queue keeps, and how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLetterBounds {
+    /// At most this many; the oldest go first.
+    pub max: usize,
+    /// None older than this.
+    pub retention: Duration,
+}
+
+/// The storage of queued dispatch: every method is one atomic step; which
+/// step to take is the core's worker's decision.
 ///
-/// After [`EventQueue::enqueue`] returns `Ok`, the event will be run: the
-/// processor answers 2xx only then. Workers call [`JobRunner::run`], retry
-/// the listeners that failed with [`backoff`] until `max-attempts`, then
-/// dead-letter the event.
+/// Holds are leases: a reserved job that is neither renewed nor settled
+/// within its visibility timeout is handed out again (its worker died), and
+/// then every settle of the old hold answers `false`.
+///
+/// Implement it with plain `async fn`s; [`InMemoryEventQueue`] is the
+/// reference implementation, and the shared queue suite of the project's
+/// tests runs against every backend.
 pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
-    /// Records the event for the workers; the queue takes it, so an
-    /// in-process queue keeps it without a copy.
-    fn enqueue(&self, event: WebhookEvent) -> BoxFuture<'_, Result<(), EnqueueError>>;
+    /// Appends a new job for `event`, unless the queue holds `capacity`
+    /// jobs (ready, running or waiting for a retry).
+    fn push(
+        &self,
+        event: WebhookEvent,
+        capacity: usize,
+    ) -> impl Future<Output = Result<(), PushError>> + Send;
 
-    /// Starts the workers, which run events with `runner`. Called once, by
-    /// [`crate::ProcessorBuilder::build`], inside a Tokio runtime.
-    fn start(&self, runner: JobRunner) -> Result<(), StoreError>;
+    /// Up to `max` jobs for this worker: new ones, retries that are due, and
+    /// jobs whose hold lapsed; each is counted as started once more before
+    /// it is returned. Waits up to `wait` when there is none.
+    fn reserve(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Reserved>, StoreError>> + Send;
 
-    /// Stops taking events and waits until the events this instance took
-    /// have run, or were handed back to the backend for another worker.
-    fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Extends a hold by `visibility` from now; `false` when the job is no
+    /// longer this hold's.
+    fn renew(
+        &self,
+        reservation: &Reservation,
+        visibility: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The dead letters, oldest first.
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
+    /// Done: forgets the job; `false` (and nothing changes) when the job is
+    /// no longer this hold's.
+    fn ack(
+        &self,
+        reservation: &Reservation,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Puts a dead letter back in the queue with fresh attempts; whether it
-    /// was found.
-    fn requeue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Runs the job again at `due`, keeping `state`; `false` when the job is
+    /// no longer this hold's.
+    fn retry_at(
+        &self,
+        reservation: &Reservation,
+        due: SystemTime,
+        state: &JobState,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives the job up: it becomes a dead letter with `state` and `reason`,
+    /// and the dead letters are trimmed to `bounds`; `false` when the job
+    /// is no longer this hold's.
+    fn dead(
+        &self,
+        reservation: &Reservation,
+        state: &JobState,
+        reason: &str,
+        bounds: DeadLetterBounds,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Hands a held job back unfinished (shutdown), so another worker can
+    /// take it at once.
+    fn hand_back(
+        &self,
+        reservation: &Reservation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The dead letters, oldest first, of one source or of all.
+    fn dead_letters(
+        &self,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+
+    /// Puts a dead letter back in the queue with fresh attempts (its
+    /// succeeded listeners still skipped); whether it was found.
+    fn requeue(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// This worker stops for good: a shared backend forgets it (for Redis,
+    /// its consumer name). Returns the ids of the events that are lost with
+    /// this process (an in-memory queue's), for the log.
+    fn close(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Whether accepted events survive a crash of this process.
     fn is_durable(&self) -> bool;
-}
-
-/// What running an event's listeners once came to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RunOutcome {
-    /// The listeners that succeeded in this run, by key, listed only when
-    /// another failed (a retry must then skip them): a run in which every
-    /// listener succeeded allocates nothing.
-    pub succeeded: Vec<String>,
-    /// The listeners that failed in this run, by key.
-    pub failed: Vec<String>,
-    /// The last failure's error.
-    pub last_error: Option<String>,
-}
-
-impl RunOutcome {
-    /// Whether every listener that ran succeeded.
-    pub fn is_ok(&self) -> bool {
-        self.failed.is_empty()
-    }
-}
-
-/// Runs queued events' listeners: what a queue's workers call.
-///
-/// Each listener of a source has a key (its name, made unique), so a retry
-/// can skip the listeners that already succeeded.
-#[derive(Clone)]
-pub struct JobRunner {
-    sources: Arc<HashMap<Box<str>, Arc<Source>>>,
-    metrics: Metrics,
-}
-
-impl JobRunner {
-    pub(crate) fn new(sources: Arc<HashMap<Box<str>, Arc<Source>>>, metrics: Metrics) -> Self {
-        Self { sources, metrics }
-    }
-
-    /// Runs the event's matching listeners, except those whose keys are in
-    /// `done`. An event of a source that is no longer configured fails.
-    pub async fn run(&self, event: &WebhookEvent, done: &[String]) -> RunOutcome {
-        let mut outcome = RunOutcome::default();
-        let Some(source) = self.sources.get(event.source()) else {
-            outcome.failed.push(String::new());
-            outcome.last_error = Some(format!("source `{}` is not configured", event.source()));
-            return outcome;
-        };
-        let mut any = false;
-        for (key, listener) in source.matching_keyed(event.event_type()) {
-            any = true;
-            if done.iter().any(|d| d == key) {
-                continue;
-            }
-            match run_listener(&**listener, event).await {
-                Ok(()) => {
-                    self.metrics
-                        .handled(event.source(), event.event_type(), Handled::Ok);
-                }
-                Err(error) => {
-                    self.metrics
-                        .handled(event.source(), event.event_type(), Handled::Error);
-                    outcome.failed.push(key.to_owned());
-                    outcome.last_error = Some(error.to_string());
-                }
-            }
-        }
-        if !any {
-            self.metrics
-                .handled(event.source(), event.event_type(), Handled::Ignored);
-        }
-        if !outcome.failed.is_empty() {
-            // Each listener ran once above: the ones that neither failed
-            // nor were done before succeeded.
-            outcome.succeeded = source
-                .matching_keyed(event.event_type())
-                .map(|(key, _)| key)
-                .filter(|key| !done.iter().any(|d| d == key))
-                .filter(|key| !outcome.failed.iter().any(|f| f == key))
-                .map(str::to_owned)
-                .collect();
-        }
-        outcome
-    }
-}
-
-impl fmt::Debug for JobRunner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobRunner")
-            .field("sources", &self.sources.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The delay before attempt `attempt + 1`: `initial` doubled per attempt
-/// made, at most an hour.
-///
-/// ```
-/// use std::time::Duration;
-/// use webhooks_core::queue::backoff;
-///
-/// assert_eq!(backoff(Duration::from_millis(500), 3), Duration::from_secs(2));
-/// ```
-pub fn backoff(initial: Duration, attempt: u32) -> Duration {
-    let factor = 1_u32
-        .checked_shl(attempt.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    initial
-        .saturating_mul(factor)
-        .min(Duration::from_secs(3600))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let initial = Duration::from_millis(500);
-        assert_eq!(backoff(initial, 1), Duration::from_millis(500));
-        assert_eq!(backoff(initial, 2), Duration::from_millis(1000));
-        assert_eq!(backoff(initial, 4), Duration::from_millis(4000));
-        assert_eq!(backoff(initial, 40), Duration::from_secs(3600));
-    }
 }

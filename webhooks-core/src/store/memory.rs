@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Claim, IdempotencyStore, Lease, StoreError};
-use crate::BoxFuture;
 
 const SHARDS: usize = 64;
 
@@ -127,7 +126,7 @@ impl InMemoryWebhookEventStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn claim_locked(&self, key: &str, lease: Duration) -> Claim {
+    pub(crate) fn claim_sync(&self, key: &str, lease: Duration) -> Claim {
         let (shard, hash) = self.locate(key);
         let now = self.now_ms();
         let fresh = |store: &Self| Entry {
@@ -154,27 +153,65 @@ impl InMemoryWebhookEventStore {
         Claim::Acquired(Lease::new(entry.token))
     }
 
-    fn finish(&self, key: &str, lease: &Lease, ttl: Option<Duration>) {
+    /// Extends a held key: its own token (lapsed or not), or the key
+    /// absent (nobody took it since), is still this lease's.
+    pub(crate) fn renew_sync(&self, key: &str, lease: &Lease, duration: Duration) -> bool {
+        let (shard, hash) = self.locate(key);
+        let expires_at = self.now_ms() + millis(duration);
+        let mut shard = lock(shard);
+        match shard.entries.get_mut(&hash) {
+            Some(entry) if entry.token == lease.token() => {
+                entry.expires_at = expires_at;
+                true
+            }
+            // Completed (token 0) or another holder's.
+            Some(entry) if entry.expires_at > self.now_ms() || entry.token == 0 => false,
+            // Lapsed and not taken, or swept: nobody else holds it.
+            _ => {
+                let entry = Entry {
+                    token: lease.token(),
+                    expires_at,
+                };
+                shard.entries.insert(hash, entry);
+                true
+            }
+        }
+    }
+
+    /// Completes (`ttl`) or releases (`None`) a held key; whether it was
+    /// this lease's. A release never takes a key that is not its own.
+    pub(crate) fn finish_sync(&self, key: &str, lease: &Lease, ttl: Option<Duration>) -> bool {
         let (shard, hash) = self.locate(key);
         let now = self.now_ms();
         let mut shard = lock(shard);
-        let Some(entry) = shard.entries.get_mut(&hash) else {
-            return;
+        let held = match shard.entries.get(&hash) {
+            Some(entry) => {
+                entry.token == lease.token() || (entry.token != 0 && entry.expires_at <= now)
+            }
+            None => true,
         };
-        if entry.token != lease.token() || entry.expires_at <= now {
-            return;
+        if !held {
+            return false;
         }
         match ttl {
             Some(ttl) => {
-                *entry = Entry {
+                let done = Entry {
                     token: 0,
                     expires_at: now + millis(ttl),
                 };
+                shard.entries.insert(hash, done);
             }
             None => {
-                shard.entries.remove(&hash);
+                if shard
+                    .entries
+                    .get(&hash)
+                    .is_some_and(|entry| entry.token == lease.token())
+                {
+                    shard.entries.remove(&hash);
+                }
             }
         }
+        true
     }
 }
 
@@ -204,50 +241,30 @@ fn millis(duration: Duration) -> u64 {
 }
 
 impl IdempotencyStore for InMemoryWebhookEventStore {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        let claim = self.claim_locked(key, lease);
-        Box::pin(std::future::ready(Ok(claim)))
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        Ok(self.claim_sync(key, lease))
     }
 
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.finish(key, lease, Some(ttl));
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn claim_now(&self, key: &str, lease: Duration) -> Option<Result<Claim, StoreError>> {
-        Some(Ok(self.claim_locked(key, lease)))
-    }
-
-    fn complete_now(
+    async fn renew(
         &self,
         key: &str,
         lease: &Lease,
-        ttl: Duration,
-    ) -> Option<Result<(), StoreError>> {
-        self.finish(key, lease, Some(ttl));
-        Some(Ok(()))
+        duration: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(self.renew_sync(key, lease, duration))
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.finish(key, lease, None);
-        Box::pin(std::future::ready(Ok(())))
+    async fn complete(&self, key: &str, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        Ok(self.finish_sync(key, lease, Some(ttl)))
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(std::future::ready(Ok(())))
+    async fn release(&self, key: &str, lease: &Lease) -> Result<(), StoreError> {
+        self.finish_sync(key, lease, None);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -260,20 +277,20 @@ mod tests {
         let store = InMemoryWebhookEventStore::new();
         for i in 0..10_000 {
             let key = format!("k{i}");
-            let Claim::Acquired(lease) = store.claim_locked(&key, Duration::from_secs(60)) else {
+            let Claim::Acquired(lease) = store.claim_sync(&key, Duration::from_secs(60)) else {
                 panic!("fresh key not acquired");
             };
-            store.finish(&key, &lease, Some(Duration::ZERO));
+            store.finish_sync(&key, &lease, Some(Duration::ZERO));
         }
         // Every key expired at once; what is left is at most the unswept tail.
         store.purge_expired();
         assert_eq!(store.len(), 0);
         for i in 0..10_000 {
             let key = format!("k{i}");
-            let Claim::Acquired(lease) = store.claim_locked(&key, Duration::from_secs(60)) else {
+            let Claim::Acquired(lease) = store.claim_sync(&key, Duration::from_secs(60)) else {
                 panic!("an expired key must be claimable again");
             };
-            store.finish(&key, &lease, Some(Duration::ZERO));
+            store.finish_sync(&key, &lease, Some(Duration::ZERO));
         }
         assert!(store.len() < 10_000, "sweeping kept {} keys", store.len());
     }
@@ -281,20 +298,20 @@ mod tests {
     #[test]
     fn a_stale_lease_cannot_undo_its_successor() {
         let store = InMemoryWebhookEventStore::new();
-        let Claim::Acquired(stale) = store.claim_locked("k", Duration::ZERO) else {
+        let Claim::Acquired(stale) = store.claim_sync("k", Duration::ZERO) else {
             panic!()
         };
-        let Claim::Acquired(fresh) = store.claim_locked("k", Duration::from_secs(60)) else {
+        let Claim::Acquired(fresh) = store.claim_sync("k", Duration::from_secs(60)) else {
             panic!("an expired lease must be claimable again")
         };
-        store.finish("k", &stale, None);
+        store.finish_sync("k", &stale, None);
         assert_eq!(
-            store.claim_locked("k", Duration::from_secs(60)),
+            store.claim_sync("k", Duration::from_secs(60)),
             Claim::InProgress
         );
-        store.finish("k", &fresh, Some(Duration::from_secs(60)));
+        store.finish_sync("k", &fresh, Some(Duration::from_secs(60)));
         assert_eq!(
-            store.claim_locked("k", Duration::from_secs(60)),
+            store.claim_sync("k", Duration::from_secs(60)),
             Claim::Completed
         );
     }

@@ -2,7 +2,7 @@
 
 /// The store key of a delivery, `<source>:<id>`: built on the stack when
 /// it is short (delivery ids are UUIDs and the like), so no allocation.
-pub(super) enum StoreKey {
+pub(crate) enum StoreKey {
     Inline { bytes: [u8; INLINE_KEY], len: usize },
     Heap(String),
 }
@@ -11,7 +11,7 @@ pub(super) enum StoreKey {
 const INLINE_KEY: usize = 96;
 
 impl StoreKey {
-    pub(super) fn new(source: &str, id: &str) -> Self {
+    pub(crate) fn new(source: &str, id: &str) -> Self {
         let len = source.len() + 1 + id.len();
         if len > INLINE_KEY {
             return Self::Heap(format!("{source}:{id}"));

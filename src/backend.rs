@@ -1,0 +1,69 @@
+//! The facade's one decision: which store and queue the configuration names.
+
+use webhooks_core::config::{StoreProvider, WebhooksConfig};
+use webhooks_core::{BuildError, ProcessorBuilder};
+
+/// Gives `builder` the store and, in queued mode, the queue that
+/// `[webhooks.idempotency] provider` names: the in-memory ones are the
+/// builder's own; `redis` needs the `redis` feature.
+///
+/// Nothing connects here: a Redis backend connects on first use and again
+/// after an outage, so a server starts while Redis is down (readiness 503,
+/// deliveries 503) and recovers by itself.
+///
+/// ```
+/// use webhooks::{Config, ProcessorBuilder};
+///
+/// let config = Config::from_toml("").unwrap().webhooks;
+/// let builder = webhooks::storage_from_config(&config, ProcessorBuilder::from_config(&config).unwrap());
+/// assert!(builder.is_ok());
+/// ```
+pub fn storage_from_config(
+    config: &WebhooksConfig,
+    builder: ProcessorBuilder,
+) -> Result<ProcessorBuilder, BuildError> {
+    match config.idempotency.provider {
+        StoreProvider::InMemory => Ok(builder),
+        StoreProvider::Redis => redis(config, builder),
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis(
+    config: &WebhooksConfig,
+    builder: ProcessorBuilder,
+) -> Result<ProcessorBuilder, BuildError> {
+    use webhooks_core::config::DispatchMode;
+    use webhooks_redis::{RedisEventQueue, RedisWebhookEventStore};
+
+    let redis = config.idempotency.redis.as_ref().ok_or_else(|| {
+        BuildError::Store("provider = \"redis\" needs [webhooks.idempotency.redis] url".into())
+    })?;
+    let unusable = |error: webhooks_redis::RedisError| BuildError::Store(format!("redis: {error}"));
+    let nodes = [redis.url.as_str()];
+    let store = if redis.cluster {
+        RedisWebhookEventStore::lazy_cluster(&nodes, &redis.key_prefix)
+    } else {
+        RedisWebhookEventStore::lazy(&redis.url, &redis.key_prefix)
+    }
+    .map_err(unusable)?;
+    let mut builder = builder.store(store);
+    if config.dispatch.mode == DispatchMode::Queued {
+        let queue = if redis.cluster {
+            RedisEventQueue::lazy_cluster(&nodes, &redis.key_prefix)
+        } else {
+            RedisEventQueue::lazy(&redis.url, &redis.key_prefix)
+        }
+        .map_err(unusable)?;
+        builder = builder.queue(queue);
+    }
+    Ok(builder)
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis(_: &WebhooksConfig, _: ProcessorBuilder) -> Result<ProcessorBuilder, BuildError> {
+    Err(BuildError::Store(
+        "provider = \"redis\" needs the `redis` feature: webhooks = { features = [\"redis\"] }"
+            .into(),
+    ))
+}

@@ -1,0 +1,273 @@
+//! The event lifecycle, written once for every backend and both dispatch
+//! modes: claim → run (the hold kept alive) → done | retry at T | dead.
+//!
+//! Inline, the listeners run before the answer while the claim is renewed;
+//! queued, the event is pushed and the worker ([`worker`]) runs it, renewing
+//! its hold on the job. Backends only store; every decision is here.
+
+mod key;
+mod lease;
+mod policy;
+mod run;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::key::StoreKey;
+use self::lease::{Detached, keep_alive};
+use self::run::run_listeners;
+use crate::queue::{PushError, Queue};
+use crate::source::Source;
+use crate::store::Store;
+use crate::{Claim, Lease, Metrics, ProcessError, Processed, WebhookEvent};
+
+pub(crate) use self::policy::RetryPolicy;
+pub use self::policy::backoff;
+
+/// How long shutdown waits for cut-short work to hand its events back.
+const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
+
+/// The lifecycle's settings, from `[webhooks.idempotency]`,
+/// `[webhooks.dispatch]` and `shutdown-timeout-seconds`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// How long a completed delivery id is remembered.
+    pub(crate) ttl: Duration,
+    /// How long a claim holds a delivery id unrenewed.
+    pub(crate) lease: Duration,
+    /// A listener still running then has failed.
+    pub(crate) listener_timeout: Duration,
+    /// Queued: jobs held at most, retries included.
+    pub(crate) capacity: usize,
+    /// Queued: how long a worker's hold lasts unrenewed.
+    pub(crate) visibility: Duration,
+    /// Queued: events run at once.
+    pub(crate) workers: usize,
+    /// Queued: attempts, backoff, dead letters.
+    pub(crate) policy: RetryPolicy,
+    /// Shutdown: how long in-flight work may still run.
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// One processor's lifecycle: its sources, store, queue and settings.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    pub(crate) sources: HashMap<Box<str>, Arc<Source>>,
+    pub(crate) store: Store,
+    pub(crate) queue: Option<Queue>,
+    pub(crate) metrics: Metrics,
+    pub(crate) settings: Settings,
+    /// Shutdown began: no new delivery is taken, no new job reserved.
+    stop: CancellationToken,
+    /// Shutdown's deadline passed: in-flight work is cut short and handed back.
+    abandon: CancellationToken,
+    /// Inline runs and worker jobs in flight.
+    tracker: TaskTracker,
+    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Lifecycle {
+    pub(crate) fn new(
+        sources: HashMap<Box<str>, Arc<Source>>,
+        store: Store,
+        queue: Option<Queue>,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            sources,
+            store,
+            queue,
+            metrics,
+            settings,
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            worker: Mutex::new(None),
+        }
+    }
+
+    /// Claims a verified event and runs it inline or queues it; hands the
+    /// event type back for the metrics.
+    pub(crate) async fn accept(
+        self: &Arc<Self>,
+        source: &Arc<Source>,
+        event: WebhookEvent,
+    ) -> (Result<Processed, ProcessError>, String) {
+        if self.stop.is_cancelled() {
+            return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
+        }
+        let key = StoreKey::new(&source.name, event.id());
+        let lease = match self.store.claim(&key, self.settings.lease).await {
+            Ok(Claim::Acquired(lease)) => lease,
+            Ok(Claim::InProgress) => {
+                let (id, event_type) = event.into_id_and_type();
+                return (Err(ProcessError::InProgress { id }), event_type);
+            }
+            Ok(Claim::Completed) => {
+                let (id, event_type) = event.into_id_and_type();
+                return (Ok(Processed::Duplicate { id }), event_type);
+            }
+            Err(error) => return (Err(error.into()), event.into_id_and_type().1),
+        };
+        match &self.queue {
+            Some(queue) => self.enqueue(queue, &key, &lease, event).await,
+            None => {
+                // Not tied to the connection: if the caller goes away, the
+                // run goes on to its end and settles the claim.
+                let lifecycle = Arc::clone(self);
+                let source = Arc::clone(source);
+                let run = self.tracker.track_future(async move {
+                    lifecycle.run_inline(&source, key, lease, event).await
+                });
+                Detached::new(run).await
+            }
+        }
+    }
+
+    /// Inline: runs the listeners while the claim is renewed, then completes
+    /// it (every listener succeeded) or releases it (so the provider's
+    /// retry runs them again).
+    async fn run_inline(
+        &self,
+        source: &Source,
+        key: StoreKey,
+        lease: Lease,
+        event: WebhookEvent,
+    ) -> (Result<Processed, ProcessError>, String) {
+        let settings = &self.settings;
+        let work = run_listeners(
+            Some(source),
+            &event,
+            &[],
+            settings.listener_timeout,
+            &self.metrics,
+        );
+        let renew = || self.store.renew(&key, &lease, settings.lease);
+        let (report, lost) = tokio::select! {
+            biased;
+            kept = keep_alive(work, settings.lease / 3, renew) => kept,
+            () = self.abandon.cancelled() => {
+                self.release(&key, &lease).await;
+                tracing::error!(
+                    source = event.source(),
+                    id = event.id(),
+                    "shutdown deadline: listeners cut short, claim released for the provider's retry"
+                );
+                return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
+            }
+        };
+        if !report.is_ok() {
+            self.release(&key, &lease).await;
+            let (id, event_type) = event.into_id_and_type();
+            return (Err(ProcessError::ListenerFailed { id }), event_type);
+        }
+        let completed = if lost {
+            Ok(false)
+        } else {
+            self.store.complete(&key, &lease, settings.ttl).await
+        };
+        let (id, event_type) = event.into_id_and_type();
+        match completed {
+            Ok(true) => (Ok(Processed::Accepted { id }), event_type),
+            Ok(false) => {
+                self.metrics.claim_lost(&source.name);
+                tracing::error!(
+                    source = &*source.name,
+                    event_type = %event_type,
+                    id = %id,
+                    "claim lost while the listeners ran: another delivery of this event may have run them too"
+                );
+                (Err(ProcessError::ClaimLost { id }), event_type)
+            }
+            Err(error) => (Err(error.into()), event_type),
+        }
+    }
+
+    /// Queued: pushes the event, then marks its key completed; the claim is
+    /// released if the queue refuses it.
+    async fn enqueue(
+        &self,
+        queue: &Queue,
+        key: &str,
+        lease: &Lease,
+        mut event: WebhookEvent,
+    ) -> (Result<Processed, ProcessError>, String) {
+        // What the queue keeps is a record: it never holds a secret.
+        event.drop_secret_headers();
+        // The queue takes the event itself; the answer keeps its id and type.
+        let (id, event_type) = (event.id().to_owned(), event.event_type().to_owned());
+        if let Err(error) = queue.push(event, self.settings.capacity).await {
+            self.release(key, lease).await;
+            let error = match error {
+                PushError::Full => ProcessError::QueueFull,
+                PushError::Unavailable(error) => ProcessError::Unavailable(error),
+            };
+            return (Err(error), event_type);
+        }
+        match self.store.complete(key, lease, self.settings.ttl).await {
+            Ok(true) => {}
+            // The event is queued, so it is recorded and will run: answering
+            // 2xx is right; only a redelivery after the lease could queue it
+            // again.
+            Ok(false) => tracing::warn!(id = %id, "event queued, but its claim was lost"),
+            Err(error) => {
+                tracing::warn!(error = %error, id = %id, "event queued, but its key could not be marked completed");
+            }
+        }
+        (Ok(Processed::Accepted { id }), event_type)
+    }
+
+    /// Releases a claim, logging a store that does not answer (the claim
+    /// then lapses after its lease).
+    async fn release(&self, key: &str, lease: &Lease) {
+        if let Err(error) = self.store.release(key, lease).await {
+            tracing::warn!(error = %error, key, "could not release a claim; it lapses after its lease");
+        }
+    }
+
+    /// Stops taking deliveries and reserving jobs, gives in-flight work
+    /// `shutdown_timeout` to finish, then cuts it short and hands it back.
+    pub(crate) async fn shutdown(&self) {
+        self.stop.cancel();
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let finished = async {
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
+            self.tracker.close();
+            self.tracker.wait().await;
+        };
+        if tokio::time::timeout(self.settings.shutdown_timeout, finished)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "in-flight events did not finish within {:?}: handing them back",
+                self.settings.shutdown_timeout
+            );
+            self.abandon.cancel();
+            self.tracker.close();
+            let _ = tokio::time::timeout(HAND_BACK_WAIT, self.tracker.wait()).await;
+        }
+        if let Some(queue) = &self.queue {
+            match queue.close().await {
+                Ok(lost) => {
+                    for key in lost {
+                        tracing::error!(key = %key, "queued event lost at shutdown: the in-memory queue does not outlive the process");
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "could not close the queue"),
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Running an event's listeners once: what inline dispatch and the worker
+//! share.
+
+use std::time::Duration;
+
+use crate::listener::run_listener;
+use crate::metrics::Handled;
+use crate::source::Source;
+use crate::{BoxError, Metrics, WebhookEvent};
+
+/// What running an event's listeners once came to.
+#[derive(Debug, Default)]
+pub(crate) struct RunReport {
+    /// Keys of the listeners that succeeded in this run, listed only when
+    /// another failed (a retry must then skip them): a run in which every
+    /// listener succeeded allocates nothing.
+    pub(crate) succeeded: Vec<String>,
+    /// Keys of the listeners that failed in this run.
+    pub(crate) failed: Vec<String>,
+    /// The last failure's error.
+    pub(crate) last_error: Option<String>,
+}
+
+impl RunReport {
+    fn failure(key: &str, error: String) -> Self {
+        Self {
+            failed: vec![key.to_owned()],
+            last_error: Some(error),
+            ..Self::default()
+        }
+    }
+
+    /// Whether every listener that ran succeeded.
+    pub(crate) fn is_ok(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Runs the event's matching listeners one after the other, except those
+/// whose keys are in `done`. A listener still running after `timeout` has
+/// failed (its `on_error` runs); the others still run. `source` is `None`
+/// for an event of a source that is no longer configured, which fails.
+pub(crate) async fn run_listeners(
+    source: Option<&Source>,
+    event: &WebhookEvent,
+    done: &[String],
+    timeout: Duration,
+    metrics: &Metrics,
+) -> RunReport {
+    let Some(source) = source else {
+        let error = format!("source `{}` is not configured", event.source());
+        return RunReport::failure("", error);
+    };
+    let mut report = RunReport::default();
+    let mut any = false;
+    for listed in source.matching(event.event_type()) {
+        any = true;
+        if done.iter().any(|key| **key == *listed.key) {
+            continue;
+        }
+        let ran = match tokio::time::timeout(timeout, run_listener(&*listed.listener, event)).await
+        {
+            Ok(ran) => ran,
+            Err(_) => {
+                let error: BoxError =
+                    format!("listener still running after {}s", timeout.as_secs_f64()).into();
+                listed.listener.on_error(event, &error);
+                Err(error)
+            }
+        };
+        let outcome = match ran {
+            Ok(()) => Handled::Ok,
+            Err(error) => {
+                report.failed.push(listed.key.to_string());
+                report.last_error = Some(error.to_string());
+                Handled::Error
+            }
+        };
+        metrics.handled(event.source(), event.event_type(), outcome);
+    }
+    if !any {
+        metrics.handled(event.source(), event.event_type(), Handled::Ignored);
+    }
+    if !report.failed.is_empty() {
+        // Each listener ran once above: those that neither failed nor were
+        // done before succeeded.
+        report.succeeded = source
+            .matching(event.event_type())
+            .map(|listed| &*listed.key)
+            .filter(|key| !done.iter().any(|d| d == key))
+            .filter(|key| !report.failed.iter().any(|f| f == key))
+            .map(str::to_owned)
+            .collect();
+    }
+    report
+}

@@ -1,0 +1,194 @@
+//! The worker loop of queued dispatch, one for every queue: reserve what
+//! free workers can take, run each job with its hold kept alive, settle it
+//! as the policy decides.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::Lifecycle;
+use super::lease::keep_alive;
+use super::policy::Settle;
+use super::run::run_listeners;
+use crate::queue::{Queue, Reserved};
+
+/// How long one reserve waits for a job before looking at the stop signal.
+const RESERVE_WAIT: Duration = Duration::from_millis(500);
+/// The pause after a queue that did not answer.
+const FAILURE_PAUSE: Duration = Duration::from_millis(500);
+
+impl Lifecycle {
+    /// Starts the worker loop on the current runtime (queued mode).
+    pub(crate) fn start_worker(self: &Arc<Self>) {
+        let Some(queue) = self.queue.clone() else {
+            return;
+        };
+        let worker = tokio::spawn(work(Arc::clone(self), queue));
+        *self
+            .worker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(worker);
+    }
+}
+
+/// Reserves jobs for free workers and runs each in a task, until stopped:
+/// a durable queue stops reserving at once (what it holds waits for other
+/// instances), an in-memory one drains what is ready first.
+async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
+    let slots = Arc::new(Semaphore::new(lifecycle.settings.workers.max(1)));
+    let durable = queue.is_durable();
+    let mut failures = 0_u32;
+    loop {
+        let stopping = lifecycle.stop.is_cancelled();
+        if (stopping && durable) || lifecycle.abandon.is_cancelled() {
+            break;
+        }
+        // Reserve only for free workers: a job reserved but left waiting
+        // would not be renewed, and could be taken over and run twice.
+        let first = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+            () = lifecycle.stop.cancelled(), if !stopping => continue,
+            () = lifecycle.abandon.cancelled() => break,
+        };
+        let free = 1 + slots.available_permits();
+        let wait = if stopping {
+            Duration::ZERO
+        } else {
+            RESERVE_WAIT
+        };
+        let visibility = lifecycle.settings.visibility;
+        match queue.reserve(free, visibility, wait).await {
+            Ok(jobs) => {
+                failures = 0;
+                if stopping && jobs.is_empty() {
+                    break;
+                }
+                let mut first = Some(first);
+                for job in jobs {
+                    let slot = match first.take() {
+                        Some(slot) => slot,
+                        // Free already: only this loop takes slots.
+                        None => Arc::clone(&slots)
+                            .acquire_owned()
+                            .await
+                            .expect("never closed"),
+                    };
+                    let task = run_job(Arc::clone(&lifecycle), queue.clone(), job, slot);
+                    lifecycle.tracker.spawn(task);
+                }
+            }
+            Err(error) => {
+                drop(first);
+                failures += 1;
+                if failures == 1 || failures % 60 == 0 {
+                    tracing::warn!(error = %error, "reserving queued events failed; retrying");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(FAILURE_PAUSE) => {}
+                    () = lifecycle.abandon.cancelled() => break,
+                }
+            }
+        }
+    }
+}
+
+/// Runs one job and settles it as the policy decides. A job whose hold was
+/// lost is not settled: it belongs to whoever holds it now.
+async fn run_job(
+    lifecycle: Arc<Lifecycle>,
+    queue: Queue,
+    job: Reserved,
+    slot: OwnedSemaphorePermit,
+) {
+    let Reserved {
+        reservation,
+        event,
+        mut state,
+    } = job;
+    let policy = &lifecycle.settings.policy;
+    let bounds = policy.dead_letters;
+    if let Some(reason) = policy.abandoned(&state) {
+        tracing::error!(
+            source = event.source(),
+            event_type = event.event_type(),
+            id = event.id(),
+            attempts = state.attempts,
+            reason = %reason,
+            "webhook event dead-lettered: its workers kept dying"
+        );
+        settled(
+            queue.dead(&reservation, &state, &reason, bounds).await,
+            event.id(),
+        );
+        return;
+    }
+    let visibility = lifecycle.settings.visibility;
+    let source = lifecycle
+        .sources
+        .get(event.source())
+        .map(|source| &**source);
+    let work = run_listeners(
+        source,
+        &event,
+        &state.done,
+        lifecycle.settings.listener_timeout,
+        &lifecycle.metrics,
+    );
+    let renew = || queue.renew(&reservation, visibility);
+    let (report, lost) = tokio::select! {
+        biased;
+        kept = keep_alive(work, visibility / 3, renew) => kept,
+        () = lifecycle.abandon.cancelled() => {
+            if let Err(error) = queue.hand_back(&reservation).await {
+                tracing::warn!(error = %error, id = event.id(), "could not hand a queued event back; it is taken over after the visibility timeout");
+            }
+            if !queue.is_durable() {
+                tracing::error!(source = event.source(), id = event.id(), "queued event cut short at shutdown and lost with this process");
+            }
+            return;
+        }
+    };
+    if lost {
+        tracing::error!(
+            source = event.source(),
+            id = event.id(),
+            "the hold on a queued event was lost while it ran: another worker has it now; not settling"
+        );
+        return;
+    }
+    let settle = policy.settle(&mut state, report, SystemTime::now());
+    let result = match &settle {
+        Settle::Ack => queue.ack(&reservation).await,
+        Settle::RetryAt(due) => queue.retry_at(&reservation, *due, &state).await,
+        Settle::Dead(reason) => {
+            tracing::error!(
+                source = event.source(),
+                event_type = event.event_type(),
+                id = event.id(),
+                attempts = state.attempts,
+                reason = %reason,
+                "webhook event dead-lettered after its last attempt"
+            );
+            queue.dead(&reservation, &state, reason, bounds).await
+        }
+    };
+    settled(result, event.id());
+    drop(slot);
+}
+
+/// Logs a settle that did not take.
+fn settled(result: Result<bool, crate::StoreError>, id: &str) {
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::error!(
+            id,
+            "a queued event was taken over by another worker before it was settled; left to it"
+        ),
+        Err(error) => tracing::warn!(
+            error = %error,
+            id,
+            "a queued event could not be settled; it is handed out again after the visibility timeout"
+        ),
+    }
+}

@@ -1,0 +1,53 @@
+//! A configured source: its name, its validator and its listeners.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::SignatureValidator;
+use crate::listener::{ErasedListener, EventPattern};
+
+/// A configured source and its listeners.
+pub(crate) struct Source {
+    pub(crate) name: Arc<str>,
+    pub(crate) validator: Arc<dyn SignatureValidator>,
+    pub(crate) listeners: Vec<Listed>,
+}
+
+/// A listener of a source: its pattern, and a key unique within the source
+/// (its name, with `#2`, `#3` … for repeats) that retries use to skip the
+/// listeners that already succeeded.
+pub(crate) struct Listed {
+    pub(crate) pattern: EventPattern,
+    pub(crate) key: Box<str>,
+    pub(crate) listener: Arc<dyn ErasedListener>,
+}
+
+impl Source {
+    /// The listeners whose pattern matches `event_type`, with their keys.
+    pub(crate) fn matching<'s, 'e>(
+        &'s self,
+        event_type: &'e str,
+    ) -> impl Iterator<Item = &'s Listed> + use<'s, 'e> {
+        let families = self.validator.event_families();
+        self.listeners
+            .iter()
+            .filter(move |listed| listed.pattern.matches(event_type, families))
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("validator", &self.validator)
+            .field(
+                "listeners",
+                &self
+                    .listeners
+                    .iter()
+                    .map(|listed| &*listed.key)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,145 @@
+//! The queue's server-side steps, each one atomic script.
+//!
+//! Settle scripts share their arguments: KEYS[1] the stream, KEYS[2] the
+//! job's hash; ARGV[1] the group, ARGV[2] the entry, ARGV[3] the consumer,
+//! ARGV[4] the hold's token (the job's attempts when it was handed out),
+//! ARGV[5] the job id; their own arguments follow. Each first checks that
+//! the hold is still this worker's: the entry pending on this consumer and
+//! the job not handed out again since.
+
+use redis::Script;
+
+/// Whether the hold of ARGV[2..4] on KEYS[1..2] still holds.
+const HELD: &str = r"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if not pending[1] or pending[1][2] ~= ARGV[3] then return 0 end
+if redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[4] then return 0 end
+";
+
+/// Appends a job unless the queue holds `capacity` (ARGV[1]) jobs: entries
+/// in the stream (ready or running) and retries waiting in the delayed set.
+const PUSH: &str = r"
+if redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[3], unpack(ARGV, 3))
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
+return 1
+";
+
+/// Counts a start of the entry's job and returns its fields; an entry whose
+/// job is gone (settled elsewhere) is acknowledged and dropped.
+const START: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  return {}
+end
+redis.call('HINCRBY', KEYS[2], 'attempts', 1)
+return redis.call('HGETALL', KEYS[2])
+";
+
+/// Resets the entry's idle time (`JUSTID`: its delivery count stays).
+const RENEW: &str = r"
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+";
+
+/// Done: the entry and the job are forgotten.
+const ACK: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+";
+
+/// Retry: the job waits in the delayed set (KEYS[3]) until ARGV[6], with its
+/// failures (ARGV[7]), succeeded listeners (ARGV[8]) and error (ARGV[9]).
+const RETRY: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'failures', ARGV[7], 'done', ARGV[8], 'error', ARGV[9])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+return 1
+";
+
+/// Dead: the job becomes an entry of the dead-letter stream (KEYS[3]) with
+/// its failures, succeeded listeners, reason and time (ARGV[6..9]) and last
+/// error (ARGV[13]); its hash expires after the retention (ARGV[10] ms); the
+/// stream keeps at most ARGV[11] entries, none older than ARGV[12].
+const DEAD: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], 'failures', ARGV[6], 'done', ARGV[7], 'reason', ARGV[8], 'failed_ms', ARGV[9], 'error', ARGV[13])
+redis.call('PEXPIRE', KEYS[2], ARGV[10])
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[11], '*', 'job', ARGV[5])
+redis.call('XTRIM', KEYS[3], 'MINID', ARGV[12])
+return 1
+";
+
+/// Hand back (shutdown): the run did not happen, so it does not count; the
+/// job is appended again for any worker to take at once.
+const HAND_BACK: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'attempts', -1)
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[5])
+return 1
+";
+
+/// Moves due retries (KEYS[2]) back into the stream.
+const PROMOTE: &str = r"
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, job in ipairs(due) do
+  redis.call('XADD', KEYS[1], '*', 'job', job)
+  redis.call('ZREM', KEYS[2], job)
+end
+return #due
+";
+
+/// Puts a dead letter (ARGV[1] of KEYS[2]) back with fresh attempts.
+const REQUEUE: &str = r"
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], 'attempts', 0, 'failures', 0)
+redis.call('HDEL', KEYS[3], 'error', 'reason', 'failed_ms')
+redis.call('PERSIST', KEYS[3])
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
+return 1
+";
+
+/// Removes this consumer from the group, unless it still has pending
+/// entries (they would become unclaimable).
+const FORGET_CONSUMER: &str = r"
+local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if type(pending) ~= 'table' or pending.err or #pending > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+";
+
+pub(super) struct Scripts {
+    pub(super) push: Script,
+    pub(super) start: Script,
+    pub(super) renew: Script,
+    pub(super) ack: Script,
+    pub(super) retry: Script,
+    pub(super) dead: Script,
+    pub(super) hand_back: Script,
+    pub(super) promote: Script,
+    pub(super) requeue: Script,
+    pub(super) forget_consumer: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        let held = |body: &str| Script::new(&format!("{HELD}{body}"));
+        Self {
+            push: Script::new(PUSH),
+            start: Script::new(START),
+            renew: held(RENEW),
+            ack: held(ACK),
+            retry: held(RETRY),
+            dead: held(DEAD),
+            hand_back: held(HAND_BACK),
+            promote: Script::new(PROMOTE),
+            requeue: Script::new(REQUEUE),
+            forget_consumer: Script::new(FORGET_CONSUMER),
+        }
+    }
+}
