@@ -156,10 +156,7 @@ impl WebhooksConfig {
             positive(workers as u64, "webhooks.dispatch.workers")?;
         }
         for (name, source) in &self.sources {
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            let valid_name = webhooks_rules::check_source_name(name).is_ok();
             if !valid_name {
                 return Err(ConfigError::invalid(
                     format!("webhooks.sources.{name}"),
