@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis_harness::{RedisServer, TempDir, free_port, redis_cli};
-use webhooks::HmacSignatureValidator;
+use webhooks::testing;
 
 const PARTNER_SECRET: &str = "partner-crash-secret";
 const PREFIX: &str = "crash";
@@ -253,12 +253,11 @@ visibility-timeout-seconds = 2
 /// POSTs partner event `id`; whether the answer was a 2xx.
 async fn deliver(client: &reqwest::Client, url: &str, id: &str) -> bool {
     let body = format!(r#"{{"type":"order.created","order":"{id}"}}"#);
-    let signature = HmacSignatureValidator::sign(PARTNER_SECRET.as_bytes(), body.as_bytes());
+    let event = testing::hmac(PARTNER_SECRET, &body).with_header("X-Event-Id", id);
     let sent = client
         .post(url)
         .header("Content-Type", "application/json")
-        .header("X-Signature", format!("sha256={signature}"))
-        .header("X-Event-Id", id)
+        .headers(event.headers().clone().into())
         .body(body)
         .send()
         .await;

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use redis_harness::{RedisServer, keys, redis_cli};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use webhooks::testing;
 use webhooks::{
-    BoxError, BoxFuture, HmacSignatureValidator, ProcessorBuilder, ServeError, WebhookEvent,
-    WebhookListener, WebhookProcessor,
+    BoxError, BoxFuture, ProcessorBuilder, ServeError, WebhookEvent, WebhookListener,
+    WebhookProcessor,
 };
 
 const SECRET: &str = "partner-queue-secret";
@@ -308,12 +309,11 @@ struct Answer {
 /// POSTs a signed `order.created` partner event with `X-Event-Id: id`.
 async fn deliver(client: &reqwest::Client, addr: SocketAddr, id: &str) -> Answer {
     let body = serde_json::json!({"type": "order.created", "order": id}).to_string();
-    let signature = HmacSignatureValidator::sign(SECRET.as_bytes(), body.as_bytes());
+    let event = testing::hmac(SECRET, &body).with_header("X-Event-Id", id);
     let response = client
         .post(format!("http://{addr}/webhooks/partner"))
         .header("Content-Type", "application/json")
-        .header("X-Signature", format!("sha256={signature}"))
-        .header("X-Event-Id", id)
+        .headers(event.headers().clone().into())
         .body(body)
         .send()
         .await

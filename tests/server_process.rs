@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use webhooks::{GitHubSignatureValidator, HmacSignatureValidator, StripeSignatureValidator};
+use webhooks::testing::{self, SignedEvent};
 
 /// Upper bound of every wait, only so that a broken server cannot hang the
 /// suite: start-up, exit, and the end of the output.
@@ -236,11 +236,11 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn post(&self, source: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    async fn post(&self, source: &str, headers: &[(String, String)], body: &str) -> (u16, String) {
         let url = self.url(&format!("/webhooks/{source}"));
         let mut request = client().post(url).body(body.to_owned());
         for (name, value) in headers {
-            request = request.header(*name, value);
+            request = request.header(name, value);
         }
         answer(request).await
     }
@@ -289,20 +289,24 @@ fn ok(status: &str, id: &str) -> (u16, String) {
     (200, format!(r#"{{"status":"{status}","id":"{id}"}}"#))
 }
 
-fn stripe_signed(secret: &str, body: &str) -> Vec<(&'static str, String)> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    let (secret, body) = (secret.as_bytes(), body.as_bytes());
-    let signature = StripeSignatureValidator::sign(secret, now.as_secs() as i64, body);
-    vec![("Stripe-Signature", signature)]
+/// The headers of an event signed by `webhooks::testing`, to send with any body.
+fn headers(event: &SignedEvent) -> Vec<(String, String)> {
+    event
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = std::str::from_utf8(value).expect("signed headers are ASCII");
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
 }
 
-fn github_signed(event: &str, delivery: &str, body: &str) -> Vec<(&'static str, String)> {
-    let signature = GitHubSignatureValidator::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
-    vec![
-        ("X-GitHub-Event", event.to_owned()),
-        ("X-GitHub-Delivery", delivery.to_owned()),
-        ("X-Hub-Signature-256", signature),
-    ]
+fn stripe_signed(secret: &str, body: &str) -> Vec<(String, String)> {
+    headers(&testing::stripe(secret, body))
+}
+
+fn github_signed(event: &str, delivery: &str, body: &str) -> Vec<(String, String)> {
+    headers(&testing::github(GITHUB_SECRET, event, body).with_header("X-GitHub-Delivery", delivery))
 }
 
 #[tokio::test]
@@ -369,11 +373,7 @@ async fn a_config_file_routes_events_to_the_examples_listeners() {
         assert_eq!(answer, ok("accepted", delivery));
     }
     let order = r#"{"type":"order.created","id":"o1"}"#;
-    let signature = HmacSignatureValidator::sign(PARTNER_SECRET.as_bytes(), order.as_bytes());
-    let signed = [
-        ("X-Signature", format!("sha256={signature}")),
-        ("X-Event-Id", "ord-1".into()),
-    ];
+    let signed = headers(&testing::hmac(PARTNER_SECRET, order).with_header("X-Event-Id", "ord-1"));
     let answer = server.post("partner", &signed, order).await;
     assert_eq!(answer, ok("accepted", "ord-1"));
 

@@ -1,6 +1,7 @@
 //! What the HTTP behaviour tests share: a real server on 127.0.0.1:0, a
-//! real client, signed deliveries, recording listeners, a gate to hold a
-//! listener, a store that can be switched off, and a metrics reader.
+//! real client, deliveries signed by `webhooks::testing`, recording
+//! listeners, a gate to hold a listener, a store that can be switched off,
+//! and a metrics reader.
 #![allow(dead_code, unreachable_pub)]
 
 use std::future::{Future, IntoFuture};
@@ -16,10 +17,11 @@ use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use webhooks::config::WebhooksConfig;
+use webhooks::testing::{self, SignedEvent};
 use webhooks::{
-    BoxError, BoxFuture, Claim, GitHubSignatureValidator, HmacSignatureValidator, IdempotencyStore,
-    InMemoryWebhookEventStore, Lease, ProcessorBuilder, ServeError, Server, StoreError,
-    StripeSignatureValidator, WebhookEvent, WebhookListener, WebhookProcessor,
+    BoxError, BoxFuture, Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease,
+    ProcessorBuilder, ServeError, Server, StoreError, WebhookEvent, WebhookListener,
+    WebhookProcessor,
 };
 
 pub const STRIPE_SECRET: &str = "whsec_stripe_test_Zq81vT";
@@ -282,7 +284,8 @@ impl Reply {
     }
 }
 
-/// A delivery as a provider would send it.
+/// A delivery as a provider would send it, as raw parts a test can break:
+/// the copy methods below never sign again.
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub source: String,
@@ -297,6 +300,16 @@ impl Signed {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.into(),
         }
+    }
+
+    /// `event`, signed by `webhooks::testing`, as a JSON delivery to `source`.
+    pub fn from_event(source: &str, event: &SignedEvent) -> Self {
+        let mut signed = Self::new(source, event.body());
+        for (name, value) in event.headers().iter() {
+            let value = std::str::from_utf8(value).expect("signed headers are ASCII");
+            signed = signed.with_header(name, value);
+        }
+        signed
     }
 
     /// A copy with this header set, replacing one of the same name.
@@ -348,9 +361,8 @@ pub fn unix_now() -> i64 {
 
 /// A Stripe delivery of `body`, signed at `timestamp`.
 pub fn stripe_at(body: &str, timestamp: i64) -> Signed {
-    let signature =
-        StripeSignatureValidator::sign(STRIPE_SECRET.as_bytes(), timestamp, body.as_bytes());
-    Signed::new("stripe", body).with_header("Stripe-Signature", &signature)
+    let event = testing::stripe(STRIPE_SECRET, body).with_timestamp(timestamp);
+    Signed::from_event("stripe", &event)
 }
 
 /// A Stripe event `{"id","object","type"}`, signed now.
@@ -361,22 +373,19 @@ pub fn stripe(id: &str, event_type: &str) -> Signed {
 
 /// A GitHub delivery of `event` with `body`.
 pub fn github(delivery: &str, event: &str, body: &str) -> Signed {
-    let signature = GitHubSignatureValidator::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
-    Signed::new("github", body)
-        .with_header("X-GitHub-Event", event)
-        .with_header("X-GitHub-Delivery", delivery)
-        .with_header("X-Hub-Signature-256", &signature)
+    let event =
+        testing::github(GITHUB_SECRET, event, body).with_header("X-GitHub-Delivery", delivery);
+    Signed::from_event("github", &event)
 }
 
 /// A `partner` (hmac) delivery of `body`, with `X-Idempotency-Key` if given.
 pub fn partner(key: Option<&str>, body: &str) -> Signed {
-    let signature = HmacSignatureValidator::sign(PARTNER_SECRET.as_bytes(), body.as_bytes());
-    let signed =
-        Signed::new("partner", body).with_header("X-Signature", &format!("sha256={signature}"));
-    match key {
-        Some(key) => signed.with_header("X-Idempotency-Key", key),
-        None => signed,
-    }
+    let event = testing::hmac(PARTNER_SECRET, body);
+    let event = match key {
+        Some(key) => event.with_header("X-Idempotency-Key", key),
+        None => event,
+    };
+    Signed::from_event("partner", &event)
 }
 
 /// The events a [`Probe`] was called with, in order.

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinHandle;
-use webhooks::{
-    GitHubSignatureValidator, ProcessorBuilder, ServeError, Server, WebhookEvent, WebhookListener,
-};
+use webhooks::testing;
+use webhooks::{ProcessorBuilder, ServeError, Server, WebhookEvent, WebhookListener};
 
 pub const GITHUB_SECRET: &str = "github-redis-test-secret-Hq27";
 pub const PUSH: &str = r#"{"ref":"refs/heads/main","after":"0f3a"}"#;
@@ -153,13 +152,11 @@ impl Answer {
 /// Sends a signed GitHub `push` delivery `id` to `server_url`
 /// (`http://…/webhooks/github`).
 pub async fn deliver(client: &reqwest::Client, server_url: &str, id: &str) -> Answer {
-    let signature = GitHubSignatureValidator::sign(GITHUB_SECRET.as_bytes(), PUSH.as_bytes());
+    let event = testing::github(GITHUB_SECRET, "push", PUSH).with_header("X-GitHub-Delivery", id);
     let request = client
         .post(server_url)
         .header("Content-Type", "application/json")
-        .header("X-GitHub-Event", "push")
-        .header("X-GitHub-Delivery", id)
-        .header("X-Hub-Signature-256", signature)
+        .headers(event.headers().clone().into())
         .body(PUSH)
         .send();
     let response = tokio::time::timeout(REQUEST_PATIENCE, request)

@@ -7,6 +7,10 @@ use std::task::{Context, Poll};
 
 use crate::{BoxError, BoxFuture, WebhookEvent};
 
+// A listener's event pattern, parsed once; its rules live in `webhooks-rules`
+// because the macro checks the same ones at compile time.
+pub(crate) use webhooks_rules::EventPattern;
+
 /// An application's handler for one source's events.
 ///
 /// Most applications annotate an `async fn` with `#[webhook_listener]`
@@ -130,74 +134,9 @@ impl Future for CatchUnwind<'_> {
     }
 }
 
-/// A listener's event pattern, parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EventPattern {
-    Any,
-    Exact(Box<str>),
-    /// `customer.subscription.*`, kept as `customer.subscription.`.
-    Prefix(Box<str>),
-}
-
-impl EventPattern {
-    pub(crate) fn parse(pattern: &str) -> Result<Self, &'static str> {
-        if pattern == "*" {
-            return Ok(Self::Any);
-        }
-        if pattern.is_empty() {
-            return Err("an event pattern may not be empty");
-        }
-        if let Some(prefix) = pattern.strip_suffix('*') {
-            if prefix.ends_with('.') && !prefix.contains('*') && prefix.len() > 1 {
-                return Ok(Self::Prefix(prefix.into()));
-            }
-            return Err("`*` is allowed alone or as a last `.*` segment");
-        }
-        if pattern.contains('*') {
-            return Err("`*` is allowed alone or as a last `.*` segment");
-        }
-        Ok(Self::Exact(pattern.into()))
-    }
-
-    /// Whether `event_type` matches; with `families`, `issues` also matches
-    /// `issues.opened`.
-    pub(crate) fn matches(&self, event_type: &str, families: bool) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Exact(exact) => {
-                event_type == &**exact
-                    || (families
-                        && event_type
-                            .strip_prefix(&**exact)
-                            .is_some_and(|rest| rest.starts_with('.')))
-            }
-            Self::Prefix(prefix) => event_type.starts_with(&**prefix),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns() {
-        let issues = EventPattern::parse("issues").unwrap();
-        assert!(issues.matches("issues", true));
-        assert!(issues.matches("issues.opened", true));
-        assert!(!issues.matches("issues.opened", false));
-        assert!(!issues.matches("issues_comment.created", true));
-        let opened = EventPattern::parse("issues.opened").unwrap();
-        assert!(opened.matches("issues.opened", true));
-        assert!(!opened.matches("issues.closed", true));
-        let prefix = EventPattern::parse("customer.subscription.*").unwrap();
-        assert!(prefix.matches("customer.subscription.updated", false));
-        assert!(!prefix.matches("customer.created", false));
-        assert!(EventPattern::parse("*").unwrap().matches("", false));
-        assert!(EventPattern::parse("").is_err());
-        assert!(EventPattern::parse("a*").is_err());
-        assert!(EventPattern::parse("*.a").is_err());
-    }
 
     #[tokio::test]
     async fn a_panic_is_a_failure() {

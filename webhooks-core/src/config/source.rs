@@ -130,10 +130,7 @@ impl SourceConfig {
     /// The name, which secret keys are given, and which keys apply to the
     /// validator.
     fn check_keys(&self, name: &str) -> Result<(), ConfigError> {
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        let valid_name = webhooks_rules::check_source_name(name).is_ok();
         if !valid_name {
             return Err(ConfigError::invalid(
                 format!("webhooks.sources.{name}"),

@@ -169,10 +169,7 @@ impl ProcessorBuilder {
         }
         let mut sources: HashMap<Box<str>, Source> = HashMap::new();
         for (name, validator) in self.validators {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            let valid = webhooks_rules::check_source_name(&name).is_ok();
             if !valid {
                 return Err(BuildError::InvalidSourceName(name));
             }

@@ -234,7 +234,13 @@ impl EventQueue for InMemoryEventQueue {
     }
 
     async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
-        self.settle(reservation, |state, id| state.ready.push_front(id));
+        // The run was cut short, not lost: it does not count as an attempt.
+        self.settle(reservation, |state, id| {
+            if let Some(stored) = state.jobs.get_mut(&id) {
+                stored.state.attempts = stored.state.attempts.saturating_sub(1);
+            }
+            state.ready.push_front(id);
+        });
         self.arrived.notify_one();
         Ok(())
     }

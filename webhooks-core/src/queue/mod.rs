@@ -171,7 +171,9 @@ pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
     ) -> impl Future<Output = Result<Vec<Reserved>, StoreError>> + Send;
 
     /// Extends a hold by `visibility` from now; `false` when the job is no
-    /// longer this hold's.
+    /// longer this hold's. (A backend may measure the hold from the last
+    /// renewal against the `visibility` of the next `reserve`, as Redis's
+    /// idle time is: the core passes the same value to both.)
     fn renew(
         &self,
         reservation: &Reservation,
@@ -206,7 +208,7 @@ pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Hands a held job back unfinished (shutdown), so another worker can
-    /// take it at once.
+    /// take it at once; the cut-short run does not count as an attempt.
     fn hand_back(
         &self,
         reservation: &Reservation,

@@ -1,6 +1,7 @@
 //! The generic scheme: a hex HMAC-SHA256 of the raw body in one header.
 
 use hmac::{Hmac, Mac};
+use http::HeaderName;
 use sha2::Sha256;
 
 use super::extract::{GenericExtraction, extraction_builders};
@@ -28,7 +29,11 @@ use crate::Secrets;
 #[derive(Debug, Clone)]
 pub struct HmacSignatureValidator {
     secrets: Secrets,
+    /// The header as configured, for error messages.
     header: String,
+    /// The header parsed once, so no delivery parses it again; `None` when
+    /// it is no valid header name, which no request can then carry.
+    header_name: Option<HeaderName>,
     prefix: String,
     extraction: GenericExtraction,
 }
@@ -38,16 +43,19 @@ impl HmacSignatureValidator {
     pub fn new(secrets: impl Into<Secrets>) -> Self {
         Self {
             secrets: secrets.into(),
-            header: "X-Signature".into(),
+            header: String::new(),
+            header_name: None,
             prefix: "sha256=".into(),
             extraction: GenericExtraction::default(),
         }
+        .header("X-Signature")
     }
 
     /// Reads the signature from this header instead of `X-Signature`.
     #[must_use]
     pub fn header(mut self, header: impl Into<String>) -> Self {
         self.header = header.into();
+        self.header_name = HeaderName::from_bytes(self.header.as_bytes()).ok();
         self
     }
 
@@ -79,9 +87,10 @@ pub(crate) fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 impl SignatureValidator for HmacSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = request
-            .headers()
-            .get(&self.header)
+        let value = self
+            .header_name
+            .as_ref()
+            .and_then(|name| request.headers().get_named(name))
             .ok_or_else(|| SignatureError::MissingHeader(self.header.clone()))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: self.header.clone(),
@@ -179,6 +188,15 @@ mod tests {
         assert_eq!(
             verify(&validator, "x-sig", &signature.to_uppercase(), b"x"),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_header_name_no_request_can_carry_is_missing() {
+        let validator = HmacSignatureValidator::new("k").header("X Sig");
+        assert_eq!(
+            verify(&validator, "X-Sig", "sha256=00", b"x"),
+            Err(SignatureError::MissingHeader("X Sig".into()))
         );
     }
 }
