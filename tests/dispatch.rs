@@ -143,6 +143,9 @@ async fn a_listener_failing_every_attempt_is_dead_lettered_with_its_last_error()
     assert_eq!(letter.event.attempt(), 3, "attempts made");
     assert_eq!(broken_seen.attempts(), [1, 2, 3]);
     assert_eq!(steady_seen.attempts(), [1]);
+    let gauge = r#"webhooks_dead_letters{source="stripe"} 1"#;
+    let text = server.metrics().await;
+    assert!(text.contains(gauge), "no {gauge} in\n{text}");
     server.shutdown().await;
     assert_eq!(broken_seen.count(), 3, "no run after the last attempt");
 }

@@ -289,8 +289,7 @@ fn now_ms() -> u64 {
 }
 
 fn epoch_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
+    at.duration_since(UNIX_EPOCH).map_or(0, millis)
 }
 
 impl EventQueue for RedisEventQueue {

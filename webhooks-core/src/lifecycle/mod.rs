@@ -223,6 +223,28 @@ impl Lifecycle {
         (Ok(Processed::Accepted { id }), event_type)
     }
 
+    /// Counts the queue's dead letters per source for the
+    /// `webhooks_dead_letters` gauge: at start, and whenever one is added or
+    /// requeued (rare, so reading them all is cheap enough).
+    pub(crate) async fn count_dead_letters(&self) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        match queue.dead_letters(None).await {
+            Ok(letters) => {
+                let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+                for letter in &letters {
+                    *counts.entry(letter.event.source()).or_default() += 1;
+                }
+                for source in self.sources.keys() {
+                    counts.entry(source).or_default();
+                }
+                self.metrics.set_dead_letters(counts);
+            }
+            Err(error) => tracing::debug!(error = %error, "could not count the dead letters"),
+        }
+    }
+
     /// Releases a claim, logging a store that does not answer (the claim
     /// then lapses after its lease).
     async fn release(&self, key: &str, lease: &Lease) {

@@ -39,6 +39,7 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
     let slots = Arc::new(Semaphore::new(lifecycle.settings.workers.max(1)));
     let durable = queue.is_durable();
     let mut failures = 0_u32;
+    lifecycle.count_dead_letters().await;
     loop {
         let stopping = lifecycle.stop.is_cancelled();
         if (stopping && durable) || lifecycle.abandon.is_cancelled() {
@@ -174,6 +175,9 @@ async fn run_job(
         }
     };
     settled(result, event.id());
+    if matches!(settle, Settle::Dead(_)) {
+        lifecycle.count_dead_letters().await;
+    }
     drop(slot);
 }
 

@@ -67,7 +67,25 @@ impl Metrics {
                 metric
             })
             .collect::<Vec<_>>();
+        let gauge = |source: &str, value: u64| {
+            let mut gauge = prometheus::proto::Gauge::default();
+            gauge.set_value(value as f64);
+            let mut metric = Metric::default();
+            metric.set_label(labels(&[("source", source)]));
+            metric.set_gauge(gauge);
+            metric
+        };
+        let dead_letters = lock(&self.inner.dead_letters)
+            .iter()
+            .map(|(source, &count)| gauge(source, count))
+            .collect::<Vec<_>>();
         [
+            (
+                "webhooks_dead_letters",
+                "Dead letters in the queue, by source, as last counted by this instance.",
+                MetricType::GAUGE,
+                dead_letters,
+            ),
             (
                 "webhooks_claims_lost_total",
                 "Events whose claim was lost while their listeners ran (answered 503).",

@@ -102,6 +102,8 @@ struct Inner {
     series: Mutex<SeriesBySource>,
     /// Claims lost while listeners ran, by source: rare, so a plain map.
     claims_lost: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
+    /// Dead letters by source, as the queue last reported them.
+    dead_letters: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
 
 /// The upper bounds of the processing-time buckets, in seconds.
@@ -133,6 +135,7 @@ impl Metrics {
                 id: NEXT_METRICS_ID.fetch_add(1, Ordering::Relaxed),
                 series: Mutex::new(HashMap::new()),
                 claims_lost: Mutex::default(),
+                dead_letters: Mutex::default(),
             }),
         }
     }
@@ -158,6 +161,16 @@ impl Metrics {
         *lock(&self.inner.claims_lost)
             .entry(source.into())
             .or_default() += 1;
+    }
+
+    /// Sets the `webhooks_dead_letters{source}` gauge to the queue's count of
+    /// dead letters per source (every source not listed has none).
+    pub fn set_dead_letters<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+        let counts = counts
+            .into_iter()
+            .map(|(source, n)| (source.into(), n))
+            .collect();
+        *lock(&self.inner.dead_letters) = counts;
     }
 
     /// Records how long a delivery took to answer.
