@@ -854,6 +854,33 @@ async fn a_poison_event_that_aborts_its_worker_is_dead_lettered_after_max_attemp
         "no dead-letter key holds it:\n{}",
         shown(&dead_lettered)
     );
+    // The operator sees it on /metrics.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut most = 0.0_f64;
+        for worker in &workers {
+            let metrics = get(&client, &worker.url("/metrics")).await.body;
+            most = most.max(sample(
+                &metrics,
+                "webhooks_dead_letters",
+                r#"source="partner""#,
+            ));
+        }
+        if most == 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "webhooks_dead_letters{{source=\"partner\"}} is {most}, not 1:\n{}",
+            workers
+                .iter()
+                .map(Worker::log)
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The workers live on and handle other events.
     let ok = deliver_partner(
         &client,

@@ -592,6 +592,11 @@ async fn an_always_failing_listener_is_dead_lettered_and_can_be_requeued() {
     );
     assert_eq!(calls.attempts("doomed", "dead-1"), [1, 2, 3]);
     assert_eq!(calls.attempts("steady", "dead-1"), [1]);
+    let gauge = r#"webhooks_dead_letters{source="partner"} 1"#;
+    eventually("the dead-letter gauge", || {
+        processor.metrics().encode().contains(gauge)
+    })
+    .await;
     // Out of the stream, not retried any more; the dead-letter stream and
     // the job hash hold it.
     assert_eq!(queue.stream_len(), 0, "{}", queue.describe());

@@ -74,6 +74,11 @@ impl WebhookEvent {
         self
     }
 
+    /// Marks the event as the given attempt, in place.
+    pub(crate) fn set_attempt(&mut self, attempt: u32) {
+        self.attempt = attempt;
+    }
+
     /// The configured source name (the path segment), such as `stripe`.
     pub fn source(&self) -> &str {
         &self.source

@@ -2,26 +2,106 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::StoreError;
 
-/// Runs `work` and, while it runs, calls `renew` every `every`; returns its
-/// output and whether a renewal answered that the hold was lost (taken by
-/// someone else). A renewal that fails is retried at the next tick: the
-/// settle that follows the work is fenced by the hold anyway.
+/// How a kept-alive run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Kept<T> {
+    /// The work finished; `lost`: a renewal answered that the hold was
+    /// taken by someone else meanwhile.
+    Done { output: T, lost: bool },
+    /// Shutdown's deadline passed first: the work was cut short.
+    Abandoned,
+}
+
+/// Runs `work` and, while it runs, calls `renew` every `every`, until it
+/// finishes or `abandon` is cancelled. A renewal that fails is retried at
+/// the next tick: the settle that follows the work is fenced by the hold
+/// anyway.
 ///
-/// Work that finishes on its first poll never starts a timer.
-pub(crate) async fn keep_alive<W, R, F>(work: W, every: Duration, mut renew: R) -> (W::Output, bool)
+/// Work that finishes on its first poll (quick listeners, the common case)
+/// costs no timer and no room for the keeper: the keeper is made, boxed,
+/// only when the work first waits. `work` is pinned by the caller, so its
+/// state is kept once, in the caller's.
+pub(crate) fn keep_alive<'w, W, R, F>(
+    work: Pin<&'w mut W>,
+    every: Duration,
+    renew: R,
+    abandon: &'w CancellationToken,
+) -> KeepAlive<'w, W, R>
 where
-    W: Future,
+    W: Future + ?Sized,
+    R: FnMut() -> F + Send + Unpin + 'w,
+    F: Future<Output = Result<bool, StoreError>> + Send + 'w,
+{
+    KeepAlive {
+        work,
+        every,
+        renew: Some(renew),
+        abandon,
+        keeper: None,
+    }
+}
+
+/// The keeper of a run that waits: renews until abandoned.
+type Keeper<'w> = Pin<Box<dyn Future<Output = ()> + Send + 'w>>;
+
+/// The future of [`keep_alive`].
+pub(crate) struct KeepAlive<'w, W: ?Sized, R> {
+    work: Pin<&'w mut W>,
+    every: Duration,
+    renew: Option<R>,
+    abandon: &'w CancellationToken,
+    /// Made when the work first waits: finishes only when abandoned.
+    keeper: Option<(Keeper<'w>, Arc<AtomicBool>)>,
+}
+
+impl<'w, W, R, F> Future for KeepAlive<'w, W, R>
+where
+    W: Future + ?Sized,
+    R: FnMut() -> F + Send + Unpin + 'w,
+    F: Future<Output = Result<bool, StoreError>> + Send + 'w,
+{
+    type Output = Kept<W::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(output) = this.work.as_mut().poll(cx) {
+            let lost = this
+                .keeper
+                .as_ref()
+                .is_some_and(|(_, lost)| lost.load(Ordering::Relaxed));
+            return Poll::Ready(Kept::Done { output, lost });
+        }
+        let (keeper, _) = this.keeper.get_or_insert_with(|| {
+            let renew = this.renew.take().expect("the keeper is made once");
+            let lost = Arc::new(AtomicBool::new(false));
+            let keeper = keep(this.every, renew, Arc::clone(&lost), this.abandon);
+            (Box::pin(keeper), lost)
+        });
+        keeper.as_mut().poll(cx).map(|()| Kept::Abandoned)
+    }
+}
+
+/// Renews every `every` until a renewal answers that the hold was lost;
+/// finishes when `abandon` is cancelled.
+async fn keep<R, F>(
+    every: Duration,
+    mut renew: R,
+    lost: Arc<AtomicBool>,
+    abandon: &CancellationToken,
+) where
     R: FnMut() -> F,
     F: Future<Output = Result<bool, StoreError>>,
 {
-    let lost = AtomicBool::new(false);
-    let keeper = async {
+    let renewing = async {
         while !lost.load(Ordering::Relaxed) {
             tokio::time::sleep(every).await;
             match renew().await {
@@ -35,9 +115,46 @@ where
         std::future::pending::<()>().await;
     };
     tokio::select! {
-        biased;
-        output = work => (output, lost.load(Ordering::Relaxed)),
-        () = keeper => unreachable!("the keeper never finishes"),
+        () = renewing => {}
+        () = abandon.cancelled() => {}
+    }
+}
+
+/// `future`'s output, or `None` once it has run for `limit`. A future that
+/// finishes on its first poll (a quick listener) never starts a timer: the
+/// clock is read and the timer made (boxed) only when it first waits.
+pub(crate) fn within<F: Future>(limit: Duration, future: F) -> Within<F> {
+    Within {
+        future,
+        limit,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`within`]: no larger than the future it limits, plus
+    /// the limit and a pointer.
+    pub(crate) struct Within<F> {
+        #[pin]
+        future: F,
+        limit: Duration,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let limit = *this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        timer.as_mut().poll(cx).map(|()| None)
     }
 }
 
@@ -88,40 +205,82 @@ impl<T: Send + 'static> Drop for Detached<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
 
     #[tokio::test(start_paused = true)]
     async fn the_hold_is_renewed_while_the_work_runs() {
         let renewals = AtomicUsize::new(0);
-        let (output, lost) = keep_alive(
-            tokio::time::sleep(Duration::from_secs(10)),
-            Duration::from_secs(1),
-            || {
-                renewals.fetch_add(1, Ordering::Relaxed);
-                std::future::ready(Ok(true))
-            },
-        )
-        .await;
-        assert_eq!(output, ());
-        assert!(!lost);
+        let work = std::pin::pin!(tokio::time::sleep(Duration::from_secs(10)));
+        let never = CancellationToken::new();
+        let renew = || {
+            renewals.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(Ok(true))
+        };
+        let kept = keep_alive(work, Duration::from_secs(1), renew, &never).await;
+        assert_eq!(
+            kept,
+            Kept::Done {
+                output: (),
+                lost: false
+            }
+        );
         assert!(renewals.load(Ordering::Relaxed) >= 9);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_lost_hold_is_reported_and_renewals_stop() {
         let renewals = AtomicUsize::new(0);
-        let (_, lost) = keep_alive(
-            tokio::time::sleep(Duration::from_secs(10)),
-            Duration::from_secs(1),
-            || {
-                renewals.fetch_add(1, Ordering::Relaxed);
-                std::future::ready(Ok(false))
-            },
-        )
-        .await;
-        assert!(lost);
+        let work = std::pin::pin!(tokio::time::sleep(Duration::from_secs(10)));
+        let never = CancellationToken::new();
+        let renew = || {
+            renewals.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(Ok(false))
+        };
+        let kept = keep_alive(work, Duration::from_secs(1), renew, &never).await;
+        assert_eq!(
+            kept,
+            Kept::Done {
+                output: (),
+                lost: true
+            }
+        );
         assert_eq!(renewals.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abandoned_work_is_cut_short_and_quick_work_never_waits() {
+        let abandon = CancellationToken::new();
+        let stuck = std::pin::pin!(std::future::pending::<()>());
+        let cancel = abandon.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            cancel.cancel();
+        });
+        let renew = || std::future::ready(Ok(true));
+        let kept = keep_alive(stuck, Duration::from_secs(1), renew, &abandon).await;
+        assert_eq!(kept, Kept::Abandoned);
+        // Cancelled already: work that is ready at once still finishes.
+        let quick = std::pin::pin!(async { 7 });
+        let kept = keep_alive(quick, Duration::from_secs(1), renew, &abandon).await;
+        assert_eq!(
+            kept,
+            Kept::Done {
+                output: 7,
+                lost: false
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn within_gives_up_after_its_limit_and_not_before() {
+        let limit = Duration::from_secs(5);
+        assert_eq!(within(limit, async { 7 }).await, Some(7));
+        let slow = tokio::time::sleep(Duration::from_secs(4));
+        assert_eq!(within(limit, slow).await, Some(()));
+        let stuck = std::future::pending::<()>();
+        let started = tokio::time::Instant::now();
+        assert_eq!(within(limit, stuck).await, None);
+        assert_eq!(started.elapsed(), limit);
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ mod run;
 mod worker;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::key::StoreKey;
-use self::lease::{Detached, keep_alive};
+use self::lease::{Detached, Kept, keep_alive};
 use self::run::run_listeners;
 use crate::queue::{PushError, Queue};
 use crate::source::Source;
@@ -62,7 +64,10 @@ pub(crate) struct Lifecycle {
     pub(crate) queue: Option<Queue>,
     pub(crate) metrics: Metrics,
     pub(crate) settings: Settings,
-    /// Shutdown began: no new delivery is taken, no new job reserved.
+    /// Shutdown began: no new delivery is taken. Read by every delivery, so
+    /// a plain flag (the token's check takes a lock).
+    stopping: AtomicBool,
+    /// Shutdown began: no new job is reserved.
     stop: CancellationToken,
     /// Shutdown's deadline passed: in-flight work is cut short and handed back.
     abandon: CancellationToken,
@@ -85,6 +90,7 @@ impl Lifecycle {
             queue,
             metrics,
             settings,
+            stopping: AtomicBool::new(false),
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -99,7 +105,7 @@ impl Lifecycle {
         source: &Arc<Source>,
         event: WebhookEvent,
     ) -> (Result<Processed, ProcessError>, String) {
-        if self.stop.is_cancelled() {
+        if self.stopping.load(Ordering::Relaxed) {
             return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
         }
         let key = StoreKey::new(&source.name, event.id());
@@ -120,12 +126,8 @@ impl Lifecycle {
             None => {
                 // Not tied to the connection: if the caller goes away, the
                 // run goes on to its end and settles the claim.
-                let lifecycle = Arc::clone(self);
-                let source = Arc::clone(source);
-                let run = self.tracker.track_future(async move {
-                    lifecycle.run_inline(&source, key, lease, event).await
-                });
-                Detached::new(run).await
+                let run = Arc::clone(self).run_inline(key, lease, event);
+                Detached::new(self.tracker.track_future(run)).await
             }
         }
     }
@@ -133,26 +135,40 @@ impl Lifecycle {
     /// Inline: runs the listeners while the claim is renewed, then completes
     /// it (every listener succeeded) or releases it (so the provider's
     /// retry runs them again).
-    async fn run_inline(
-        &self,
-        source: &Source,
+    ///
+    /// A plain `fn` returning an `async move` block: an `async fn` keeps its
+    /// arguments twice, and this future is boxed for every delivery.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
+    fn run_inline(
+        self: Arc<Self>,
         key: StoreKey,
         lease: Lease,
         event: WebhookEvent,
-    ) -> (Result<Processed, ProcessError>, String) {
-        let settings = &self.settings;
-        let work = run_listeners(
-            Some(source),
-            &event,
-            &[],
-            settings.listener_timeout,
-            &self.metrics,
-        );
-        let renew = || self.store.renew(&key, &lease, settings.lease);
-        let (report, lost) = tokio::select! {
-            biased;
-            kept = keep_alive(work, settings.lease / 3, renew) => kept,
-            () = self.abandon.cancelled() => {
+    ) -> impl Future<Output = (Result<Processed, ProcessError>, String)> + Send + 'static {
+        async move {
+            // Looked up again rather than an `Arc` cloned: every delivery would
+            // bump one shared counter from every thread.
+            let source = &*self.sources[event.source()];
+            let settings = &self.settings;
+            let kept = {
+                let work = std::pin::pin!(run_listeners(
+                    Some(source),
+                    &event,
+                    &[],
+                    settings.listener_timeout,
+                    &self.metrics,
+                ));
+                let renew = || self.store.renew(&key, &lease, settings.lease);
+                keep_alive(work, settings.lease / 3, renew, &self.abandon).await
+            };
+            let Kept::Done {
+                output: report,
+                lost,
+            } = kept
+            else {
                 self.release(&key, &lease).await;
                 tracing::error!(
                     source = event.source(),
@@ -160,32 +176,32 @@ impl Lifecycle {
                     "shutdown deadline: listeners cut short, claim released for the provider's retry"
                 );
                 return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
+            };
+            if !report.is_ok() {
+                self.release(&key, &lease).await;
+                let (id, event_type) = event.into_id_and_type();
+                return (Err(ProcessError::ListenerFailed { id }), event_type);
             }
-        };
-        if !report.is_ok() {
-            self.release(&key, &lease).await;
+            let completed = if lost {
+                Ok(false)
+            } else {
+                self.store.complete(&key, &lease, settings.ttl).await
+            };
             let (id, event_type) = event.into_id_and_type();
-            return (Err(ProcessError::ListenerFailed { id }), event_type);
-        }
-        let completed = if lost {
-            Ok(false)
-        } else {
-            self.store.complete(&key, &lease, settings.ttl).await
-        };
-        let (id, event_type) = event.into_id_and_type();
-        match completed {
-            Ok(true) => (Ok(Processed::Accepted { id }), event_type),
-            Ok(false) => {
-                self.metrics.claim_lost(&source.name);
-                tracing::error!(
-                    source = &*source.name,
-                    event_type = %event_type,
-                    id = %id,
-                    "claim lost while the listeners ran: another delivery of this event may have run them too"
-                );
-                (Err(ProcessError::ClaimLost { id }), event_type)
+            match completed {
+                Ok(true) => (Ok(Processed::Accepted { id }), event_type),
+                Ok(false) => {
+                    self.metrics.claim_lost(&source.name);
+                    tracing::error!(
+                        source = &*source.name,
+                        event_type = %event_type,
+                        id = %id,
+                        "claim lost while the listeners ran: another delivery of this event may have run them too"
+                    );
+                    (Err(ProcessError::ClaimLost { id }), event_type)
+                }
+                Err(error) => (Err(error.into()), event_type),
             }
-            Err(error) => (Err(error.into()), event_type),
         }
     }
 
@@ -256,6 +272,7 @@ impl Lifecycle {
     /// Stops taking deliveries and reserving jobs, gives in-flight work
     /// `shutdown_timeout` to finish, then cuts it short and hands it back.
     pub(crate) async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         self.stop.cancel();
         let worker = self
             .worker

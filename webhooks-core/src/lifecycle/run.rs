@@ -1,8 +1,10 @@
 //! Running an event's listeners once: what inline dispatch and the worker
 //! share.
 
+use std::future::Future;
 use std::time::Duration;
 
+use super::lease::within;
 use crate::listener::run_listener;
 use crate::metrics::Handled;
 use crate::source::Source;
@@ -40,57 +42,65 @@ impl RunReport {
 /// whose keys are in `done`. A listener still running after `timeout` has
 /// failed (its `on_error` runs); the others still run. `source` is `None`
 /// for an event of a source that is no longer configured, which fails.
-pub(crate) async fn run_listeners(
-    source: Option<&Source>,
-    event: &WebhookEvent,
-    done: &[String],
+///
+/// A plain `fn` returning an `async move` block: an `async fn` keeps its
+/// arguments twice, and this future is part of one boxed for every delivery.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(crate) fn run_listeners<'a>(
+    source: Option<&'a Source>,
+    event: &'a WebhookEvent,
+    done: &'a [String],
     timeout: Duration,
-    metrics: &Metrics,
-) -> RunReport {
-    let Some(source) = source else {
-        let error = format!("source `{}` is not configured", event.source());
-        return RunReport::failure("", error);
-    };
-    let mut report = RunReport::default();
-    let mut any = false;
-    for listed in source.matching(event.event_type()) {
-        any = true;
-        if done.iter().any(|key| **key == *listed.key) {
-            continue;
+    metrics: &'a Metrics,
+) -> impl Future<Output = RunReport> + Send + 'a {
+    async move {
+        let Some(source) = source else {
+            let error = format!("source `{}` is not configured", event.source());
+            return RunReport::failure("", error);
+        };
+        let mut report = RunReport::default();
+        let mut any = false;
+        for listed in source.matching(event.event_type()) {
+            any = true;
+            if done.iter().any(|key| **key == *listed.key) {
+                continue;
+            }
+            let ran = match within(timeout, run_listener(&*listed.listener, event)).await {
+                Some(ran) => ran,
+                None => {
+                    let error: BoxError =
+                        format!("listener still running after {}s", timeout.as_secs_f64()).into();
+                    listed.listener.on_error(event, &error);
+                    Err(error)
+                }
+            };
+            let outcome = match ran {
+                Ok(()) => Handled::Ok,
+                Err(error) => {
+                    report.failed.push(listed.key.to_string());
+                    report.last_error = Some(error.to_string());
+                    Handled::Error
+                }
+            };
+            metrics.handled(event.source(), event.event_type(), outcome);
         }
-        let ran = match tokio::time::timeout(timeout, run_listener(&*listed.listener, event)).await
-        {
-            Ok(ran) => ran,
-            Err(_) => {
-                let error: BoxError =
-                    format!("listener still running after {}s", timeout.as_secs_f64()).into();
-                listed.listener.on_error(event, &error);
-                Err(error)
-            }
-        };
-        let outcome = match ran {
-            Ok(()) => Handled::Ok,
-            Err(error) => {
-                report.failed.push(listed.key.to_string());
-                report.last_error = Some(error.to_string());
-                Handled::Error
-            }
-        };
-        metrics.handled(event.source(), event.event_type(), outcome);
+        if !any {
+            metrics.handled(event.source(), event.event_type(), Handled::Ignored);
+        }
+        if !report.failed.is_empty() {
+            // Each listener ran once above: those that neither failed nor were
+            // done before succeeded.
+            report.succeeded = source
+                .matching(event.event_type())
+                .map(|listed| &*listed.key)
+                .filter(|key| !done.iter().any(|d| d == key))
+                .filter(|key| !report.failed.iter().any(|f| f == key))
+                .map(str::to_owned)
+                .collect();
+        }
+        report
     }
-    if !any {
-        metrics.handled(event.source(), event.event_type(), Handled::Ignored);
-    }
-    if !report.failed.is_empty() {
-        // Each listener ran once above: those that neither failed nor were
-        // done before succeeded.
-        report.succeeded = source
-            .matching(event.event_type())
-            .map(|listed| &*listed.key)
-            .filter(|key| !done.iter().any(|d| d == key))
-            .filter(|key| !report.failed.iter().any(|f| f == key))
-            .map(str::to_owned)
-            .collect();
-    }
-    report
 }

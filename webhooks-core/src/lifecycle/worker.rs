@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Lifecycle;
-use super::lease::keep_alive;
+use super::lease::{Kept, keep_alive};
 use super::policy::Settle;
-use super::run::run_listeners;
-use crate::queue::{Queue, Reserved};
+use super::run::{RunReport, run_listeners};
+use crate::WebhookEvent;
+use crate::queue::{JobState, Queue, Reservation, Reserved};
 
 /// How long one reserve waits for a job before looking at the stop signal.
 const RESERVE_WAIT: Duration = Duration::from_millis(500);
@@ -41,7 +42,9 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
     let mut failures = 0_u32;
     lifecycle.count_dead_letters().await;
     loop {
-        let stopping = lifecycle.stop.is_cancelled();
+        let stopping = lifecycle
+            .stopping
+            .load(std::sync::atomic::Ordering::Relaxed);
         if (stopping && durable) || lifecycle.abandon.is_cancelled() {
             break;
         }
@@ -108,57 +111,14 @@ async fn run_job(
         mut state,
     } = job;
     let policy = &lifecycle.settings.policy;
-    let bounds = policy.dead_letters;
-    if let Some(reason) = policy.abandoned(&state) {
-        tracing::error!(
-            source = event.source(),
-            event_type = event.event_type(),
-            id = event.id(),
-            attempts = state.attempts,
-            reason = %reason,
-            "webhook event dead-lettered: its workers kept dying"
-        );
-        settled(
-            queue.dead(&reservation, &state, &reason, bounds).await,
-            event.id(),
-        );
-        return;
-    }
-    let visibility = lifecycle.settings.visibility;
-    let source = lifecycle
-        .sources
-        .get(event.source())
-        .map(|source| &**source);
-    let work = run_listeners(
-        source,
-        &event,
-        &state.done,
-        lifecycle.settings.listener_timeout,
-        &lifecycle.metrics,
-    );
-    let renew = || queue.renew(&reservation, visibility);
-    let (report, lost) = tokio::select! {
-        biased;
-        kept = keep_alive(work, visibility / 3, renew) => kept,
-        () = lifecycle.abandon.cancelled() => {
-            if let Err(error) = queue.hand_back(&reservation).await {
-                tracing::warn!(error = %error, id = event.id(), "could not hand a queued event back; it is taken over after the visibility timeout");
-            }
-            if !queue.is_durable() {
-                tracing::error!(source = event.source(), id = event.id(), "queued event cut short at shutdown and lost with this process");
-            }
-            return;
-        }
+    let settle = match policy.abandoned(&state) {
+        // Its workers kept dying: it is not run again.
+        Some(reason) => Settle::Dead(reason),
+        None => match run(&lifecycle, &queue, &reservation, &event, &state).await {
+            Some(report) => policy.settle(&mut state, report, SystemTime::now()),
+            None => return,
+        },
     };
-    if lost {
-        tracing::error!(
-            source = event.source(),
-            id = event.id(),
-            "the hold on a queued event was lost while it ran: another worker has it now; not settling"
-        );
-        return;
-    }
-    let settle = policy.settle(&mut state, report, SystemTime::now());
     let result = match &settle {
         Settle::Ack => queue.ack(&reservation).await,
         Settle::RetryAt(due) => queue.retry_at(&reservation, *due, &state).await,
@@ -169,9 +129,11 @@ async fn run_job(
                 id = event.id(),
                 attempts = state.attempts,
                 reason = %reason,
-                "webhook event dead-lettered after its last attempt"
+                "webhook event dead-lettered"
             );
-            queue.dead(&reservation, &state, reason, bounds).await
+            queue
+                .dead(&reservation, &state, reason, policy.dead_letters)
+                .await
         }
     };
     settled(result, event.id());
@@ -179,6 +141,58 @@ async fn run_job(
         lifecycle.count_dead_letters().await;
     }
     drop(slot);
+}
+
+/// Runs the job's listeners while its hold is renewed; `None` when the job
+/// must not be settled here: cut short at shutdown (handed back), or its
+/// hold lost meanwhile.
+async fn run(
+    lifecycle: &Lifecycle,
+    queue: &Queue,
+    reservation: &Reservation,
+    event: &WebhookEvent,
+    state: &JobState,
+) -> Option<RunReport> {
+    let visibility = lifecycle.settings.visibility;
+    let source = lifecycle
+        .sources
+        .get(event.source())
+        .map(|source| &**source);
+    let work = std::pin::pin!(run_listeners(
+        source,
+        event,
+        &state.done,
+        lifecycle.settings.listener_timeout,
+        &lifecycle.metrics,
+    ));
+    let renew = || queue.renew(reservation, visibility);
+    match keep_alive(work, visibility / 3, renew, &lifecycle.abandon).await {
+        Kept::Done {
+            output: report,
+            lost: false,
+        } => Some(report),
+        Kept::Done { lost: true, .. } => {
+            tracing::error!(
+                source = event.source(),
+                id = event.id(),
+                "the hold on a queued event was lost while it ran: another worker has it now; not settling"
+            );
+            None
+        }
+        Kept::Abandoned => {
+            if let Err(error) = queue.hand_back(reservation).await {
+                tracing::warn!(error = %error, id = event.id(), "could not hand a queued event back; it is taken over after the visibility timeout");
+            }
+            if !queue.is_durable() {
+                tracing::error!(
+                    source = event.source(),
+                    id = event.id(),
+                    "queued event cut short at shutdown and lost with this process"
+                );
+            }
+            None
+        }
+    }
 }
 
 /// Logs a settle that did not take.

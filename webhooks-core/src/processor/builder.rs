@@ -8,7 +8,7 @@ use super::WebhookProcessor;
 use crate::config::{DispatchConfig, DispatchMode, StoreProvider, WebhooksConfig};
 use crate::lifecycle::{Lifecycle, RetryPolicy, Settings};
 use crate::listener::{ErasedListener, EventPattern};
-use crate::queue::{DeadLetterBounds, EventQueue, InMemoryEventQueue, Queue};
+use crate::queue::{DeadLetterBounds, EventQueue, Queue};
 use crate::registry::{Registered, registered_listeners};
 use crate::source::{Listed, Source};
 use crate::store::Store;
@@ -223,10 +223,7 @@ impl ProcessorBuilder {
             DispatchMode::Inline => None,
             DispatchMode::Queued => {
                 tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
-                Some(
-                    self.queue
-                        .unwrap_or_else(|| Queue::new(InMemoryEventQueue::new())),
-                )
+                Some(self.queue.unwrap_or_default())
             }
         };
         let settings = Settings {

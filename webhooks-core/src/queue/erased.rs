@@ -4,10 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{DeadLetter, DeadLetterBounds, EventQueue, JobState, PushError, Reservation, Reserved};
+use super::{
+    DeadLetter, DeadLetterBounds, EventQueue, InMemoryEventQueue, JobState, PushError, Reservation,
+    Reserved,
+};
 use crate::{BoxFuture, StoreError, WebhookEvent};
 
-trait ErasedQueue: Send + Sync + fmt::Debug {
+pub(crate) trait ErasedQueue: Send + Sync + fmt::Debug {
     fn push<'a>(
         &'a self,
         event: WebhookEvent,
@@ -117,17 +120,45 @@ impl<Q: EventQueue> ErasedQueue for Q {
     }
 }
 
-/// The queue a processor uses, behind the erased trait.
+/// The queue a processor uses: its own in-memory queue, called without a
+/// boxed future, or any other behind the erased trait.
 #[derive(Clone, Debug)]
-pub(crate) struct Queue(Arc<dyn ErasedQueue>);
+pub(crate) enum Queue {
+    Memory(Arc<InMemoryEventQueue>),
+    Shared(Arc<dyn ErasedQueue>),
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self::Memory(Arc::new(InMemoryEventQueue::new()))
+    }
+}
+
+/// Calls `$method` on whichever queue it is, boxing only the shared one's.
+macro_rules! dispatch {
+    ($queue:expr, $method:ident ( $($arg:expr),* )) => {
+        match $queue {
+            Queue::Memory(queue) => EventQueue::$method(&**queue, $($arg),*).await,
+            Queue::Shared(queue) => queue.$method($($arg),*).await,
+        }
+    };
+}
 
 impl Queue {
-    pub(crate) fn new(queue: impl EventQueue) -> Self {
-        Self(Arc::new(queue))
+    /// Keeps `queue`, recognising the in-memory one.
+    pub(crate) fn new<Q: EventQueue>(queue: Q) -> Self {
+        let boxed: Box<dyn std::any::Any> = Box::new(queue);
+        match boxed.downcast::<InMemoryEventQueue>() {
+            Ok(memory) => Self::Memory(Arc::new(*memory)),
+            Err(other) => {
+                let queue = *other.downcast::<Q>().expect("the type it was made from");
+                Self::Shared(Arc::new(queue))
+            }
+        }
     }
 
     pub(crate) async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
-        self.0.push(event, capacity).await
+        dispatch!(self, push(event, capacity))
     }
 
     pub(crate) async fn reserve(
@@ -136,7 +167,7 @@ impl Queue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<Reserved>, StoreError> {
-        self.0.reserve(max, visibility, wait).await
+        dispatch!(self, reserve(max, visibility, wait))
     }
 
     pub(crate) async fn renew(
@@ -144,11 +175,11 @@ impl Queue {
         reservation: &Reservation,
         visibility: Duration,
     ) -> Result<bool, StoreError> {
-        self.0.renew(reservation, visibility).await
+        dispatch!(self, renew(reservation, visibility))
     }
 
     pub(crate) async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
-        self.0.ack(reservation).await
+        dispatch!(self, ack(reservation))
     }
 
     pub(crate) async fn retry_at(
@@ -157,7 +188,7 @@ impl Queue {
         due: SystemTime,
         state: &JobState,
     ) -> Result<bool, StoreError> {
-        self.0.retry_at(reservation, due, state).await
+        dispatch!(self, retry_at(reservation, due, state))
     }
 
     pub(crate) async fn dead(
@@ -167,29 +198,32 @@ impl Queue {
         reason: &str,
         bounds: DeadLetterBounds,
     ) -> Result<bool, StoreError> {
-        self.0.dead(reservation, state, reason, bounds).await
+        dispatch!(self, dead(reservation, state, reason, bounds))
     }
 
     pub(crate) async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
-        self.0.hand_back(reservation).await
+        dispatch!(self, hand_back(reservation))
     }
 
     pub(crate) async fn dead_letters(
         &self,
         source: Option<&str>,
     ) -> Result<Vec<DeadLetter>, StoreError> {
-        self.0.dead_letters(source).await
+        dispatch!(self, dead_letters(source))
     }
 
     pub(crate) async fn requeue(&self, id: &str) -> Result<bool, StoreError> {
-        self.0.requeue(id).await
+        dispatch!(self, requeue(id))
     }
 
     pub(crate) async fn close(&self) -> Result<Vec<String>, StoreError> {
-        self.0.close().await
+        dispatch!(self, close())
     }
 
     pub(crate) fn is_durable(&self) -> bool {
-        self.0.is_durable()
+        match self {
+            Self::Memory(queue) => EventQueue::is_durable(&**queue),
+            Self::Shared(queue) => queue.is_durable(),
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! Events wait only in this process: a crash loses them.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
@@ -33,7 +33,7 @@ struct State {
     jobs: HashMap<u64, Stored>,
     ready: VecDeque<u64>,
     delayed: BTreeSet<(SystemTime, u64)>,
-    /// Held jobs: their hold's token and deadline.
+    /// Holds, by token (unique per hold): the job and the deadline.
     held: HashMap<u64, (u64, Instant)>,
     dead: VecDeque<(u64, DeadLetter)>,
     next_id: u64,
@@ -42,7 +42,9 @@ struct State {
 
 #[derive(Debug)]
 struct Stored {
-    event: WebhookEvent,
+    /// Shared with the worker that holds it: handing a job out copies no
+    /// header and no string.
+    event: Arc<WebhookEvent>,
     state: JobState,
 }
 
@@ -66,15 +68,17 @@ impl InMemoryEventQueue {
         let mut state = self.lock();
         let now = Instant::now();
         let wall = SystemTime::now();
+        // A few holds at most (one per worker): a scan is cheapest.
         let lapsed: Vec<u64> = state
             .held
             .iter()
             .filter(|(_, (_, until))| *until <= now)
-            .map(|(id, _)| *id)
+            .map(|(token, _)| *token)
             .collect();
-        for id in lapsed {
-            state.held.remove(&id);
-            state.ready.push_front(id);
+        for token in lapsed {
+            if let Some((id, _)) = state.held.remove(&token) {
+                state.ready.push_front(id);
+            }
         }
         while let Some(&(due, id)) = state.delayed.first() {
             if due > wall {
@@ -90,34 +94,30 @@ impl InMemoryEventQueue {
             };
             state.next_token += 1;
             let token = state.next_token;
-            state.held.insert(id, (token, now + visibility));
+            state.held.insert(token, (id, now + visibility));
             let stored = state.jobs.get_mut(&id).expect("a ready job is stored");
             stored.state.attempts += 1;
-            taken.push(Reserved::new(
-                Reservation {
-                    id: id.to_string(),
-                    token,
-                },
-                stored.event.clone(),
-                stored.state.clone(),
-            ));
+            // No other holder shares the event now, so this copies nothing.
+            Arc::make_mut(&mut stored.event).set_attempt(stored.state.attempts);
+            let reservation = Reservation {
+                id: String::new(),
+                token,
+            };
+            let event = Arc::clone(&stored.event);
+            taken.push(Reserved::shared(reservation, event, stored.state.clone()));
         }
         (taken, state.delayed.first().map(|(due, _)| *due))
     }
 
     /// Runs `settle` on the job if `reservation` still holds it.
     fn settle(&self, reservation: &Reservation, settle: impl FnOnce(&mut State, u64)) -> bool {
-        let Ok(id) = reservation.id.parse::<u64>() else {
-            return false;
-        };
         let mut state = self.lock();
-        match state.held.get(&id) {
-            Some((token, _)) if *token == reservation.token => {
-                state.held.remove(&id);
+        match state.held.remove(&reservation.token) {
+            Some((id, _)) => {
                 settle(&mut state, id);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 }
@@ -132,7 +132,7 @@ impl EventQueue for InMemoryEventQueue {
             state.next_id += 1;
             let id = state.next_id;
             let job = Stored {
-                event,
+                event: Arc::new(event),
                 state: JobState::default(),
             };
             state.jobs.insert(id, job);
@@ -172,16 +172,13 @@ impl EventQueue for InMemoryEventQueue {
         reservation: &Reservation,
         visibility: Duration,
     ) -> Result<bool, StoreError> {
-        let Ok(id) = reservation.id.parse::<u64>() else {
-            return Ok(false);
-        };
         let mut state = self.lock();
-        Ok(match state.held.get_mut(&id) {
-            Some((token, until)) if *token == reservation.token => {
+        Ok(match state.held.get_mut(&reservation.token) {
+            Some((_, until)) => {
                 *until = Instant::now() + visibility;
                 true
             }
-            _ => false,
+            None => false,
         })
     }
 
@@ -219,7 +216,8 @@ impl EventQueue for InMemoryEventQueue {
                 return;
             };
             let now = SystemTime::now();
-            let letter = DeadLetter::new(id.to_string(), stored.event, job.clone(), reason, now);
+            let event = Arc::unwrap_or_clone(stored.event);
+            let letter = DeadLetter::new(id.to_string(), event, job.clone(), reason, now);
             state.dead.push_back((id, letter));
             let oldest = now.checked_sub(bounds.retention);
             while state.dead.len() > bounds.max
@@ -268,7 +266,7 @@ impl EventQueue for InMemoryEventQueue {
         state.jobs.insert(
             job,
             Stored {
-                event: letter.event,
+                event: Arc::new(letter.event),
                 state: fresh,
             },
         );

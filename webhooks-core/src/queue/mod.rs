@@ -10,6 +10,7 @@ mod memory;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::{StoreError, WebhookEvent};
@@ -68,7 +69,7 @@ pub struct Reserved {
     /// The hold, for renewing and settling.
     pub reservation: Reservation,
     /// The event, its `attempt` set to the runs started.
-    pub event: WebhookEvent,
+    pub event: Arc<WebhookEvent>,
     /// Where it stands, `attempts` already counting this run.
     pub state: JobState,
 }
@@ -76,7 +77,16 @@ pub struct Reserved {
 impl Reserved {
     /// A reserved job, as a queue hands it out.
     pub fn new(reservation: Reservation, event: WebhookEvent, state: JobState) -> Self {
-        let event = event.with_attempt(state.attempts.max(1));
+        Self::shared(reservation, Arc::new(event), state)
+    }
+
+    /// A reserved job whose event the queue keeps too, shared rather than
+    /// copied.
+    pub fn shared(reservation: Reservation, mut event: Arc<WebhookEvent>, state: JobState) -> Self {
+        let attempt = state.attempts.max(1);
+        if event.attempt() != attempt {
+            Arc::make_mut(&mut event).set_attempt(attempt);
+        }
         Self {
             reservation,
             event,
@@ -85,12 +95,13 @@ impl Reserved {
     }
 }
 
-/// A worker's hold on a job: the queue's id of the job and a token that
-/// tells this hold from a later one, so a worker that lost its hold cannot
-/// settle its successor's.
+/// A worker's hold on a job: what the queue needs to find the job again,
+/// and a token that tells this hold from a later one, so a worker that lost
+/// its hold cannot settle its successor's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
-    /// The queue's id of the job (or of its entry).
+    /// The queue's id of the job or of its entry; empty for a queue that
+    /// finds it by the token alone.
     pub id: String,
     /// Tells this hold from any other of the same job.
     pub token: u64,
