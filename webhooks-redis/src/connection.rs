@@ -87,10 +87,17 @@ impl Connection {
     }
 
     /// The connection, made now if it is not yet.
+    ///
+    /// Making it is boxed: every command's future holds this one, and the
+    /// connecting state (several KiB) would otherwise be part of each.
     pub(crate) async fn get(&self) -> Result<Made, RedisError> {
-        if let Some(made) = self.inner.made.get() {
-            return Ok(made.clone());
+        match self.inner.made.get() {
+            Some(made) => Ok(made.clone()),
+            None => Box::pin(self.make()).await,
         }
+    }
+
+    async fn make(&self) -> Result<Made, RedisError> {
         let lazy = &*self.inner;
         let recently_failed = lazy
             .failed_at
