@@ -41,7 +41,7 @@ fn keys_per_node(cluster: &RedisCluster) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_suite_passes_on_a_cluster() {
     let cluster = start_cluster().await;
-    let store: Store = Arc::new(connect(&cluster.urls()).await);
+    let store: Store<RedisWebhookEventStore> = Arc::new(connect(&cluster.urls()).await);
     redis_harness::suite::run_all(&store).await;
 
     // The keys are spread over the nodes (each on the node that owns its

@@ -14,7 +14,7 @@ mod redis_harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,65 +36,6 @@ const START_WAIT: Duration = Duration::from_secs(30);
 const HANDLE_WAIT: Duration = Duration::from_secs(30);
 const BUILD: &str = "run `cargo build --all-features --examples` first \
                      (or the whole `cargo test --all-features`)";
-
-/// The example next to this test's executable:
-/// `…/target/debug/deps/redis_crash-xxxx` → `…/target/debug/examples/server`.
-///
-/// Refused, rather than tested, when missing, built without the `redis`
-/// feature, or older than one of the workspace sources it was built from
-/// (cargo's dep-info `server.d` next to it lists them).
-fn server_binary() -> PathBuf {
-    let test = std::env::current_exe().expect("the test's own path");
-    let profile = test
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile.join("examples").join("server");
-    let shown = binary.display();
-    let built = std::fs::metadata(&binary)
-        .and_then(|meta| meta.modified())
-        .unwrap_or_else(|_| panic!("the server example {shown} is missing: {BUILD}"));
-    let dep_info = std::fs::read_to_string(profile.join("examples").join("server.d"))
-        .unwrap_or_else(|_| panic!("no dep-info next to {shown}: {BUILD}"));
-    let root = env!("CARGO_MANIFEST_DIR");
-    let sources = built_from(&dep_info);
-    assert!(
-        sources
-            .iter()
-            .any(|source| source.contains("webhooks-redis")),
-        "the server example {shown} was built without the `redis` feature: {BUILD}"
-    );
-    for source in sources.iter().filter(|source| source.starts_with(root)) {
-        let modified = std::fs::metadata(source).and_then(|meta| meta.modified());
-        // A source that is gone or newer than the binary: not what it runs.
-        assert!(
-            modified.is_ok_and(|modified| modified <= built),
-            "the server example {shown} is older than {source}: {BUILD}"
-        );
-    }
-    binary
-}
-
-/// The files of the first rule of a Makefile-style dep-info file
-/// (`target: a.rs b.rs …`, spaces in names escaped as `\ `).
-fn built_from(dep_info: &str) -> Vec<String> {
-    let rule = dep_info.lines().next().unwrap_or_default();
-    let Some((_, files)) = rule.split_once(": ") else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    let mut name = String::new();
-    let mut chars = files.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => name.extend(chars.next()),
-            ' ' => names.extend((!name.is_empty()).then(|| std::mem::take(&mut name))),
-            c => name.push(c),
-        }
-    }
-    names.extend((!name.is_empty()).then_some(name));
-    names
-}
 
 /// Drops ANSI escape sequences (`ESC [ … letter`), in case colours are on.
 fn strip_ansi(line: &str) -> String {
@@ -345,7 +286,7 @@ fn queue_number(redis: &RedisServer, args: &[&str]) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_server_killed_under_load_loses_no_accepted_event_and_handles_none_twice() {
-    let binary = server_binary();
+    let binary = redis_harness::example_binary("server");
     let redis = RedisServer::start();
     let dir = TempDir::new("crash");
     let bind = format!("127.0.0.1:{}", free_port());

@@ -7,7 +7,7 @@
 mod redis_harness;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -167,46 +167,6 @@ async fn a_redelivery_to_the_other_instance_is_a_duplicate() {
 const START_WAIT: Duration = Duration::from_secs(60);
 const BUILD: &str = "build it first: cargo build --all-features --examples";
 
-/// The example next to this test (…/target/debug/deps/redis_instances-x →
-/// …/target/debug/examples/server). `cargo test` builds it, but
-/// `cargo test --test redis_instances` alone does not: a binary that is
-/// missing, older than a source it was built from, or built without the
-/// `redis` feature is refused rather than tested. Cargo's dep-info file
-/// next to it (`server.d`) lists exactly the sources it was built from.
-fn server_binary() -> PathBuf {
-    let test = std::env::current_exe().expect("the test's own path");
-    let profile = test.parent().and_then(Path::parent);
-    let binary = profile.expect("target/<profile>").join("examples/server");
-    let shown = binary.display();
-    let built = std::fs::metadata(&binary).and_then(|meta| meta.modified());
-    let built = built.unwrap_or_else(|_| panic!("{shown} is missing: {BUILD}"));
-    let dep_info = binary.with_extension("d");
-    let dep_info = std::fs::read_to_string(&dep_info)
-        .unwrap_or_else(|error| panic!("{}: {error}: {BUILD}", dep_info.display()));
-    let sources = dep_info
-        .lines()
-        .find_map(|line| line.split_once(": "))
-        .map(|(_, sources)| sources.replace("\\ ", "\0"))
-        .unwrap_or_else(|| panic!("no sources in the dep-info of {shown}: {BUILD}"));
-    let sources: Vec<PathBuf> = sources
-        .split_whitespace()
-        .map(|source| PathBuf::from(source.replace('\0', " ")))
-        .collect();
-    assert!(
-        sources
-            .iter()
-            .any(|source| source.ends_with("webhooks-redis/src/store.rs")),
-        "{shown} was built without the `redis` feature: {BUILD}"
-    );
-    for source in &sources {
-        let modified = std::fs::metadata(source).and_then(|meta| meta.modified());
-        // A source that is gone, or newer than the binary: stale.
-        let fresh = modified.is_ok_and(|modified| modified <= built);
-        assert!(fresh, "{shown} is older than {}: {BUILD}", source.display());
-    }
-    binary
-}
-
 /// A child process of the example, killed on drop.
 struct ExampleServer {
     child: Child,
@@ -220,7 +180,7 @@ impl ExampleServer {
     /// until it logs that it listens.
     fn start(config: &Path, dir: &Path) -> Self {
         let port = free_port();
-        let mut child = Command::new(server_binary())
+        let mut child = Command::new(redis_harness::example_binary("server"))
             .current_dir(dir)
             .env("WEBHOOKS_CONFIG", config)
             .env("WEBHOOKS_BIND", format!("127.0.0.1:{port}"))
@@ -325,7 +285,7 @@ secret = "partner-redis-instances-test"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_example_processes_handle_one_event_once() {
-    let binary = server_binary();
+    let binary = redis_harness::example_binary("server");
     assert!(binary.exists());
     let redis = start_redis().await;
     let dir = TempDir::new("example");

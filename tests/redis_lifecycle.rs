@@ -23,7 +23,7 @@ mod redis_harness;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -606,40 +606,6 @@ const POISON_PREFIX: &str = "poison";
 /// Hang guards, never assertions on time.
 const PROCESS_WAIT: Duration = Duration::from_secs(30);
 const POISON_WAIT: Duration = Duration::from_secs(60);
-const BUILD: &str = "run `cargo build --all-features --example poison` first \
-                     (or the whole `cargo test --all-features`)";
-
-/// `target/<profile>/examples/poison`, next to this test's executable;
-/// refused when missing, built without `redis`, or older than its sources.
-fn poison_binary() -> PathBuf {
-    let test = std::env::current_exe().expect("the test's own path");
-    let profile = test
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile.join("examples").join("poison");
-    let shown = binary.display();
-    let built = std::fs::metadata(&binary)
-        .and_then(|meta| meta.modified())
-        .unwrap_or_else(|_| panic!("the poison example {shown} is missing: {BUILD}"));
-    let dep_info = std::fs::read_to_string(profile.join("examples").join("poison.d"))
-        .unwrap_or_else(|_| panic!("no dep-info next to {shown}: {BUILD}"));
-    let rule = dep_info.lines().next().unwrap_or_default();
-    assert!(
-        rule.contains("webhooks-redis"),
-        "the poison example {shown} was built without the `redis` feature: {BUILD}"
-    );
-    let root = env!("CARGO_MANIFEST_DIR");
-    let sources = rule.split_once(": ").map_or("", |(_, files)| files);
-    for source in sources.split(' ').filter(|source| source.starts_with(root)) {
-        let modified = std::fs::metadata(source).and_then(|meta| meta.modified());
-        assert!(
-            modified.is_ok_and(|modified| modified <= built),
-            "the poison example {shown} is older than {source}: {BUILD}"
-        );
-    }
-    binary
-}
 
 /// A running poison example; killed on drop.
 struct Worker {
@@ -748,7 +714,7 @@ async fn deliver_partner(client: &reqwest::Client, url: &str, id: &str, body: &s
 /// handled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_event_that_aborts_its_worker_is_dead_lettered_after_max_attempts() {
-    let binary = poison_binary();
+    let binary = redis_harness::example_binary("poison");
     let redis = start_redis().await;
     let dir = TempDir::new("poison");
     let config_path = dir.path().join("webhooks.toml");

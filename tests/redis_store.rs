@@ -15,12 +15,12 @@ use webhooks::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease};
 
 const PREFIX: &str = "webhooks-test";
 
-async fn in_memory_store() -> (Store, ()) {
+async fn in_memory_store() -> (Store<InMemoryWebhookEventStore>, ()) {
     (Arc::new(InMemoryWebhookEventStore::new()), ())
 }
 
 /// A fresh `redis-server` and a store connected to it.
-async fn redis_store() -> (Store, RedisServer) {
+async fn redis_store() -> (Store<RedisWebhookEventStore>, RedisServer) {
     let server = start_redis().await;
     let store = connect(&server, PREFIX).await;
     (Arc::new(store), server)

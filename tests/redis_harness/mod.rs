@@ -463,3 +463,68 @@ pub fn pttl(port: u16, key: &str) -> i64 {
         .parse()
         .unwrap_or_else(|_| panic!("PTTL {key}: {answer:?}"))
 }
+
+/// The example `name` (`server`, `poison`) next to the running test
+/// (`…/target/<profile>/deps/<test>-x` → `…/target/<profile>/examples/<name>`),
+/// for tests that run it as a child process with the `redis` feature.
+///
+/// `cargo test --all-features` builds the examples, but `cargo test --test
+/// <one>` alone does not: a binary that is missing, built without the `redis`
+/// feature, or older than a source it was built from (cargo's dep-info file
+/// next to it lists them) is refused, with the command that builds it.
+pub fn example_binary(name: &str) -> PathBuf {
+    let build = format!(
+        "run `cargo build --all-features --example {name}` first \
+         (or the whole `cargo test --all-features`)"
+    );
+    let test = std::env::current_exe().expect("the test's own path");
+    let examples = test
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .join("examples");
+    let binary = examples.join(name);
+    let shown = binary.display();
+    let built = std::fs::metadata(&binary)
+        .and_then(|meta| meta.modified())
+        .unwrap_or_else(|_| panic!("the {name} example {shown} is missing: {build}"));
+    let dep_info = std::fs::read_to_string(examples.join(format!("{name}.d")))
+        .unwrap_or_else(|_| panic!("no dep-info next to {shown}: {build}"));
+    let sources = built_from(&dep_info);
+    assert!(
+        sources
+            .iter()
+            .any(|source| source.contains("webhooks-redis")),
+        "the {name} example {shown} was built without the `redis` feature: {build}"
+    );
+    for source in &sources {
+        let modified = std::fs::metadata(source).and_then(|meta| meta.modified());
+        // A source that is gone, or newer than the binary: not what it runs.
+        assert!(
+            modified.is_ok_and(|modified| modified <= built),
+            "the {name} example {shown} is older than {source}: {build}"
+        );
+    }
+    binary
+}
+
+/// The files of the first rule of a Makefile-style dep-info file
+/// (`target: a.rs b.rs …`, spaces in names escaped as `\ `).
+fn built_from(dep_info: &str) -> Vec<String> {
+    let rule = dep_info.lines().next().unwrap_or_default();
+    let Some((_, files)) = rule.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut name = String::new();
+    let mut chars = files.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.extend(chars.next()),
+            ' ' => names.extend((!name.is_empty()).then(|| std::mem::take(&mut name))),
+            c => name.push(c),
+        }
+    }
+    names.extend((!name.is_empty()).then_some(name));
+    names
+}

@@ -11,73 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use webhooks::{BoxFuture, Claim, IdempotencyStore, Lease, StoreError};
+use webhooks::{Claim, IdempotencyStore, Lease};
 
-/// A store under test, whichever its type.
-pub type Store = Arc<dyn AnyStore>;
-
-/// [`IdempotencyStore`] behind a pointer, so one suite takes every store.
-pub trait AnyStore: Send + Sync {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
-    fn renew<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        duration: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
-}
-
-impl<S: IdempotencyStore> AnyStore for S {
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(IdempotencyStore::claim(self, key, lease))
-    }
-    fn renew<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        duration: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(IdempotencyStore::renew(self, key, lease, duration))
-    }
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(IdempotencyStore::complete(self, key, lease, ttl))
-    }
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lease: &'a Lease,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(IdempotencyStore::release(self, key, lease))
-    }
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(IdempotencyStore::ping(self))
-    }
-}
+/// A store under test, shared with the tasks a case spawns.
+pub type Store<S> = Arc<S>;
 
 /// A lease that does not run out during a case.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -131,7 +68,7 @@ pub(crate) use store_tests;
 macro_rules! define_run_all {
     (; $($case:ident),* $(,)?) => {
         /// Runs every case, one after the other, on one store.
-        pub async fn run_all(store: &Store) {
+        pub async fn run_all<S: IdempotencyStore>(store: &Store<S>) {
             $(
                 eprintln!("store suite: {}", stringify!($case));
                 $case(store).await;
@@ -141,35 +78,45 @@ macro_rules! define_run_all {
 }
 for_each_case!(define_run_all!());
 
-async fn claim(store: &Store, key: &str, lease: Duration) -> Claim {
+async fn claim<S: IdempotencyStore>(store: &Store<S>, key: &str, lease: Duration) -> Claim {
     store
         .claim(key, lease)
         .await
         .unwrap_or_else(|error| panic!("claim {key}: {error}"))
 }
 
-async fn acquire(store: &Store, key: &str, lease: Duration) -> Lease {
+async fn acquire<S: IdempotencyStore>(store: &Store<S>, key: &str, lease: Duration) -> Lease {
     match claim(store, key, lease).await {
         Claim::Acquired(lease) => lease,
         other => panic!("claim {key}: expected Acquired, got {other:?}"),
     }
 }
 
-async fn complete(store: &Store, key: &str, lease: &Lease, ttl: Duration) -> bool {
+async fn complete<S: IdempotencyStore>(
+    store: &Store<S>,
+    key: &str,
+    lease: &Lease,
+    ttl: Duration,
+) -> bool {
     store
         .complete(key, lease, ttl)
         .await
         .unwrap_or_else(|error| panic!("complete {key}: {error}"))
 }
 
-async fn renew(store: &Store, key: &str, lease: &Lease, duration: Duration) -> bool {
+async fn renew<S: IdempotencyStore>(
+    store: &Store<S>,
+    key: &str,
+    lease: &Lease,
+    duration: Duration,
+) -> bool {
     store
         .renew(key, lease, duration)
         .await
         .unwrap_or_else(|error| panic!("renew {key}: {error}"))
 }
 
-async fn release(store: &Store, key: &str, lease: &Lease) {
+async fn release<S: IdempotencyStore>(store: &Store<S>, key: &str, lease: &Lease) {
     store
         .release(key, lease)
         .await
@@ -178,7 +125,7 @@ async fn release(store: &Store, key: &str, lease: &Lease) {
 
 /// Claims `key` until it is acquired (its lease or TTL ran out): a bounded
 /// poll, so the case waits as long as the store needs and no longer.
-async fn acquire_once_expired(store: &Store, key: &str) -> Lease {
+async fn acquire_once_expired<S: IdempotencyStore>(store: &Store<S>, key: &str) -> Lease {
     let deadline = Instant::now() + PATIENCE;
     loop {
         match claim(store, key, LEASE).await {
@@ -192,18 +139,18 @@ async fn acquire_once_expired(store: &Store, key: &str) -> Lease {
     }
 }
 
-pub async fn fresh_claim_acquires(store: &Store) {
+pub async fn fresh_claim_acquires<S: IdempotencyStore>(store: &Store<S>) {
     acquire(store, "github:fresh-1", LEASE).await;
 }
 
-pub async fn second_claim_is_in_progress(store: &Store) {
+pub async fn second_claim_is_in_progress<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:second-1";
     acquire(store, key, LEASE).await;
     assert_eq!(claim(store, key, LEASE).await, Claim::InProgress);
     assert_eq!(claim(store, key, LEASE).await, Claim::InProgress);
 }
 
-pub async fn completed_key_is_completed(store: &Store) {
+pub async fn completed_key_is_completed<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:completed-1";
     let lease = acquire(store, key, LEASE).await;
     complete(store, key, &lease, TTL).await;
@@ -215,7 +162,7 @@ pub async fn completed_key_is_completed(store: &Store) {
     assert_eq!(claim(store, key, LEASE).await, Claim::Completed);
 }
 
-pub async fn released_key_can_be_claimed_again(store: &Store) {
+pub async fn released_key_can_be_claimed_again<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:released-1";
     let first = acquire(store, key, LEASE).await;
     release(store, key, &first).await;
@@ -231,7 +178,7 @@ pub async fn released_key_can_be_claimed_again(store: &Store) {
     assert_eq!(claim(store, key, LEASE).await, Claim::Completed);
 }
 
-pub async fn stale_lease_cannot_undo_its_successor(store: &Store) {
+pub async fn stale_lease_cannot_undo_its_successor<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:stale-1";
     let stale = acquire(store, key, SHORT).await;
     let fresh = acquire_once_expired(store, key).await;
@@ -254,7 +201,9 @@ pub async fn stale_lease_cannot_undo_its_successor(store: &Store) {
 
 /// A holder whose lease lapsed while nobody took the key still holds it:
 /// its completion counts (its listeners ran once, and nobody else's did).
-pub async fn an_expired_key_nobody_took_is_still_its_holders(store: &Store) {
+pub async fn an_expired_key_nobody_took_is_still_its_holders<S: IdempotencyStore>(
+    store: &Store<S>,
+) {
     let key = "github:expired-1";
     let stale = acquire(store, key, SHORT).await;
     // Wait past the lease (no claim meanwhile, so nothing takes the key).
@@ -265,7 +214,7 @@ pub async fn an_expired_key_nobody_took_is_still_its_holders(store: &Store) {
 
 /// A renewal keeps a claim past its first lease; once another holder has
 /// the key, or it is completed, renewing answers `false`.
-pub async fn renewal_keeps_a_claim_and_reports_a_lost_one(store: &Store) {
+pub async fn renewal_keeps_a_claim_and_reports_a_lost_one<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:renew-1";
     let holder = acquire(store, key, SHORT).await;
     for _ in 0..4 {
@@ -290,7 +239,7 @@ pub async fn renewal_keeps_a_claim_and_reports_a_lost_one(store: &Store) {
 
 /// A completion that finds another holder answers `false` and changes
 /// nothing.
-pub async fn completion_reports_a_lost_claim(store: &Store) {
+pub async fn completion_reports_a_lost_claim<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:lost-1";
     let stale = acquire(store, key, SHORT).await;
     let thief = acquire_once_expired(store, key).await;
@@ -299,14 +248,14 @@ pub async fn completion_reports_a_lost_claim(store: &Store) {
     assert!(complete(store, key, &thief, TTL).await);
 }
 
-pub async fn completed_key_expires_after_its_ttl(store: &Store) {
+pub async fn completed_key_expires_after_its_ttl<S: IdempotencyStore>(store: &Store<S>) {
     let key = "github:ttl-1";
     let lease = acquire(store, key, LEASE).await;
     complete(store, key, &lease, SHORT).await;
     acquire_once_expired(store, key).await;
 }
 
-pub async fn sources_do_not_collide(store: &Store) {
+pub async fn sources_do_not_collide<S: IdempotencyStore>(store: &Store<S>) {
     let stripe = "stripe:collide-1";
     let github = "github:collide-1";
     let stripe_lease = acquire(store, stripe, LEASE).await;
@@ -327,7 +276,7 @@ pub async fn sources_do_not_collide(store: &Store) {
     }
 }
 
-pub async fn distinct_keys_are_independent(store: &Store) {
+pub async fn distinct_keys_are_independent<S: IdempotencyStore>(store: &Store<S>) {
     // Enough keys to land on every node of a cluster.
     let keys: Vec<String> = (0..60).map(|i| format!("github:spread-{i}")).collect();
     let mut leases = Vec::new();
@@ -342,7 +291,7 @@ pub async fn distinct_keys_are_independent(store: &Store) {
     }
 }
 
-pub async fn concurrent_claims_have_one_winner(store: &Store) {
+pub async fn concurrent_claims_have_one_winner<S: IdempotencyStore>(store: &Store<S>) {
     const CLAIMS: usize = 200;
     let key = "github:race-1";
     let start = Arc::new(tokio::sync::Barrier::new(CLAIMS));
@@ -373,6 +322,6 @@ pub async fn concurrent_claims_have_one_winner(store: &Store) {
     assert_eq!((acquired, in_progress), (1, CLAIMS - 1));
 }
 
-pub async fn ping_answers(store: &Store) {
+pub async fn ping_answers<S: IdempotencyStore>(store: &Store<S>) {
     store.ping().await.expect("ping");
 }

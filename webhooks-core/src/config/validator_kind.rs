@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::source::SourceConfig;
-use crate::validator::{parse_discord_key, parse_standard_key};
+use crate::validator::{GenericExtraction, parse_discord_key, parse_standard_key};
 use crate::{
     DiscordSignatureValidator, GitHubSignatureValidator, GitLabSignatureValidator,
     HmacSignatureValidator, InvalidSecret, LinearSignatureValidator, NoOpSignatureValidator,
@@ -175,39 +175,30 @@ impl ValidatorKind {
                 })
             }
             Self::Hmac => {
-                let mut validator = HmacSignatureValidator::new(secrets);
+                let mut validator =
+                    HmacSignatureValidator::new(secrets).with_extraction(extraction(source));
                 if let Some(header) = &source.header {
                     validator = validator.header(header);
                 }
                 if let Some(prefix) = &source.prefix {
                     validator = validator.prefix(prefix);
                 }
-                if let Some(header) = &source.idempotency_header {
-                    validator = validator.idempotency_header(header);
-                }
-                if let Some(field) = &source.event_type_field {
-                    validator = validator.event_type_field(field);
-                }
-                if let Some(header) = &source.event_type_header {
-                    validator = validator.event_type_header(header);
-                }
                 Arc::new(validator)
             }
             Self::None => {
-                let mut validator = NoOpSignatureValidator::new();
-                if let Some(header) = &source.idempotency_header {
-                    validator = validator.idempotency_header(header);
-                }
-                if let Some(field) = &source.event_type_field {
-                    validator = validator.event_type_field(field);
-                }
-                if let Some(header) = &source.event_type_header {
-                    validator = validator.event_type_header(header);
-                }
-                Arc::new(validator)
+                Arc::new(NoOpSignatureValidator::new().with_extraction(extraction(source)))
             }
         })
     }
+}
+
+/// Where an `hmac` or `none` source finds its delivery id and event type.
+fn extraction(source: &SourceConfig) -> GenericExtraction {
+    GenericExtraction::with(
+        source.idempotency_header.as_deref(),
+        source.event_type_field.as_deref(),
+        source.event_type_header.as_deref(),
+    )
 }
 
 #[cfg(test)]

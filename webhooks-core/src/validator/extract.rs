@@ -119,6 +119,13 @@ impl Default for GenericExtraction {
 /// [`GenericExtraction`] (`hmac` and `none`): the same three on each.
 macro_rules! extraction_builders {
     () => {
+        /// Uses this whole extraction (the configuration builds one).
+        #[must_use]
+        pub(crate) fn with_extraction(mut self, extraction: GenericExtraction) -> Self {
+            self.extraction = extraction;
+            self
+        }
+
         /// Reads the delivery id from this header only, instead of
         /// `X-Idempotency-Key` then `X-Event-Id`.
         #[must_use]
@@ -146,6 +153,25 @@ macro_rules! extraction_builders {
 pub(crate) use extraction_builders;
 
 impl GenericExtraction {
+    /// The default names, with those given instead.
+    pub(crate) fn with(
+        idempotency_header: Option<&str>,
+        event_type_field: Option<&str>,
+        event_type_header: Option<&str>,
+    ) -> Self {
+        let mut extraction = Self::default();
+        if let Some(header) = idempotency_header {
+            extraction.idempotency_headers = vec![header.to_owned()];
+        }
+        if let Some(field) = event_type_field {
+            extraction.event_type_field = field.to_owned();
+        }
+        if let Some(header) = event_type_header {
+            extraction.event_type_header = header.to_owned();
+        }
+        extraction
+    }
+
     pub(crate) fn describe(
         &self,
         request: &SignedRequest<'_>,
