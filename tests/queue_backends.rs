@@ -62,8 +62,7 @@ async fn redis() -> Backend<RedisEventQueue> {
 }
 
 async fn connect(server: &RedisServer) -> RedisEventQueue {
-    RedisEventQueue::connect(&server.url(), PREFIX)
-        .await
+    RedisEventQueue::lazy(&server.url(), PREFIX)
         .unwrap_or_else(|error| panic!("connect to {}: {error}", server.url()))
 }
 

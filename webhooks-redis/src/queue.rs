@@ -84,21 +84,6 @@ impl RedisEventQueue {
         Ok(Self::new(commands, reader, prefix))
     }
 
-    /// Connects now to the server at `url`; otherwise as
-    /// [`RedisEventQueue::lazy`].
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
-        let queue = Self::lazy(url, prefix)?;
-        queue.commands.get().await?;
-        Ok(queue)
-    }
-
-    /// Connects now to the Redis Cluster that `nodes` belong to.
-    pub async fn connect_cluster(nodes: &[&str], prefix: &str) -> Result<Self, RedisError> {
-        let queue = Self::lazy_cluster(nodes, prefix)?;
-        queue.commands.get().await?;
-        Ok(queue)
-    }
-
     fn new(commands: Connection, reader: Connection, prefix: &str) -> Self {
         let instance = RandomState::new().hash_one((std::process::id(), SystemTime::now()));
         let tag = format!("{prefix}:{{queue}}");
@@ -206,33 +191,36 @@ impl RedisEventQueue {
             .collect())
     }
 
-    /// Counts a start of each entry's job and loads it; entries whose job is
-    /// gone (settled elsewhere) are acknowledged and skipped.
+    /// Counts a start of each entry's job and loads it, in one script for
+    /// the whole batch; entries whose job is gone (settled elsewhere) are
+    /// acknowledged and skipped.
     async fn start(&self, entries: Vec<StreamId>) -> Result<Vec<Reserved>, RedisError> {
-        let mut connection = self.commands.get().await?;
-        let mut reserved = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let job_id = entry_job(&entry);
-            let job_key = self.job_key(job_id.as_deref().unwrap_or("none"));
-            let fields: Vec<Vec<u8>> = self
-                .scripts
-                .start
-                .key(&self.keys.stream)
-                .key(&job_key)
-                .arg(GROUP)
-                .arg(&entry.id)
-                .invoke_async(&mut connection)
-                .await?;
-            let (Some(job_id), Some(job)) = (job_id, Job::from_fields(fields)) else {
-                continue;
-            };
-            let token = u64::from(job.state.attempts);
-            let reservation = Reservation {
-                id: format!("{}|{job_id}", entry.id),
-                token,
-            };
-            reserved.push(Reserved::new(reservation, job.event, job.state));
+        if entries.is_empty() {
+            return Ok(Vec::new());
         }
+        let jobs: Vec<Option<String>> = entries.iter().map(entry_job).collect();
+        let mut invocation = self.scripts.start.key(&self.keys.stream);
+        invocation.arg(GROUP);
+        for (entry, job) in entries.iter().zip(&jobs) {
+            invocation
+                .key(self.job_key(job.as_deref().unwrap_or("none")))
+                .arg(&entry.id);
+        }
+        let mut connection = self.commands.get().await?;
+        let loaded: Vec<Vec<Vec<u8>>> = invocation.invoke_async(&mut connection).await?;
+        let reserved = entries
+            .into_iter()
+            .zip(jobs)
+            .zip(loaded)
+            .filter_map(|((entry, job_id), fields)| {
+                let job = Job::from_fields(fields)?;
+                let reservation = Reservation {
+                    id: format!("{}|{}", entry.id, job_id?),
+                    token: u64::from(job.state.attempts),
+                };
+                Some(Reserved::new(reservation, job.event, job.state))
+            })
+            .collect();
         Ok(reserved)
     }
 
@@ -242,31 +230,30 @@ impl RedisEventQueue {
         Some((entry, job, self.job_key(job)))
     }
 
-    /// Runs a settle script that checks the hold first; whether it held.
+    /// Runs a settle script that checks the hold first (keys: the stream,
+    /// the job, then `extra_key`; arguments: the hold's, then `args`'s);
+    /// whether it held.
     async fn settle(
         &self,
         script: &Script,
         reservation: &Reservation,
-        extra_keys: &[&str],
-        args: &[&[u8]],
+        extra_key: Option<&str>,
+        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
     ) -> Result<bool, StoreError> {
         let Some((entry, job_id, job_key)) = self.held(reservation) else {
             return Ok(false);
         };
         let mut invocation = script.key(&self.keys.stream);
-        invocation.key(&job_key);
-        for key in extra_keys {
-            invocation.key(*key);
-        }
         invocation
+            .key(&job_key)
+            .key(extra_key)
             .arg(GROUP)
-            .arg(entry)
+            .arg(entry);
+        invocation
             .arg(&self.consumer)
             .arg(reservation.token)
             .arg(job_id);
-        for arg in args {
-            invocation.arg(*arg);
-        }
+        args(&mut invocation);
         let mut connection = self.connection().await?;
         let held: i64 = invocation
             .invoke_async(&mut connection)
@@ -275,6 +262,9 @@ impl RedisEventQueue {
         Ok(held == 1)
     }
 }
+
+/// The arguments of a settle that takes none of its own.
+fn no_args(_: &mut redis::ScriptInvocation<'_>) {}
 
 fn unavailable(error: RedisError) -> StoreError {
     StoreError::new(error)
@@ -342,12 +332,13 @@ impl EventQueue for RedisEventQueue {
         reservation: &Reservation,
         _visibility: Duration,
     ) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.renew, reservation, &[], &[])
+        self.settle(&self.scripts.renew, reservation, None, no_args)
             .await
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.ack, reservation, &[], &[]).await
+        self.settle(&self.scripts.ack, reservation, None, no_args)
+            .await
     }
 
     async fn retry_at(
@@ -356,23 +347,16 @@ impl EventQueue for RedisEventQueue {
         due: SystemTime,
         state: &JobState,
     ) -> Result<bool, StoreError> {
-        let due = epoch_ms(due).to_string();
-        let failures = state.failures.to_string();
-        let done = state.done.join("\n");
-        let error = state.last_error.as_deref().unwrap_or("");
-        let delayed = self.keys.delayed.clone();
-        self.settle(
-            &self.scripts.retry,
-            reservation,
-            &[&delayed],
-            &[
-                due.as_bytes(),
-                failures.as_bytes(),
-                done.as_bytes(),
-                error.as_bytes(),
-            ],
-        )
-        .await
+        let retry = |invocation: &mut redis::ScriptInvocation<'_>| {
+            invocation
+                .arg(epoch_ms(due))
+                .arg(state.failures)
+                .arg(state.done.join("\n"))
+                .arg(state.last_error.as_deref().unwrap_or(""));
+        };
+        let delayed = Some(self.keys.delayed.as_str());
+        self.settle(&self.scripts.retry, reservation, delayed, retry)
+            .await
     }
 
     async fn dead(
@@ -383,33 +367,25 @@ impl EventQueue for RedisEventQueue {
         bounds: DeadLetterBounds,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let oldest = now.saturating_sub(millis(bounds.retention));
-        let (now, oldest) = (now.to_string(), format!("{oldest}-0"));
-        let failures = state.failures.to_string();
-        let done = state.done.join("\n");
-        let retention = millis(bounds.retention).max(1).to_string();
-        let max = bounds.max.to_string();
-        let dead = self.keys.dead.clone();
-        self.settle(
-            &self.scripts.dead,
-            reservation,
-            &[&dead],
-            &[
-                failures.as_bytes(),
-                done.as_bytes(),
-                reason.as_bytes(),
-                now.as_bytes(),
-                retention.as_bytes(),
-                max.as_bytes(),
-                oldest.as_bytes(),
-                state.last_error.as_deref().unwrap_or("").as_bytes(),
-            ],
-        )
-        .await
+        let retention = millis(bounds.retention).max(1);
+        let dead = |invocation: &mut redis::ScriptInvocation<'_>| {
+            invocation
+                .arg(state.failures)
+                .arg(state.done.join("\n"))
+                .arg(reason)
+                .arg(now)
+                .arg(retention)
+                .arg(bounds.max)
+                .arg(format!("{}-0", now.saturating_sub(retention)))
+                .arg(state.last_error.as_deref().unwrap_or(""));
+        };
+        let stream = Some(self.keys.dead.as_str());
+        self.settle(&self.scripts.dead, reservation, stream, dead)
+            .await
     }
 
     async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
-        self.settle(&self.scripts.hand_back, reservation, &[], &[])
+        self.settle(&self.scripts.hand_back, reservation, None, no_args)
             .await
             .map(drop)
     }
@@ -423,24 +399,26 @@ impl EventQueue for RedisEventQueue {
             .query_async(&mut connection)
             .await
             .map_err(unavailable)?;
-        let mut letters = Vec::with_capacity(entries.ids.len());
-        for entry in entries.ids {
-            let Some(job_id) = entry_job(&entry) else {
-                continue;
-            };
-            let fields: Vec<Vec<u8>> = redis::cmd("HGETALL")
-                .arg(self.job_key(&job_id))
-                .query_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            let Some(job) = Job::from_fields(fields) else {
-                continue; // expired with the retention
-            };
-            if source.is_some_and(|source| job.event.source() != source) {
-                continue;
-            }
-            letters.push(job.into_dead_letter(entry.id));
+        // Every job in one round trip: a dead-letter stream holds up to
+        // `dead-letter-max` entries.
+        let mut jobs = redis::pipe();
+        for entry in &entries.ids {
+            let job = entry_job(entry).unwrap_or_default();
+            jobs.cmd("HGETALL").arg(self.job_key(&job));
         }
+        let fields: Vec<Vec<Vec<u8>>> = jobs
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        let letters = entries
+            .ids
+            .into_iter()
+            .zip(fields)
+            // A job gone with the retention, or of another source, is skipped.
+            .filter_map(|(entry, fields)| Some((entry, Job::from_fields(fields)?)))
+            .filter(|(_, job)| source.is_none_or(|source| job.event.source() == source))
+            .map(|(entry, job)| job.into_dead_letter(entry.id))
+            .collect();
         Ok(letters)
     }
 

@@ -25,16 +25,22 @@ redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
 return 1
 ";
 
-/// Counts a start of the entry's job and returns its fields; an entry whose
-/// job is gone (settled elsewhere) is acknowledged and dropped.
+/// For each entry (ARGV[2..]) and its job (KEYS[2..]): counts a start of
+/// the job and returns its fields; an entry whose job is gone (settled
+/// elsewhere) is acknowledged, dropped and answered with no fields.
 const START: &str = r"
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[1], ARGV[2])
-  return {}
+local jobs = {}
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    jobs[i - 1] = {}
+  else
+    redis.call('HINCRBY', KEYS[i], 'attempts', 1)
+    jobs[i - 1] = redis.call('HGETALL', KEYS[i])
+  end
 end
-redis.call('HINCRBY', KEYS[2], 'attempts', 1)
-return redis.call('HGETALL', KEYS[2])
+return jobs
 ";
 
 /// Resets the entry's idle time (`JUSTID`: its delivery count stays).
