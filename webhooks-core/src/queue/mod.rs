@@ -161,7 +161,23 @@ pub struct DeadLetterBounds {
 ///
 /// Implement it with plain `async fn`s; [`InMemoryEventQueue`] is the
 /// reference implementation, and the shared queue suite of the project's
-/// tests runs against every backend.
+/// tests (`tests/queue_backends.rs`) runs against every backend.
+///
+/// ```
+/// use std::time::Duration;
+/// use webhooks_core::queue::EventQueue;
+/// use webhooks_core::{InMemoryEventQueue, WebhookEvent};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let queue = InMemoryEventQueue::new();
+/// queue.push(WebhookEvent::new("stripe", "invoice.paid", "evt_1", "{}"), 100).await?;
+/// let held = queue.reserve(10, Duration::from_secs(60), Duration::ZERO).await?;
+/// assert_eq!((held[0].event.id(), held[0].state.attempts), ("evt_1", 1));
+/// assert!(queue.ack(&held[0].reservation).await?);
+/// assert!(!queue.ack(&held[0].reservation).await?, "settled once");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
     /// Appends a new job for `event`, unless the queue holds `capacity`
     /// jobs (ready, running or waiting for a retry).
