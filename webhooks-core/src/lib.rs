@@ -45,6 +45,7 @@ mod json;
 mod lifecycle;
 mod listener;
 pub mod metrics;
+mod outcome;
 mod processor;
 pub mod queue;
 pub mod registry;
@@ -59,14 +60,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use self::config::{Config, ConfigError};
-pub use self::error::{BoxError, BuildError, ProcessError};
+pub use self::error::BuildError;
 pub use self::event::WebhookEvent;
 pub use self::headers::{Headers, InvalidHeader};
 pub use self::json::{Json, JsonBodyError};
 pub use self::lifecycle::backoff;
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
-pub use self::processor::{Dispatch, Processed, ProcessorBuilder, Route, WebhookProcessor};
+pub use self::outcome::{ProcessError, Processed};
+pub use self::processor::{Dispatch, ProcessorBuilder, Route, WebhookProcessor};
 pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};
 pub use self::registry::ListenerRegistration;
 pub use self::secret::{Secret, Secrets};
@@ -79,6 +81,9 @@ pub use self::validator::{
     SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
     StripeSignatureValidator, TwilioSignatureValidator, body_sha256_key,
 };
+
+/// A boxed error, what listeners fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A boxed, sendable future, what object-safe async traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,7 +1,7 @@
 //! The processor: verify, describe, claim, dispatch, answer.
 
 mod builder;
-mod delivery;
+mod route;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,10 +12,10 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Received;
 use crate::queue::DeadLetter;
 use crate::source::Source;
-use crate::{Headers, Metrics, ProcessError, SignedRequest, StoreError, WebhookEvent};
+use crate::{Headers, Metrics, ProcessError, Processed, SignedRequest, StoreError, WebhookEvent};
 
 pub use self::builder::{Dispatch, ProcessorBuilder};
-pub use self::delivery::{Processed, Route};
+pub use self::route::Route;
 
 /// The heart of the framework: takes a delivery's source, headers and raw
 /// body, and verifies, deduplicates, records and dispatches it.

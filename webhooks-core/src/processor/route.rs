@@ -1,4 +1,4 @@
-//! What a transport hands the processor, and what it gets back.
+//! A configured source, looked up once by a transport.
 
 use std::sync::Arc;
 
@@ -6,36 +6,7 @@ use bytes::Bytes;
 
 use super::WebhookProcessor;
 use crate::source::Source;
-use crate::{Headers, ProcessError};
-
-/// A delivery that was safely recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Processed {
-    /// New: recorded, and (inline) handled or (queued) queued.
-    Accepted {
-        /// The idempotency key.
-        id: String,
-    },
-    /// Recorded before: a redelivery, not handled again.
-    Duplicate {
-        /// The idempotency key.
-        id: String,
-    },
-    /// A verified check of the endpoint by the provider (Slack's
-    /// `url_verification`, Discord's PING), answered as it expects; nothing
-    /// was recorded or dispatched.
-    Handshake(crate::Handshake),
-}
-
-impl Processed {
-    /// The idempotency key; empty for a handshake, which has none.
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Accepted { id } | Self::Duplicate { id } => id,
-            Self::Handshake(_) => "",
-        }
-    }
-}
+use crate::{Headers, ProcessError, Processed};
 
 /// A configured source of a [`WebhookProcessor`], from
 /// [`WebhookProcessor::route`].
