@@ -35,7 +35,8 @@ struct State {
     delayed: BTreeSet<(SystemTime, u64)>,
     /// Holds, by token (unique per hold): the job and the deadline.
     held: HashMap<u64, (u64, Instant)>,
-    dead: VecDeque<(u64, DeadLetter)>,
+    /// Oldest first; a letter's id is its job's.
+    dead: VecDeque<DeadLetter>,
     next_id: u64,
     next_token: u64,
 }
@@ -63,29 +64,27 @@ impl InMemoryEventQueue {
     }
 
     /// Hands out up to `max` jobs now: lapsed holds first, then due
-    /// retries, then new jobs; and when the next retry is due.
-    fn take(&self, max: usize, visibility: Duration) -> (Vec<Reserved>, Option<SystemTime>) {
+    /// retries, then new jobs; and how long until the next retry is due.
+    fn take(&self, max: usize, visibility: Duration) -> (Vec<Reserved>, Option<Duration>) {
         let mut state = self.lock();
+        let State {
+            held,
+            ready,
+            delayed,
+            ..
+        } = &mut *state;
         let now = Instant::now();
-        let wall = SystemTime::now();
         // A few holds at most (one per worker): a scan is cheapest.
-        let lapsed: Vec<u64> = state
-            .held
-            .iter()
-            .filter(|(_, (_, until))| *until <= now)
-            .map(|(token, _)| *token)
-            .collect();
-        for token in lapsed {
-            if let Some((id, _)) = state.held.remove(&token) {
-                state.ready.push_front(id);
+        held.retain(|_, (id, until)| {
+            let live = *until > now;
+            if !live {
+                ready.push_front(*id);
             }
-        }
-        while let Some(&(due, id)) = state.delayed.first() {
-            if due > wall {
-                break;
-            }
-            state.delayed.pop_first();
-            state.ready.push_back(id);
+            live
+        });
+        let wall = SystemTime::now();
+        while delayed.first().is_some_and(|(due, _)| *due <= wall) {
+            ready.extend(delayed.pop_first().map(|(_, id)| id));
         }
         let mut taken = Vec::new();
         while taken.len() < max {
@@ -106,7 +105,21 @@ impl InMemoryEventQueue {
             let event = Arc::clone(&stored.event);
             taken.push(Reserved::shared(reservation, event, stored.state.clone()));
         }
-        (taken, state.delayed.first().map(|(due, _)| *due))
+        let until_due = state
+            .delayed
+            .first()
+            .map(|(due, _)| due.duration_since(wall));
+        (taken, until_due.map(Result::unwrap_or_default))
+    }
+
+    /// Keeps a job, ready to be handed out; its id.
+    fn keep(&self, state: &mut State, event: Arc<WebhookEvent>, job: JobState) -> u64 {
+        state.next_id += 1;
+        let id = state.next_id;
+        state.jobs.insert(id, Stored { event, state: job });
+        state.ready.push_back(id);
+        self.arrived.notify_one();
+        id
     }
 
     /// Runs `settle` on the job if `reservation` still holds it.
@@ -124,21 +137,11 @@ impl InMemoryEventQueue {
 
 impl EventQueue for InMemoryEventQueue {
     async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
-        {
-            let mut state = self.lock();
-            if state.jobs.len() >= capacity {
-                return Err(PushError::Full);
-            }
-            state.next_id += 1;
-            let id = state.next_id;
-            let job = Stored {
-                event: Arc::new(event),
-                state: JobState::default(),
-            };
-            state.jobs.insert(id, job);
-            state.ready.push_back(id);
+        let mut state = self.lock();
+        if state.jobs.len() >= capacity {
+            return Err(PushError::Full);
         }
-        self.arrived.notify_one();
+        self.keep(&mut state, Arc::new(event), JobState::default());
         Ok(())
     }
 
@@ -153,16 +156,16 @@ impl EventQueue for InMemoryEventQueue {
             let arrived = self.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            let (taken, next_due) = self.take(max, visibility);
+            let (taken, until_due) = self.take(max, visibility);
             let now = Instant::now();
             if !taken.is_empty() || now >= deadline {
                 return Ok(taken);
             }
-            let mut pause = deadline - now;
-            if let Some(due) = next_due {
-                let until_due = due.duration_since(SystemTime::now()).unwrap_or_default();
-                pause = pause.min(until_due.max(Duration::from_millis(1)));
-            }
+            // Wake for a retry that becomes due meanwhile too.
+            let until_due = until_due
+                .unwrap_or(Duration::MAX)
+                .max(Duration::from_millis(1));
+            let pause = (deadline - now).min(until_due);
             let _ = tokio::time::timeout(pause, arrived).await;
         }
     }
@@ -173,13 +176,10 @@ impl EventQueue for InMemoryEventQueue {
         visibility: Duration,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        Ok(match state.held.get_mut(&reservation.token) {
-            Some((_, until)) => {
-                *until = Instant::now() + visibility;
-                true
-            }
-            None => false,
-        })
+        let hold = state.held.get_mut(&reservation.token);
+        Ok(hold
+            .map(|(_, until)| *until = Instant::now() + visibility)
+            .is_some())
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
@@ -218,16 +218,13 @@ impl EventQueue for InMemoryEventQueue {
             let now = SystemTime::now();
             let event = Arc::unwrap_or_clone(stored.event);
             let letter = DeadLetter::new(id.to_string(), event, job.clone(), reason, now);
-            state.dead.push_back((id, letter));
+            state.dead.push_back(letter);
+            let excess = state.dead.len().saturating_sub(bounds.max);
+            state.dead.drain(..excess);
             let oldest = now.checked_sub(bounds.retention);
-            while state.dead.len() > bounds.max
-                || state
-                    .dead
-                    .front()
-                    .is_some_and(|(_, letter)| oldest.is_some_and(|at| letter.failed_at < at))
-            {
-                state.dead.pop_front();
-            }
+            state
+                .dead
+                .retain(|letter| oldest.is_none_or(|at| letter.failed_at >= at));
         }))
     }
 
@@ -248,31 +245,23 @@ impl EventQueue for InMemoryEventQueue {
             .lock()
             .dead
             .iter()
-            .filter(|(_, letter)| source.is_none_or(|source| letter.event.source() == source))
-            .map(|(_, letter)| letter.clone())
+            .filter(|letter| source.is_none_or(|source| letter.event.source() == source))
+            .cloned()
             .collect())
     }
 
     async fn requeue(&self, id: &str) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let Some(index) = state.dead.iter().position(|(_, letter)| letter.id == id) else {
+        let Some(index) = state.dead.iter().position(|letter| letter.id == id) else {
             return Ok(false);
         };
-        let (job, letter) = state.dead.remove(index).expect("found above");
+        let letter = state.dead.remove(index).expect("found above");
+        // Fresh attempts; the listeners that succeeded are still skipped.
         let fresh = JobState {
             done: letter.state.done,
             ..JobState::default()
         };
-        state.jobs.insert(
-            job,
-            Stored {
-                event: Arc::new(letter.event),
-                state: fresh,
-            },
-        );
-        state.ready.push_back(job);
-        drop(state);
-        self.arrived.notify_one();
+        self.keep(&mut state, Arc::new(letter.event), fresh);
         Ok(true)
     }
 
