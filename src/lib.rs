@@ -42,7 +42,7 @@ mod server;
 
 pub use webhooks_core::{
     BoxError, BoxFuture, BuildError, Claim, Clock, Config, ConfigError, DeadLetter,
-    DiscordSignatureValidator, Dispatch, EventMeta, EventParseError, EventQueue,
+    DiscordSignatureValidator, Dispatch, DuplicateListener, EventMeta, EventParseError, EventQueue,
     GitHubSignatureValidator, GitLabSignatureValidator, Handshake, Headers, HmacSignatureValidator,
     IdempotencyStore, InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
     Json, JsonBodyError, Lease, LinearSignatureValidator, Metrics, NoOpSignatureValidator,

@@ -48,6 +48,8 @@ pub mod metrics;
 mod outcome;
 mod processor;
 pub mod queue;
+/// What `#[webhook_listener]` expands to registers here; not a stable API.
+#[doc(hidden)]
 pub mod registry;
 mod secret;
 mod source;
@@ -70,7 +72,7 @@ pub use self::metrics::Metrics;
 pub use self::outcome::{ProcessError, Processed};
 pub use self::processor::{Dispatch, ProcessorBuilder, Route, WebhookProcessor};
 pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};
-pub use self::registry::ListenerRegistration;
+pub use self::registry::DuplicateListener;
 pub use self::secret::{Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};
 pub use self::validator::{
