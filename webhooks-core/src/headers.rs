@@ -89,9 +89,46 @@ impl Headers {
     /// (GitLab's `X-Gitlab-Token` is the secret itself; `Authorization` and
     /// `Cookie` are credentials), so a record of the event never keeps them.
     pub(crate) fn drop_secrets(&mut self) {
-        for name in SECRET_HEADERS {
+        for name in SENSITIVE {
             self.0.remove(name);
         }
+    }
+
+    /// The headers as `name: value\r\n` lines, the form a durable queue
+    /// stores them in (HTTP forbids CR and LF in names and values).
+    ///
+    /// ```
+    /// use webhooks_core::Headers;
+    ///
+    /// let headers = Headers::new().with("X-GitHub-Event", "push");
+    /// assert_eq!(headers.to_lines(), b"x-github-event: push\r\n");
+    /// assert_eq!(Headers::from_lines(&headers.to_lines()).get("X-GitHub-Event"), Some("push"));
+    /// ```
+    pub fn to_lines(&self) -> Vec<u8> {
+        let mut lines = Vec::new();
+        for (name, value) in self.iter() {
+            lines.extend_from_slice(name.as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value);
+            lines.extend_from_slice(b"\r\n");
+        }
+        lines
+    }
+
+    /// Headers read back from [`Headers::to_lines`]; lines that are not a
+    /// header are skipped.
+    pub fn from_lines(lines: &[u8]) -> Self {
+        let mut headers = Self::new();
+        for line in lines.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(colon) = line.windows(2).position(|pair| pair == b": ") else {
+                continue;
+            };
+            if let Ok(name) = std::str::from_utf8(&line[..colon]) {
+                let _ = headers.append_bytes(name, &line[colon + 2..]);
+            }
+        }
+        headers
     }
 
     /// Whether there is no header.
@@ -100,21 +137,15 @@ impl Headers {
     }
 }
 
-/// Headers whose values are credentials, printed as `[redacted]` by `Debug`.
+/// Headers whose values are secrets or credentials (GitLab's token is the
+/// secret itself): printed as `[redacted]` by `Debug`, and never stored
+/// with a queued event.
 const SENSITIVE: [&str; 5] = [
     "authorization",
     "proxy-authorization",
     "cookie",
     "x-gitlab-token",
     "x-api-key",
-];
-
-/// Headers whose value is a secret or a credential.
-const SECRET_HEADERS: [&str; 4] = [
-    "x-gitlab-token",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
 ];
 
 impl fmt::Debug for Headers {
@@ -162,6 +193,23 @@ pub struct InvalidHeader;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_survive_their_lines() {
+        let mut headers = Headers::new()
+            .with("X-GitHub-Event", "push")
+            .with("X-Multi", "a");
+        headers.append("x-multi", "b: c").unwrap();
+        headers.append_bytes("x-latin", b"caf\xe9").unwrap();
+        let decoded = Headers::from_lines(&headers.to_lines());
+        assert_eq!(decoded.get("x-github-event"), Some("push"));
+        assert_eq!(
+            decoded.get_all("x-multi").collect::<Vec<_>>(),
+            ["a", "b: c"]
+        );
+        assert_eq!(decoded.get_bytes("x-latin"), Some(&b"caf\xe9"[..]));
+        assert_eq!(decoded.len(), headers.len());
+    }
 
     #[test]
     fn lookup_is_case_insensitive_and_debug_redacts_tokens() {

@@ -105,33 +105,24 @@ impl InMemoryEventQueue {
             let event = Arc::clone(&stored.event);
             taken.push(Reserved::shared(reservation, event, stored.state.clone()));
         }
-        let until_due = state
-            .delayed
-            .first()
-            .map(|(due, _)| due.duration_since(wall));
-        (taken, until_due.map(Result::unwrap_or_default))
+        let until = |(due, _): &(SystemTime, u64)| due.duration_since(wall).unwrap_or_default();
+        (taken, state.delayed.first().map(until))
     }
 
-    /// Keeps a job, ready to be handed out; its id.
-    fn keep(&self, state: &mut State, event: Arc<WebhookEvent>, job: JobState) -> u64 {
+    /// Keeps a job, ready to be handed out.
+    fn keep(&self, state: &mut State, event: Arc<WebhookEvent>, job: JobState) {
         state.next_id += 1;
         let id = state.next_id;
         state.jobs.insert(id, Stored { event, state: job });
         state.ready.push_back(id);
         self.arrived.notify_one();
-        id
     }
 
     /// Runs `settle` on the job if `reservation` still holds it.
     fn settle(&self, reservation: &Reservation, settle: impl FnOnce(&mut State, u64)) -> bool {
         let mut state = self.lock();
-        match state.held.remove(&reservation.token) {
-            Some((id, _)) => {
-                settle(&mut state, id);
-                true
-            }
-            None => false,
-        }
+        let held = state.held.remove(&reservation.token);
+        held.map(|(id, _)| settle(&mut state, id)).is_some()
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) fn push_fields(invocation: &mut ScriptInvocation<'_>, event: &Webhook
         .arg("id")
         .arg(event.id())
         .arg("headers")
-        .arg(encode_headers(event.headers()))
+        .arg(event.headers().to_lines())
         .arg("body")
         .arg(event.body().as_ref())
         .arg("received_ms")
@@ -76,7 +76,7 @@ impl Job {
                 .collect(),
             last_error: (!error.is_empty()).then_some(error),
         };
-        let headers = decode_headers(fields.get("headers").map_or(&[][..], Vec::as_slice));
+        let headers = Headers::from_lines(fields.get("headers").map_or(&[][..], Vec::as_slice));
         let event = WebhookEvent::new(
             text("source"),
             text("type"),
@@ -106,53 +106,5 @@ pub(super) fn entry_job(entry: &StreamId) -> Option<String> {
         Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
         Value::SimpleString(text) => Some(text.clone()),
         _ => None,
-    }
-}
-
-/// Headers as `name: value\r\n` lines: HTTP forbids CR and LF in both.
-fn encode_headers(headers: &Headers) -> Vec<u8> {
-    let mut encoded = Vec::new();
-    for (name, value) in headers.iter() {
-        encoded.extend_from_slice(name.as_bytes());
-        encoded.extend_from_slice(b": ");
-        encoded.extend_from_slice(value);
-        encoded.extend_from_slice(b"\r\n");
-    }
-    encoded
-}
-
-fn decode_headers(encoded: &[u8]) -> Headers {
-    let mut headers = Headers::new();
-    for line in encoded.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.windows(2).position(|pair| pair == b": ") else {
-            continue;
-        };
-        if let Ok(name) = std::str::from_utf8(&line[..colon]) {
-            let _ = headers.append_bytes(name, &line[colon + 2..]);
-        }
-    }
-    headers
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_survive_encoding() {
-        let mut headers = Headers::new()
-            .with("X-GitHub-Event", "push")
-            .with("X-Multi", "a");
-        headers.append("x-multi", "b: c").unwrap();
-        headers.append_bytes("x-latin", b"caf\xe9").unwrap();
-        let decoded = decode_headers(&encode_headers(&headers));
-        assert_eq!(decoded.get("x-github-event"), Some("push"));
-        assert_eq!(
-            decoded.get_all("x-multi").collect::<Vec<_>>(),
-            ["a", "b: c"]
-        );
-        assert_eq!(decoded.get_bytes("x-latin"), Some(&b"caf\xe9"[..]));
-        assert_eq!(decoded.len(), headers.len());
     }
 }
