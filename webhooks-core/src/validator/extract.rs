@@ -27,12 +27,44 @@ pub struct EventMeta {
 }
 
 impl EventMeta {
+    /// The longest idempotency key, in bytes: every provider's ids are far
+    /// shorter, and a key is stored for the whole TTL.
+    pub const MAX_ID_BYTES: usize = 256;
+
+    /// The longest event type, in bytes: it becomes a metrics label.
+    pub const MAX_EVENT_TYPE_BYTES: usize = 128;
+
     /// An id and an event type.
     pub fn new(id: impl Into<String>, event_type: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             event_type: event_type.into(),
         }
+    }
+
+    /// Refuses a key longer than [`EventMeta::MAX_ID_BYTES`] or an event
+    /// type longer than [`EventMeta::MAX_EVENT_TYPE_BYTES`]; the error
+    /// gives the length, never the value.
+    ///
+    /// ```
+    /// use webhooks_core::{EventMeta, EventParseError};
+    ///
+    /// assert_eq!(EventMeta::new("evt_1", "invoice.paid").check_lengths(), Ok(()));
+    /// let long = EventMeta::new("k".repeat(257), "push");
+    /// assert_eq!(long.check_lengths(), Err(EventParseError::KeyTooLong { bytes: 257 }));
+    /// ```
+    pub fn check_lengths(&self) -> Result<(), EventParseError> {
+        if self.id.len() > Self::MAX_ID_BYTES {
+            return Err(EventParseError::KeyTooLong {
+                bytes: self.id.len(),
+            });
+        }
+        if self.event_type.len() > Self::MAX_EVENT_TYPE_BYTES {
+            return Err(EventParseError::EventTypeTooLong {
+                bytes: self.event_type.len(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -56,6 +88,18 @@ pub enum EventParseError {
         field: String,
         /// The header looked at.
         header: String,
+    },
+    /// The idempotency key is longer than [`EventMeta::MAX_ID_BYTES`].
+    #[error("idempotency key too long: {bytes} bytes, at most {max}", max = EventMeta::MAX_ID_BYTES)]
+    KeyTooLong {
+        /// Its length.
+        bytes: usize,
+    },
+    /// The event type is longer than [`EventMeta::MAX_EVENT_TYPE_BYTES`].
+    #[error("event type too long: {bytes} bytes, at most {max}", max = EventMeta::MAX_EVENT_TYPE_BYTES)]
+    EventTypeTooLong {
+        /// Its length.
+        bytes: usize,
     },
 }
 
