@@ -406,6 +406,28 @@ fn an_unknown_key_is_a_start_up_error_naming_it() {
 }
 
 #[test]
+fn a_toml_error_is_located_without_printing_the_line_that_holds_a_secret() {
+    let live = "whsec_live_abc";
+    let unquoted = format!("[webhooks.sources.billing]\nvalidator = \"stripe\"\nsecret = {live}\n");
+    let output = start_up_error(&format!("{unquoted}{SOURCES}"));
+    assert!(!output.contains(live), "{output}");
+    assert!(output.contains("line 3, column 10"), "{output}");
+    // A misspelled key on the same line as a secret: named, the line not shown.
+    let billing =
+        format!("billing = {{ validator = \"stripe\", secret = \"{live}\", secert = \"x\" }}");
+    let output = start_up_error(&format!("{SOURCES}[webhooks.sources]\n{billing}\n"));
+    assert!(!output.contains(live), "{output}");
+    assert!(
+        output.contains("`webhooks.sources.billing.secert`"),
+        "{output}"
+    );
+    let line = SOURCES.lines().count() + 2;
+    let column = billing.find("secert").expect("the misspelled key") + 1;
+    let at = format!("line {line}, column {column}");
+    assert!(output.contains(&at), "{at}?\n{output}");
+}
+
+#[test]
 fn a_source_without_a_secret_is_a_start_up_error_naming_the_key() {
     let billing = "[webhooks.sources.billing]\nvalidator = \"stripe\"\n";
     let output = start_up_error(&format!("{SOURCES}{billing}"));
