@@ -55,20 +55,31 @@ async fn replayed_github_deliveries_with_random_event_types_are_capped_as_other(
     // A type seen before the cap keeps its own label afterwards.
     let again = captured.with_header("X-GitHub-Delivery", "d-push-again");
     server.post(&again).await.accepted("d-push-again");
+    // Nothing sent before the signature is verified becomes a label.
+    let unsigned = captured
+        .with_header("X-GitHub-Event", "forged-unsigned")
+        .with_body(r#"{"ref":"refs/heads/evil"}"#);
+    assert_eq!(server.post(&unsigned).await.status, 401);
     // A forged source path is no label at all.
     let elsewhere = captured.sent_to("forged-source");
     assert_eq!(server.post(&elsewhere).await.status, 404);
 
     let metrics = server.metrics().await;
     let counts = received(&metrics, "github");
-    let types: Vec<_> = counts.keys().filter(|t| *t != "other").collect();
+    let types: Vec<_> = counts
+        .keys()
+        .filter(|t| !["other", "unknown"].contains(&t.as_str()))
+        .collect();
     assert!(types.len() <= 100, "{} event types: {types:?}", types.len());
     assert_eq!(counts["push"]["accepted"], 2.0, "{counts:?}");
     let other = counts.get("other").expect("an `other` series");
     let total: f64 = counts.values().flat_map(BTreeMap::values).sum();
-    assert_eq!(total, 152.0, "every delivery counted once: {counts:?}");
+    assert_eq!(total, 153.0, "every delivery counted once: {counts:?}");
+    assert_eq!(counts["unknown"]["invalid_signature"], 1.0, "{counts:?}");
+    // Every forged type has its own label or is `other`; `push` came first.
     assert_eq!(other["accepted"] + (types.len() - 1) as f64, 150.0);
     assert!(!metrics.contains("forged-source"), "{metrics}");
+    assert!(!metrics.contains("forged-unsigned"), "{metrics}");
     server.shutdown().await;
 }
 

@@ -141,6 +141,18 @@ impl Metrics {
     /// a type seen before keeps its own label. Event types of some schemes
     /// are not signed (GitHub's `X-GitHub-Event`), so a replayed delivery
     /// could otherwise add a series per request, forever.
+    ///
+    /// ```
+    /// use webhooks_core::{Metrics, metrics::Received};
+    ///
+    /// let metrics = Metrics::new();
+    /// for n in 0..=Metrics::MAX_EVENT_TYPES {
+    ///     metrics.received("github", &format!("forged-{n}"), Received::Accepted);
+    /// }
+    /// let text = metrics.encode();
+    /// assert!(text.contains(r#"event_type="forged-99""#));
+    /// assert!(text.contains(r#"{event_type="other",outcome="accepted",source="github"} 1"#));
+    /// ```
     pub const MAX_EVENT_TYPES: usize = 100;
 
     /// Fresh series, all zero.

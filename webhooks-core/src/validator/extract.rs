@@ -29,9 +29,22 @@ pub struct EventMeta {
 impl EventMeta {
     /// The longest idempotency key, in bytes: every provider's ids are far
     /// shorter, and a key is stored for the whole TTL.
+    ///
+    /// ```
+    /// use webhooks_core::{EventMeta, body_sha256_key};
+    ///
+    /// assert!(body_sha256_key(b"{}").len() <= EventMeta::MAX_ID_BYTES);
+    /// ```
     pub const MAX_ID_BYTES: usize = 256;
 
     /// The longest event type, in bytes: it becomes a metrics label.
+    ///
+    /// ```
+    /// use webhooks_core::EventMeta;
+    ///
+    /// let long = EventMeta::new("evt_1", "t".repeat(EventMeta::MAX_EVENT_TYPE_BYTES + 1));
+    /// assert!(long.check_lengths().is_err());
+    /// ```
     pub const MAX_EVENT_TYPE_BYTES: usize = 128;
 
     /// An id and an event type.
