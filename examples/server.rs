@@ -1,9 +1,11 @@
 //! The ready server: `cargo run --release --example server`.
 //!
-//! Reads `WEBHOOKS_CONFIG` (or `./webhooks.toml`); with neither, a built-in
-//! development configuration with `stripe`, `github` and `partner` sources.
-//! `WEBHOOKS_BIND` overrides the address. Ctrl-C or SIGTERM stops it
-//! gracefully.
+//! Reads `WEBHOOKS_CONFIG` (or `./webhooks.toml`); with neither, it asks for
+//! the built-in development configuration by name
+//! (`Server::from_env_or_development`): `stripe`, `github` and `partner`
+//! sources with published secrets, on loopback addresses only. The library's
+//! `Server::from_env()` has no such fallback. `WEBHOOKS_BIND` overrides the
+//! address. Ctrl-C or SIGTERM stops it gracefully.
 //!
 //! The listeners below are found through `#[webhook_listener]` alone: no
 //! registration call.
@@ -60,7 +62,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match webhooks::Server::from_env().await {
+    match webhooks::Server::from_env_or_development().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // The message (it names the key), not the Debug form.

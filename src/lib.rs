@@ -19,7 +19,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), webhooks::ServeError> {
-//!     // Reads WEBHOOKS_CONFIG (or ./webhooks.toml), serves until Ctrl-C / SIGTERM.
+//!     // Reads WEBHOOKS_CONFIG (or ./webhooks.toml; neither is a start-up error),
+//!     // serves until Ctrl-C / SIGTERM.
 //!     webhooks::Server::from_env().await
 //! }
 //! ```

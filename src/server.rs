@@ -12,7 +12,8 @@ use webhooks_hyper::{BoundServer, ServeError};
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), webhooks::ServeError> {
-/// // WEBHOOKS_CONFIG or ./webhooks.toml; WEBHOOKS_BIND overrides `bind`.
+/// // WEBHOOKS_CONFIG or ./webhooks.toml, else a start-up error naming
+/// // WEBHOOKS_CONFIG; WEBHOOKS_BIND overrides `bind`.
 /// webhooks::Server::from_env().await
 /// # }
 /// ```
@@ -22,10 +23,30 @@ pub struct Server(webhooks_hyper::Server);
 
 impl Server {
     /// A server configured from the environment, when awaited: the TOML file
-    /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`, else the built-in
-    /// development configuration; `WEBHOOKS_BIND` overrides `bind`.
+    /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`; with neither, a
+    /// start-up error ([`ServeError::NoConfig`](crate::ServeError::NoConfig)).
+    /// `WEBHOOKS_BIND` overrides `bind`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webhooks::ServeError> {
+    /// webhooks::Server::from_env().await
+    /// # }
+    /// ```
     pub fn from_env() -> Self {
         Self::new(webhooks_hyper::Server::from_env())
+    }
+
+    /// Like [`Server::from_env`], but with no file it serves the built-in
+    /// development configuration (published secrets, loopback addresses
+    /// only): see [`webhooks_hyper::Server::from_env_or_development`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webhooks::ServeError> {
+    /// webhooks::Server::from_env_or_development().await
+    /// # }
+    /// ```
+    pub fn from_env_or_development() -> Self {
+        Self::new(webhooks_hyper::Server::from_env_or_development())
     }
 
     /// A server with this configuration.

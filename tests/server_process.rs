@@ -19,9 +19,9 @@ use webhooks::testing::{self, SignedEvent};
 /// suite: start-up, exit, and the end of the output.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// What the example binary is built from, under the package root.
-const BUILT_FROM: &str =
-    "examples/server.rs src webhooks-core/src webhooks-hyper/src webhooks-macros/src";
+/// What an example binary is built from besides its own file, under the
+/// package root.
+const BUILT_FROM: &str = "src webhooks-core/src webhooks-hyper/src webhooks-macros/src";
 /// The built-in development secrets (webhooks-hyper/src/dev.rs).
 const DEV_SECRETS: [&str; 2] = ["whsec_development_only", "development-only"];
 const PAYMENT: &str = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":100}}}"#;
@@ -79,19 +79,23 @@ impl Drop for Server {
     }
 }
 
-/// The example next to this test. `cargo test` builds it, but
+/// The example `name` next to this test. `cargo test` builds it, but
 /// `cargo test --test server_process` alone does not: a binary older than its
 /// sources is refused rather than tested.
-fn server_binary() -> PathBuf {
+fn example_binary(name: &str) -> PathBuf {
     let test = std::env::current_exe().expect("the test's own path");
-    // …/target/debug/deps/server_process-xxxx → …/target/debug/examples/server
+    // …/target/debug/deps/server_process-xxxx → …/target/debug/examples/<name>
     let profile = test.parent().and_then(Path::parent);
-    let binary = profile.expect("target/<profile>").join("examples/server");
+    let binary = profile
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name);
     let (shown, build) = (binary.display(), "run `cargo build --examples` first");
     let built = std::fs::metadata(&binary).and_then(|meta| meta.modified());
     let built = built.unwrap_or_else(|_| panic!("{shown} is missing: {build}"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for source in BUILT_FROM.split(' ') {
+    let own = format!("examples/{name}.rs");
+    for source in BUILT_FROM.split(' ').chain([own.as_str()]) {
         let newer = newest(&root.join(source)) > built;
         assert!(!newer, "{shown} is older than {source}: {build}");
     }
@@ -117,16 +121,21 @@ fn forward(stream: impl Read + Send + 'static, lines: mpsc::Sender<String>) {
 }
 
 impl Server {
-    /// Starts the example in a fresh empty directory (no `./webhooks.toml`),
-    /// with `config` as `WEBHOOKS_CONFIG` when given, else the built-in
-    /// development configuration.
+    /// Starts the `server` example in a fresh empty directory (no
+    /// `./webhooks.toml`), with `config` as `WEBHOOKS_CONFIG` when given,
+    /// else the built-in development configuration.
     fn spawn(config: Option<&str>, env: &[(&str, &str)]) -> Self {
+        Self::spawn_example("server", config, env)
+    }
+
+    /// [`Server::spawn`] for the example `name`.
+    fn spawn_example(name: &str, config: Option<&str>, env: &[(&str, &str)]) -> Self {
         let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = free.local_addr().expect("a local address").port();
         drop(free);
         let dir = TempPath::new("cwd");
         std::fs::create_dir(&dir.0).expect("create the temp working dir");
-        let mut command = Command::new(server_binary());
+        let mut command = Command::new(example_binary(name));
         command
             .current_dir(&dir.0)
             .env("WEBHOOKS_BIND", format!("127.0.0.1:{port}"))
@@ -265,10 +274,15 @@ impl Server {
 
 /// Starts the example with `config`, which must make start-up fail; the output.
 fn start_up_error(config: &str) -> String {
-    let mut server = Server::spawn(Some(config), &[(GITHUB_ENV, GITHUB_SECRET)]);
+    refused_to_start(Server::spawn(Some(config), &[(GITHUB_ENV, GITHUB_SECRET)]))
+}
+
+/// Waits for `server` to exit, which it must do with a failure before it
+/// listens; its output.
+fn refused_to_start(mut server: Server) -> String {
     let status = server.wait_exit();
     let output = server.text();
-    assert!(!status.success(), "{config}\nstarted:\n{output}");
+    assert!(!status.success(), "started:\n{output}");
     assert!(!output.contains("listening on"), "{output}");
     output
 }
@@ -400,9 +414,59 @@ async fn sigterm_stops_it_gracefully_with_status_0() {
 }
 
 #[test]
+fn the_development_config_refuses_a_non_loopback_address() {
+    let server = Server::spawn(None, &[("WEBHOOKS_BIND", "0.0.0.0:0")]);
+    let output = refused_to_start(server);
+    assert!(
+        output.contains("loopback addresses only, not 0.0.0.0:0"),
+        "{output}"
+    );
+    assert!(output.contains("WEBHOOKS_CONFIG"), "{output}");
+    // It still said where each secret comes from, and never a secret.
+    let named = "development source github:";
+    assert!(output.contains(named), "{output}");
+    for secret in DEV_SECRETS {
+        assert!(!output.contains(secret), "{output}");
+    }
+}
+
+/// The `poison` example serves with the library's `Server::from_env()`,
+/// as an application would: without a file it must not fall back to the
+/// development configuration and its published secrets.
+#[test]
+fn the_librarys_from_env_without_a_file_is_a_start_up_error_naming_webhooks_config() {
+    let output = refused_to_start(Server::spawn_example("poison", None, &[]));
+    assert!(output.contains("no configuration file"), "{output}");
+    assert!(output.contains("set WEBHOOKS_CONFIG"), "{output}");
+    assert!(!output.contains("development source"), "{output}");
+}
+
+#[test]
 fn an_unknown_key_is_a_start_up_error_naming_it() {
     let output = start_up_error(&format!("[webhooks]\nmax-body-byte = 5\n{SOURCES}"));
     assert!(output.contains("max-body-byte"), "{output}");
+}
+
+#[test]
+fn a_toml_error_is_located_without_printing_the_line_that_holds_a_secret() {
+    let live = "whsec_live_abc";
+    let unquoted = format!("[webhooks.sources.billing]\nvalidator = \"stripe\"\nsecret = {live}\n");
+    let output = start_up_error(&format!("{unquoted}{SOURCES}"));
+    assert!(!output.contains(live), "{output}");
+    assert!(output.contains("line 3, column 10"), "{output}");
+    // A misspelled key on the same line as a secret: named, the line not shown.
+    let billing =
+        format!("billing = {{ validator = \"stripe\", secret = \"{live}\", secert = \"x\" }}");
+    let output = start_up_error(&format!("{SOURCES}[webhooks.sources]\n{billing}\n"));
+    assert!(!output.contains(live), "{output}");
+    assert!(
+        output.contains("`webhooks.sources.billing.secert`"),
+        "{output}"
+    );
+    let line = SOURCES.lines().count() + 2;
+    let column = billing.find("secert").expect("the misspelled key") + 1;
+    let at = format!("line {line}, column {column}");
+    assert!(output.contains(&at), "{at}?\n{output}");
 }
 
 #[test]

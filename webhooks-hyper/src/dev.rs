@@ -1,4 +1,8 @@
-//! The built-in development configuration, used when no file is given.
+//! The built-in development configuration, used when no file is given to a
+//! server that asks for it by name
+//! ([`Server::from_env_or_development`](crate::Server::from_env_or_development)).
+
+use std::net::SocketAddr;
 
 use webhooks_core::Config;
 use webhooks_core::config::WebhooksConfig;
@@ -28,10 +32,18 @@ const SOURCES: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
-/// The configuration of the ready server when neither `WEBHOOKS_CONFIG` nor
-/// `./webhooks.toml` is there: `stripe`, `github` and `partner` sources on
-/// `127.0.0.1:3000`. Logs each source and where its secret comes from, never
-/// the secret.
+/// The configuration of
+/// [`Server::from_env_or_development`](crate::Server::from_env_or_development)
+/// when neither `WEBHOOKS_CONFIG` nor `./webhooks.toml` is there: `stripe`,
+/// `github` and `partner` sources on `127.0.0.1:3000`, each secret from its
+/// environment variable, else a development value published in the README.
+/// Logs each source and where its secret comes from, never the secret.
+///
+/// ```
+/// let config = webhooks_hyper::development_config().unwrap();
+/// assert_eq!(config.bind, "127.0.0.1:3000");
+/// assert!(config.sources.contains_key("partner"));
+/// ```
 pub fn development_config() -> Result<WebhooksConfig, ServeError> {
     tracing::warn!(
         "no configuration file (WEBHOOKS_CONFIG unset, ./webhooks.toml absent): \
@@ -53,6 +65,18 @@ pub fn development_config() -> Result<WebhooksConfig, ServeError> {
         ));
     }
     Ok(Config::from_toml(&text)?.webhooks)
+}
+
+/// Refuses any address but a loopback one: the development secrets are
+/// published, so anyone who can reach the port could sign events.
+pub(crate) fn check_loopback(bind: &str) -> Result<(), ServeError> {
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|_| webhooks_core::ConfigError::invalid("webhooks.bind", "not an address"))?;
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::DevelopmentNotLoopback { addr });
+    }
+    Ok(())
 }
 
 /// Logs how to send a signed test event to the development server at `bind`

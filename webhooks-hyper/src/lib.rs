@@ -7,6 +7,7 @@
 //! ```no_run
 //! #[tokio::main]
 //! async fn main() -> Result<(), webhooks_hyper::ServeError> {
+//!     // WEBHOOKS_CONFIG or ./webhooks.toml; neither is a start-up error.
 //!     webhooks_hyper::Server::from_env().await
 //! }
 //! ```
@@ -33,6 +34,26 @@ pub enum ServeError {
     /// The processor could not be built from it.
     #[error(transparent)]
     Build(#[from] webhooks_core::BuildError),
+    /// Neither `WEBHOOKS_CONFIG` nor `./webhooks.toml` names a
+    /// configuration file, and the server did not ask for the development
+    /// one ([`Server::from_env_or_development`]).
+    #[error(
+        "no configuration file: set WEBHOOKS_CONFIG to a TOML file, or create ./webhooks.toml \
+         (the built-in development configuration, whose secrets are published, is only used \
+         by Server::from_env_or_development)"
+    )]
+    NoConfig,
+    /// The development configuration was asked to listen on an address
+    /// that is not loopback.
+    #[error(
+        "the built-in development configuration listens on loopback addresses only, not {addr}: \
+         its secrets are published, so anyone reaching the port could sign events; give a \
+         configuration file (WEBHOOKS_CONFIG) to listen there"
+    )]
+    DevelopmentNotLoopback {
+        /// The address asked for (`WEBHOOKS_BIND`).
+        addr: std::net::SocketAddr,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

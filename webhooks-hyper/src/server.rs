@@ -27,7 +27,10 @@ type Storage = Box<
 >;
 
 enum Origin {
+    /// `WEBHOOKS_CONFIG` or `./webhooks.toml`; neither is an error.
     Env,
+    /// The same, else the built-in development configuration.
+    EnvOrDevelopment,
     Config(Box<WebhooksConfig>),
 }
 
@@ -37,7 +40,7 @@ enum Origin {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
-/// // WEBHOOKS_CONFIG or ./webhooks.toml, else the development config;
+/// // WEBHOOKS_CONFIG or ./webhooks.toml, else a start-up error;
 /// // WEBHOOKS_BIND overrides `bind`.
 /// webhooks_hyper::Server::from_env().await
 /// # }
@@ -52,11 +55,40 @@ pub struct Server {
 
 impl Server {
     /// A server configured from the environment, when awaited: the TOML file
-    /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`, else the built-in
-    /// development configuration; `WEBHOOKS_BIND` overrides `bind`.
+    /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`; with neither, a
+    /// start-up error ([`ServeError::NoConfig`]), so production never runs
+    /// on the published development secrets by accident. `WEBHOOKS_BIND`
+    /// overrides `bind`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
+    /// webhooks_hyper::Server::from_env().await
+    /// # }
+    /// ```
     pub fn from_env() -> Self {
+        Self::with_origin(Origin::Env)
+    }
+
+    /// Like [`Server::from_env`], but with neither `WEBHOOKS_CONFIG` nor
+    /// `./webhooks.toml` it serves the built-in development configuration
+    /// ([`development_config`](crate::development_config): its secrets are
+    /// published in the README), which logs its sources and where their
+    /// secrets come from, and refuses to listen on anything but a loopback
+    /// address ([`ServeError::DevelopmentNotLoopback`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
+    /// // A file if there is one, else the development sources on 127.0.0.1:3000.
+    /// webhooks_hyper::Server::from_env_or_development().await
+    /// # }
+    /// ```
+    pub fn from_env_or_development() -> Self {
+        Self::with_origin(Origin::EnvOrDevelopment)
+    }
+
+    fn with_origin(origin: Origin) -> Self {
         Self {
-            origin: Origin::Env,
+            origin,
             signal: None,
             storage: None,
             customize: Vec::new(),
@@ -65,12 +97,7 @@ impl Server {
 
     /// A server with this configuration.
     pub fn from_config(config: WebhooksConfig) -> Self {
-        Self {
-            origin: Origin::Config(Box::new(config)),
-            signal: None,
-            storage: None,
-            customize: Vec::new(),
-        }
+        Self::with_origin(Origin::Config(Box::new(config)))
     }
 
     /// Stops gracefully when `signal` completes, instead of on Ctrl-C or
@@ -119,7 +146,8 @@ impl Server {
     pub async fn bind(self) -> Result<BoundServer, ServeError> {
         let (config, development) = match self.origin {
             Origin::Config(config) => (*config, false),
-            Origin::Env => load_from_env()?,
+            Origin::Env => load_from_env(false)?,
+            Origin::EnvOrDevelopment => load_from_env(true)?,
         };
         log_start_up(&config, development);
         let mut builder = ProcessorBuilder::from_config(&config)?;
@@ -164,7 +192,7 @@ impl IntoFuture for Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("from_env", &matches!(self.origin, Origin::Env))
+            .field("from_env", &!matches!(self.origin, Origin::Config(_)))
             .finish_non_exhaustive()
     }
 }
@@ -290,20 +318,23 @@ impl std::fmt::Debug for BoundServer {
     }
 }
 
-/// The configuration, and whether it is the built-in development one.
-fn load_from_env() -> Result<(WebhooksConfig, bool), ServeError> {
+/// The configuration, and whether it is the built-in development one,
+/// which only `development_allowed` permits.
+fn load_from_env(development_allowed: bool) -> Result<(WebhooksConfig, bool), ServeError> {
     let (mut config, development) = match Config::from_env()? {
         Some((config, path)) => {
             tracing::info!("configuration from {}", path.display());
             (config.webhooks, false)
         }
-        None => (dev::development_config()?, true),
+        None if development_allowed => (dev::development_config()?, true),
+        None => return Err(ServeError::NoConfig),
     };
     if let Some(bind) = std::env::var_os("WEBHOOKS_BIND") {
         config.bind = bind.to_string_lossy().into_owned();
         config.validate()?;
     }
     if development {
+        dev::check_loopback(&config.bind)?;
         dev::log_try_it(&config.bind);
     }
     Ok((config, development))

@@ -160,8 +160,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<DispatchConfig, ConfigError> {
-        let config: DispatchConfig =
-            toml::from_str(text).map_err(|error| ConfigError::Parse(error.to_string()))?;
+        let config: DispatchConfig = crate::config::parse::from_toml(text)?;
         config.check()?;
         Ok(config)
     }

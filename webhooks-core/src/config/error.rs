@@ -1,6 +1,6 @@
 //! A configuration that cannot be used, and the range checks that say so.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A configuration that cannot be used; every message names the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,9 +14,20 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
-    /// Not TOML, an unknown key, or a value of the wrong type.
-    #[error("invalid configuration: {0}")]
-    Parse(String),
+    /// Not TOML, an unknown key, or a value of the wrong type. Located by
+    /// line and column, and never quoting the file: the line at fault may
+    /// hold a secret.
+    #[error("invalid configuration{}", located(.file.as_deref(), .key.as_deref(), *.position, .reason))]
+    Parse {
+        /// The file, when the text was read from one.
+        file: Option<PathBuf>,
+        /// The dotted key at fault, when the text parsed as TOML.
+        key: Option<String>,
+        /// The line and column at fault, both from 1.
+        position: Option<(usize, usize)>,
+        /// What is wrong, without any value of the file.
+        reason: String,
+    },
     /// A value out of range or not allowed here.
     #[error("invalid configuration: `{key}`: {reason}")]
     Invalid {
@@ -43,6 +54,27 @@ impl ConfigError {
             reason: reason.into(),
         }
     }
+}
+
+/// Where a parse error is, as `: <file>: line 3, column 10: `<key>`: <reason>`.
+fn located(
+    file: Option<&Path>,
+    key: Option<&str>,
+    position: Option<(usize, usize)>,
+    reason: &str,
+) -> String {
+    let mut text = String::new();
+    if let Some(file) = file {
+        text.push_str(&format!(": {}", file.display()));
+    }
+    if let Some((line, column)) = position {
+        text.push_str(&format!(": line {line}, column {column}"));
+    }
+    if let Some(key) = key {
+        text.push_str(&format!(": `{key}`"));
+    }
+    text.push_str(&format!(": {reason}"));
+    text
 }
 
 /// Ten years, in seconds: the longest duration a key may give. Longer is a

@@ -57,6 +57,9 @@ impl IdempotencyConfig {
                 "required when provider = \"redis\"",
             ));
         }
+        if let Some(redis) = &self.redis {
+            redis.check()?;
+        }
         Ok(())
     }
 
@@ -101,6 +104,20 @@ impl RedisConfig {
     fn default_prefix() -> String {
         "webhooks".into()
     }
+
+    /// A Redis Cluster hash tag (`{…}`) in the prefix would name the slot of
+    /// every key, putting them all on one node: the store places its own
+    /// tags, after the prefix.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.key_prefix.contains(['{', '}']) {
+            return Err(ConfigError::invalid(
+                "webhooks.idempotency.redis.key-prefix",
+                "may not contain `{` or `}`: a Redis Cluster hash tag there would put every key \
+                 in one slot (the store places its own tags)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -118,8 +135,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<IdempotencyConfig, ConfigError> {
-        let config: IdempotencyConfig =
-            toml::from_str(text).map_err(|error| ConfigError::Parse(error.to_string()))?;
+        let config: IdempotencyConfig = crate::config::parse::from_toml(text)?;
         config.check()?;
         Ok(config)
     }
@@ -156,6 +172,26 @@ mod tests {
         ] {
             let message = parse(text).unwrap_err().to_string();
             assert!(message.contains(key), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_hash_tag_in_the_key_prefix_is_refused() {
+        let redis = "provider = \"redis\"\n[redis]\nurl = \"redis://localhost/0\"\n";
+        assert_eq!(
+            parse(&format!("{redis}key-prefix = \"app:webhooks\""))
+                .map(|c| c.redis.unwrap().key_prefix),
+            Ok("app:webhooks".to_owned())
+        );
+        for prefix in ["{app}", "app{x", "app}"] {
+            let message = parse(&format!("{redis}key-prefix = \"{prefix}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("webhooks.idempotency.redis.key-prefix")
+                    && message.contains("slot"),
+                "{prefix}: {message}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 mod dispatch;
 mod error;
 mod idempotency;
+mod parse;
 mod source;
 mod validator_kind;
 mod webhooks;
@@ -49,8 +50,7 @@ impl Config {
     /// Parses a TOML document; unknown keys and bad values are errors that
     /// name the key.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Self =
-            toml::from_str(text).map_err(|error| ConfigError::Parse(error.to_string()))?;
+        let config: Self = parse::from_toml(text)?;
         config.webhooks.validate()?;
         Ok(config)
     }
@@ -62,11 +62,11 @@ impl Config {
             path: path.to_owned(),
             reason: error.to_string(),
         })?;
-        Self::from_toml(&text).map_err(|error| match error {
-            ConfigError::Parse(reason) => {
-                ConfigError::Parse(format!("{}: {reason}", path.display()))
+        Self::from_toml(&text).map_err(|mut error| {
+            if let ConfigError::Parse { file, .. } = &mut error {
+                *file = Some(path.to_owned());
             }
-            other => other,
+            error
         })
     }
 
@@ -167,7 +167,10 @@ mod tests {
             Config::from_toml("[webhooks.sources.s]\nvalidator = \"md5\"\nsecret = \"x\"")
                 .unwrap_err()
                 .to_string();
-        assert!(bad_validator.contains("md5"), "{bad_validator}");
+        assert!(
+            bad_validator.contains("`webhooks.sources.s.validator`"),
+            "{bad_validator}"
+        );
         let no_secret =
             Config::from_toml("[webhooks.sources.s]\nvalidator = \"github\"").unwrap_err();
         assert_eq!(

@@ -191,6 +191,9 @@ impl SourceConfig {
                 ));
             }
         }
+        if let Some(seconds) = self.tolerance_seconds {
+            check_tolerance(seconds, &key("tolerance-seconds"))?;
+        }
         if let Some(base) = &self.public_url {
             check_public_base(base)
                 .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
@@ -238,10 +241,52 @@ impl SourceConfig {
     }
 }
 
+/// The widest replay window a source may set, in seconds. The providers'
+/// own defaults run from 5 s (Paddle) to 300 s (Stripe, Standard Webhooks,
+/// Slack, Discord), and each retry is signed anew with a fresh timestamp,
+/// so a wider window only gives a captured delivery longer to be replayed;
+/// an hour still covers a badly drifting clock.
+const MAX_TOLERANCE_SECONDS: u64 = 3600;
+
+/// `tolerance-seconds`: 0 would refuse every delivery that took a second to
+/// arrive, so it must be from 1 to [`MAX_TOLERANCE_SECONDS`].
+fn check_tolerance(seconds: u64, key: &str) -> Result<(), ConfigError> {
+    if !(1..=MAX_TOLERANCE_SECONDS).contains(&seconds) {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be from 1 to {MAX_TOLERANCE_SECONDS} (one hour): providers sign each \
+                 retry anew, and a wider window only lets a captured delivery be replayed longer"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Config;
+
+    #[test]
+    fn tolerance_is_from_1_second_to_an_hour() {
+        let source = |seconds: &str| {
+            format!(
+                "[webhooks.sources.s]\nvalidator = \"stripe\"\nsecret = \"x\"\n\
+                 tolerance-seconds = {seconds}"
+            )
+        };
+        assert!(Config::from_toml(&source("1")).is_ok());
+        assert!(Config::from_toml(&source("3600")).is_ok());
+        for seconds in ["0", "3601", "9223372036854775807"] {
+            let message = Config::from_toml(&source(seconds)).unwrap_err().to_string();
+            assert!(
+                message.contains("`webhooks.sources.s.tolerance-seconds`")
+                    && message.contains("from 1 to 3600"),
+                "{seconds}: {message}"
+            );
+        }
+    }
 
     #[test]
     fn preset_keys_and_values_are_checked() {

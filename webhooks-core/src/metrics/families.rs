@@ -11,8 +11,10 @@ impl Metrics {
     pub(super) fn families(&self) -> Vec<MetricFamily> {
         let mut series: Vec<_> = lock(&self.inner.series)
             .iter()
-            .map(|((source, event_type), series)| {
-                (source.clone(), event_type.clone(), Arc::clone(series))
+            .flat_map(|(source, types)| {
+                types.iter().map(|(event_type, series)| {
+                    (source.clone(), event_type.clone(), Arc::clone(series))
+                })
             })
             .collect();
         series.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));

@@ -92,13 +92,21 @@ pub struct Metrics {
     inner: Arc<Inner>,
 }
 
-/// Series by source and event type.
-type SeriesBySource = HashMap<(Box<str>, Box<str>), Arc<Series>>;
+/// Series by source, then by event type.
+type SeriesBySource = HashMap<Box<str>, HashMap<Box<str>, Arc<Series>>>;
+
+/// The `event_type` label of deliveries refused before their type was known.
+const UNKNOWN: &str = "unknown";
+/// The `event_type` label that takes every event type of a source past the
+/// first [`Metrics::MAX_EVENT_TYPES`].
+const OTHER: &str = "other";
 
 struct Inner {
     /// Tells this set of series apart in the threads' caches.
     id: u64,
-    /// Every series, by source and event type.
+    /// Every series, by source and event type: at most
+    /// [`Metrics::MAX_EVENT_TYPES`] event types per source, besides
+    /// `unknown` and `other`.
     series: Mutex<SeriesBySource>,
     /// Claims lost while listeners ran, by source: rare, so a plain map.
     claims_lost: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
@@ -128,6 +136,25 @@ const HANDLED: [Handled; 3] = [Handled::Ok, Handled::Error, Handled::Ignored];
 static NEXT_METRICS_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Metrics {
+    /// The most distinct `event_type` labels a source gets (besides
+    /// `unknown` and `other`): a later new type is counted as `other`, while
+    /// a type seen before keeps its own label. Event types of some schemes
+    /// are not signed (GitHub's `X-GitHub-Event`), so a replayed delivery
+    /// could otherwise add a series per request, forever.
+    ///
+    /// ```
+    /// use webhooks_core::{Metrics, metrics::Received};
+    ///
+    /// let metrics = Metrics::new();
+    /// for n in 0..=Metrics::MAX_EVENT_TYPES {
+    ///     metrics.received("github", &format!("forged-{n}"), Received::Accepted);
+    /// }
+    /// let text = metrics.encode();
+    /// assert!(text.contains(r#"event_type="forged-99""#));
+    /// assert!(text.contains(r#"{event_type="other",outcome="accepted",source="github"} 1"#));
+    /// ```
+    pub const MAX_EVENT_TYPES: usize = 100;
+
     /// Fresh series, all zero.
     pub fn new() -> Self {
         Self {
@@ -191,24 +218,40 @@ impl Metrics {
         let id = self.inner.id;
         THREAD_SERIES.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.find(id, source, event_type).is_none() {
-                let series = self.series(source, event_type);
+            if let Some(series) = cache.find(id, source, event_type) {
+                record(series.shard());
+                return;
+            }
+            let (series, own) = self.series(source, event_type);
+            record(series.shard());
+            // An event type past the cap is not cached under its own name:
+            // new ones would only push the real series out of the cache.
+            if own {
                 cache.insert(id, source, event_type, series);
             }
-            let series = cache
-                .find(id, source, event_type)
-                .expect("inserted just above");
-            record(series.shard());
         });
     }
 
-    /// The shared series of a source and event type, made on first use.
-    fn series(&self, source: &str, event_type: &str) -> Arc<Series> {
+    /// The shared series of a source and event type, made on first use, and
+    /// whether it is that type's own: past [`Metrics::MAX_EVENT_TYPES`], a
+    /// new type gets the source's `other` series.
+    fn series(&self, source: &str, event_type: &str) -> (Arc<Series>, bool) {
         let mut all = lock(&self.inner.series);
-        Arc::clone(
-            all.entry((source.into(), event_type.into()))
-                .or_insert_with(|| Arc::new(Series::new())),
-        )
+        if !all.contains_key(source) {
+            all.insert(source.into(), HashMap::new());
+        }
+        let types = all.get_mut(source).expect("inserted just above");
+        if let Some(series) = types.get(event_type) {
+            return (Arc::clone(series), true);
+        }
+        let reserved = [UNKNOWN, OTHER];
+        let labelled = types.len() - reserved.iter().filter(|r| types.contains_key(**r)).count();
+        let own = reserved.contains(&event_type) || labelled < Self::MAX_EVENT_TYPES;
+        let label = if own { event_type } else { OTHER };
+        let series = types
+            .entry(label.into())
+            .or_insert_with(|| Arc::new(Series::new()));
+        (Arc::clone(series), own)
     }
 
     /// The Prometheus text exposition of every series.
@@ -241,7 +284,13 @@ impl Default for Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics")
-            .field("series", &lock(&self.inner.series).len())
+            .field(
+                "series",
+                &lock(&self.inner.series)
+                    .values()
+                    .map(HashMap::len)
+                    .sum::<usize>(),
+            )
             .finish()
     }
 }
@@ -257,6 +306,65 @@ mod tests {
         }
         for (index, outcome) in HANDLED.iter().enumerate() {
             assert_eq!(*outcome as usize, index);
+        }
+    }
+
+    /// The `webhooks_received_total` counts of `source`, by event type.
+    fn received_by_type(metrics: &Metrics, source: &str) -> HashMap<String, u64> {
+        let mut counts = HashMap::new();
+        for family in metrics.families() {
+            if family.name() != "webhooks_received_total" {
+                continue;
+            }
+            for metric in family.get_metric() {
+                let label = |name: &str| {
+                    let pair = metric.get_label().iter().find(|p| p.name() == name);
+                    pair.map(|p| p.value().to_owned()).unwrap_or_default()
+                };
+                if label("source") == source {
+                    *counts.entry(label("event_type")).or_default() +=
+                        metric.get_counter().get_value() as u64;
+                }
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn event_types_past_the_cap_are_counted_as_other() {
+        let metrics = Metrics::new();
+        metrics.received("github", UNKNOWN, Received::InvalidSignature);
+        for n in 0..150 {
+            let event_type = format!("type-{n}");
+            metrics.received("github", &event_type, Received::Accepted);
+            metrics.handled("github", &event_type, Handled::Ignored);
+            metrics.observe_processing("github", &event_type, 0.001);
+        }
+        // A type seen before keeps its label; a new one is `other`, on
+        // every thread (each has its own cache).
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                metrics.received("github", "type-7", Received::Duplicate);
+                metrics.received("github", "type-150", Received::Accepted);
+            });
+        });
+        metrics.received("github", UNKNOWN, Received::BadRequest);
+        metrics.received("stripe", "invoice.paid", Received::Accepted);
+        let counts = received_by_type(&metrics, "github");
+        assert_eq!(counts.len(), Metrics::MAX_EVENT_TYPES + 2, "{counts:?}");
+        assert_eq!(counts["other"], 51);
+        assert_eq!(counts["type-7"], 2);
+        assert_eq!(counts["type-99"], 1);
+        assert!(!counts.contains_key("type-100"), "{counts:?}");
+        assert_eq!(counts[UNKNOWN], 2);
+        assert_eq!(counts.values().sum::<u64>(), 154);
+        assert_eq!(received_by_type(&metrics, "stripe")["invoice.paid"], 1);
+        let text = metrics.encode();
+        for line in [
+            r#"webhooks_handled_total{event_type="other",outcome="ignored",source="github"} 50"#,
+            r#"webhook_processing_seconds_count{event_type="other",source="github"} 50"#,
+        ] {
+            assert!(text.contains(line), "no {line} in\n{text}");
         }
     }
 

@@ -170,7 +170,10 @@ impl WebhookProcessor {
             metrics.received(&source.name, "unknown", Received::InvalidSignature);
             return Err(error.into());
         }
-        let meta = match source.validator.describe(&request) {
+        // Checked before anything is claimed or stored: a key is kept for
+        // the whole TTL and an event type becomes a label.
+        let described = source.validator.describe(&request);
+        let meta = match described.and_then(|meta| meta.check_lengths().map(|()| meta)) {
             Ok(meta) => meta,
             Err(error) => {
                 metrics.received(&source.name, "unknown", Received::BadRequest);

@@ -6,58 +6,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use super::SignedRequest;
+use super::{EventMeta, EventParseError, SignedRequest};
 use crate::Headers;
-
-/// A verified delivery's idempotency key and event type.
-///
-/// ```
-/// use webhooks_core::EventMeta;
-///
-/// let meta = EventMeta::new("evt_1", "invoice.paid");
-/// assert_eq!(meta.id, "evt_1");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EventMeta {
-    /// The idempotency key.
-    pub id: String,
-    /// The event type; empty when the source sends none.
-    pub event_type: String,
-}
-
-impl EventMeta {
-    /// An id and an event type.
-    pub fn new(id: impl Into<String>, event_type: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            event_type: event_type.into(),
-        }
-    }
-}
-
-/// A verified delivery that is not what its source requires (HTTP 400).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EventParseError {
-    /// The body is not the JSON the source sends.
-    #[error("body is not valid JSON: {0}")]
-    InvalidJson(String),
-    /// A field the source always sends is absent.
-    #[error("payload has no string field `{0}`")]
-    MissingField(String),
-    /// A header the source always sends is absent.
-    #[error("missing header `{0}`")]
-    MissingHeader(String),
-    /// Neither the payload nor the headers name the event type.
-    #[error("no event type: expected payload field `{field}` or header `{header}`")]
-    NoEventType {
-        /// The payload field looked at.
-        field: String,
-        /// The header looked at.
-        header: String,
-    },
-}
 
 /// The fallback idempotency key: `sha256:` and the lowercase hex SHA-256 of
 /// the raw body, so a byte-identical redelivery is still caught.
