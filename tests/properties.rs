@@ -218,6 +218,28 @@ proptest! {
         prop_assert_eq!(meta.event_type, expected.kind);
     }
 
+    /// A configuration error never quotes the file: a secret written wrongly
+    /// (unquoted, unterminated, of the wrong type, beside a misspelled key,
+    /// or where a name belongs) stays out of the message, which still says
+    /// where the fault is.
+    #[test]
+    fn a_config_error_never_quotes_a_secret(
+        secret in "whsec_[A-Za-z0-9]{12,24}",
+        shape in 0usize..6,
+    ) {
+        let line = match shape {
+            0 => format!("secret = {secret}"),
+            1 => format!("secret = \"{secret}\"\ntolerance-secs = 5"),
+            2 => format!("secret = \"{secret}"),
+            3 => format!("secrets = [\"{secret}\", 5]"),
+            4 => format!("secret = {{ value = \"{secret}\" }}"),
+            _ => format!("secret = \"x\"\nheader = \"{secret}\"\nvalidator = \"{secret}\""),
+        };
+        let text = format!("[webhooks.sources.stripe]\nvalidator = \"stripe\"\n{line}\n");
+        let error = webhooks::Config::from_toml(&text).expect_err("every shape is wrong").to_string();
+        prop_assert!(!error.contains(&secret[6..]), "the error quotes the secret: {error}");
+    }
+
     /// No text makes the configuration loader panic.
     #[test]
     fn the_config_loader_takes_any_text(text in "\\PC{0,300}") {
