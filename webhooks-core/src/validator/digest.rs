@@ -2,6 +2,7 @@
 //! how many one header may hold, and constant-time comparison.
 
 use super::SignatureError;
+use crate::Headers;
 
 /// The most signatures one signature header may hold, in every scheme that
 /// sends a list of them (Stripe's `v1=`, Standard Webhooks' `v1,` and
@@ -37,6 +38,36 @@ pub(crate) fn count_signature(count: &mut usize, header: &str) -> Result<(), Sig
         });
     }
     Ok(())
+}
+
+/// The entries of the list-valued signature header `name`, read from its raw
+/// bytes only as far as they are needed: split at `separator` (at ASCII
+/// whitespace when `None`), trimmed, empty ones skipped, each one UTF-8
+/// text or an error (what is not ASCII then fails to decode or match). The value is never read whole, so a header flooded with
+/// entries costs only the few read before [`count_signature`] refuses it.
+pub(crate) fn signature_entries<'h>(
+    headers: &'h Headers,
+    name: &'static str,
+    separator: Option<u8>,
+) -> Result<impl Iterator<Item = Result<&'h str, SignatureError>> + 'h, SignatureError> {
+    let value = headers
+        .get_bytes(name)
+        .filter(|value| !value.trim_ascii().is_empty())
+        .ok_or_else(|| SignatureError::MissingHeader(name.into()))?;
+    let is_separator = move |byte: &u8| match separator {
+        Some(separator) => *byte == separator,
+        None => byte.is_ascii_whitespace(),
+    };
+    Ok(value
+        .split(is_separator)
+        .map(<[u8]>::trim_ascii)
+        .filter(|entry| !entry.is_empty())
+        .map(move |entry| {
+            std::str::from_utf8(entry).map_err(|_| SignatureError::MalformedHeader {
+                header: name.into(),
+                reason: "not text",
+            })
+        }))
 }
 
 /// Whether `expected` equals any of the `given` digests, each compared in
@@ -92,6 +123,26 @@ mod tests {
         let error = count_signature(&mut count, "X-Sig").unwrap_err();
         assert!(error.to_string().contains("too many signatures"), "{error}");
         assert!(any_digest_equal(b"ab", &[b"xy", b"ab"]));
+        let mut headers = Headers::new().with("X-Sig", " a=1, ,b=2 ");
+        headers.append_bytes("X-Bin", b"a=1,\xffz").unwrap();
+        let entries: Vec<_> = signature_entries(&headers, "X-Sig", Some(b','))
+            .unwrap()
+            .collect();
+        assert_eq!(entries, [Ok("a=1"), Ok("b=2")]);
+        let words: Vec<_> = signature_entries(&headers, "X-Sig", None)
+            .unwrap()
+            .collect();
+        assert_eq!(words, [Ok("a=1,"), Ok(",b=2")]);
+        let mut binary = signature_entries(&headers, "X-Bin", Some(b',')).unwrap();
+        assert_eq!(binary.next(), Some(Ok("a=1")));
+        assert!(matches!(
+            binary.next(),
+            Some(Err(SignatureError::MalformedHeader { .. }))
+        ));
+        assert!(matches!(
+            signature_entries(&headers, "X-None", None).err(),
+            Some(SignatureError::MissingHeader(_))
+        ));
         assert!(!any_digest_equal(b"ab", &[&b"xy"[..], b"a"]));
     }
 

@@ -28,7 +28,7 @@ use crate::Headers;
 
 pub use self::digest::MAX_SIGNATURES;
 pub(crate) use self::digest::{
-    any_digest_equal, count_signature, decode_hex_digest, digests_equal,
+    any_digest_equal, count_signature, decode_hex_digest, digests_equal, signature_entries,
 };
 pub use self::discord::DiscordSignatureValidator;
 pub use self::extract::{EventMeta, EventParseError, body_sha256_key};

@@ -4,7 +4,7 @@ use super::hmac::hmac_sha256;
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
     SignedRequest, any_digest_equal, body_sha256_key, count_signature, decode_hex_digest,
-    freshness_builders, header_value, pick_json,
+    freshness_builders, pick_json, signature_entries,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -64,17 +64,16 @@ impl PaddleSignatureValidator {
 
 impl SignatureValidator for PaddleSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = header_value(request.headers(), SIGNATURE_HEADER)
-            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b';'))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
         };
         let mut timestamp = None;
-        let (mut count, mut any_h1, mut given) = (0, false, Vec::new());
-        for item in value.split(';') {
-            let (key, content) = item
-                .trim()
+        // The h1 signatures as sent, decoded only once the header is read.
+        let (mut count, mut h1) = (0, Vec::new());
+        for item in entries {
+            let (key, content) = item?
                 .split_once('=')
                 .ok_or_else(|| malformed("expected `key=value` items"))?;
             match key {
@@ -89,17 +88,17 @@ impl SignatureValidator for PaddleSignatureValidator {
                 scheme => {
                     count_signature(&mut count, SIGNATURE_HEADER)?;
                     if scheme == "h1" {
-                        any_h1 = true;
-                        given.extend(decode_hex_digest(content));
+                        h1.push(content);
                     }
                 }
             }
         }
         let (timestamp_text, timestamp) = timestamp.ok_or_else(|| malformed("no timestamp"))?;
-        if !any_h1 {
+        if h1.is_empty() {
             return Err(malformed("no h1 signature"));
         }
         self.freshness.check(timestamp)?;
+        let given: Vec<[u8; 32]> = h1.into_iter().filter_map(decode_hex_digest).collect();
         let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b":", request.body()];
         let matches = self
             .secrets

@@ -11,7 +11,7 @@ use super::keys::{
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
     SignedRequest, any_digest_equal, body_sha256_key, count_signature, freshness_builders,
-    header_value, pick_json,
+    header_value, pick_json, signature_entries,
 };
 use crate::InvalidSecret;
 use crate::{Headers, Secret, Secrets};
@@ -37,9 +37,13 @@ const SVIX: Names = Names {
 
 /// The `webhook-*` names, or `svix-*` when only Svix's signature is there.
 fn names(headers: &Headers) -> &'static Names {
-    if header_value(headers, STANDARD.signature).is_none()
-        && header_value(headers, SVIX.signature).is_some()
-    {
+    // Raw bytes: a flooded signature header is not read whole here.
+    let present = |name| {
+        headers
+            .get_bytes(name)
+            .is_some_and(|value| !value.trim_ascii().is_empty())
+    };
+    if !present(STANDARD.signature) && present(SVIX.signature) {
         &SVIX
     } else {
         &STANDARD
@@ -154,7 +158,7 @@ impl SignatureValidator for StandardSignatureValidator {
         let required = |name: &'static str| {
             header_value(headers, name).ok_or_else(|| SignatureError::MissingHeader(name.into()))
         };
-        let signatures = required(names.signature)?;
+        let entries = signature_entries(headers, names.signature, None)?;
         let id = required(names.id)?;
         let timestamp_text = required(names.timestamp)?;
         let timestamp: i64 =
@@ -164,24 +168,27 @@ impl SignatureValidator for StandardSignatureValidator {
                     header: names.timestamp.into(),
                     reason: "timestamp is not an integer",
                 })?;
-        let (mut count, mut known) = (0, false);
-        let (mut v1, mut v1a) = (Vec::new(), Vec::new());
-        for entry in signatures.split_ascii_whitespace() {
+        // The signatures as sent, decoded only once the header is read.
+        let (mut count, mut v1, mut v1a) = (0, Vec::new(), Vec::new());
+        for entry in entries {
             count_signature(&mut count, names.signature)?;
-            match entry.split_once(',') {
-                Some(("v1", signature)) => v1.extend(decode_base64(signature)),
-                Some(("v1a", signature)) => v1a.extend(decode_base64(signature)),
-                _ => continue,
+            match entry?.split_once(',') {
+                Some(("v1", signature)) => v1.push(signature),
+                Some(("v1a", signature)) => v1a.push(signature),
+                _ => {}
             }
-            known = true;
         }
-        if !known {
+        if v1.is_empty() && v1a.is_empty() {
             return Err(SignatureError::MalformedHeader {
                 header: names.signature.into(),
                 reason: "no `v1,` or `v1a,` signature",
             });
         }
         self.freshness.check(timestamp)?;
+        let decode = |signatures: Vec<&str>| -> Vec<Vec<u8>> {
+            signatures.into_iter().filter_map(decode_base64).collect()
+        };
+        let (v1, v1a) = (decode(v1), decode(v1a));
         let signed: [&[u8]; 5] = [
             id.as_bytes(),
             b".",

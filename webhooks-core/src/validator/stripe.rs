@@ -4,7 +4,7 @@ use super::hmac::hmac_sha256;
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
     SignedRequest, any_digest_equal, count_signature, decode_hex_digest, freshness_builders,
-    pick_json,
+    pick_json, signature_entries,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -63,19 +63,16 @@ impl StripeSignatureValidator {
 
 impl SignatureValidator for StripeSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = request
-            .headers()
-            .get(SIGNATURE_HEADER)
-            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b','))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
         };
         let mut timestamp = None;
-        let (mut count, mut any_v1, mut given) = (0, false, Vec::new());
-        for item in value.split(',') {
-            let (scheme, content) = item
-                .trim()
+        // The v1 signatures as sent, decoded only once the header is read.
+        let (mut count, mut v1) = (0, Vec::new());
+        for item in entries {
+            let (scheme, content) = item?
                 .split_once('=')
                 .ok_or_else(|| malformed("expected `key=value` items"))?;
             if scheme == "t" {
@@ -89,15 +86,15 @@ impl SignatureValidator for StripeSignatureValidator {
             }
             count_signature(&mut count, SIGNATURE_HEADER)?;
             if scheme == "v1" {
-                any_v1 = true;
-                given.extend(decode_hex_digest(content));
+                v1.push(content);
             }
         }
         let timestamp = timestamp.ok_or_else(|| malformed("no timestamp"))?;
-        if !any_v1 {
+        if v1.is_empty() {
             return Err(malformed("no v1 signature"));
         }
         self.freshness.check(timestamp)?;
+        let given: Vec<[u8; 32]> = v1.into_iter().filter_map(decode_hex_digest).collect();
         let signed_timestamp = timestamp.to_string();
         let signed: [&[u8]; 3] = [signed_timestamp.as_bytes(), b".", request.body()];
         let matches = self
