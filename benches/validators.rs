@@ -1,6 +1,7 @@
 //! Every validator's `verify` and `describe` on the same GitHub `push` bytes
 //! (1 KiB, 64 KiB, 1 MiB), beside the raw HMAC-SHA256 of those bytes as the
-//! reference: `cargo bench --bench validators`.
+//! reference, and a signature header flooded with forgeries against one
+//! genuine signature: `cargo bench --bench validators`.
 
 #[path = "common/payload.rs"]
 #[allow(dead_code)]
@@ -38,6 +39,13 @@ const EXTRA_FIELDS: &str = concat!(
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const DISCORD_SIGNING_KEY: [u8; 32] = [7; 32];
+/// standard-webhooks' Go tests' Ed25519 signing key; sources configure its
+/// `whpk_` public key.
+const STANDARD_SIGNING_KEY: &str = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+
+/// Signatures in one header: what a provider sends, and what fits in a
+/// 1 MB request head (an attacker's, every one forged).
+const FLOOD: [usize; 2] = [1, 11_000];
 
 /// A validator and a delivery it accepts.
 struct Case {
@@ -89,7 +97,7 @@ fn cases(body: &[u8]) -> Vec<Case> {
     let mut cases = vec![
         case(
             "github",
-            Box::new(GitHubSignatureValidator::new(SECRET)),
+            Box::new(GitHubSignatureValidator::new(SECRET).unwrap()),
             &[
                 ("X-Hub-Signature-256", &github),
                 ("X-GitHub-Event", "push"),
@@ -98,17 +106,25 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "hmac",
-            Box::new(HmacSignatureValidator::new(SECRET)),
+            Box::new(HmacSignatureValidator::new(SECRET).unwrap()),
             &[("X-Signature", &hmac), ("X-Event-Id", DELIVERY)],
         ),
         case(
             "stripe",
-            Box::new(StripeSignatureValidator::new(SECRET).clock(clock())),
+            Box::new(
+                StripeSignatureValidator::new(SECRET)
+                    .unwrap()
+                    .clock(clock()),
+            ),
             &[("Stripe-Signature", &stripe)],
         ),
         case(
             "standard",
-            Box::new(StandardSignatureValidator::new(STANDARD_SECRET).clock(clock())),
+            Box::new(
+                StandardSignatureValidator::new(STANDARD_SECRET)
+                    .unwrap()
+                    .clock(clock()),
+            ),
             &[
                 ("webhook-id", "msg_1"),
                 ("webhook-timestamp", &stamp),
@@ -117,7 +133,7 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "shopify",
-            Box::new(ShopifySignatureValidator::new(SECRET)),
+            Box::new(ShopifySignatureValidator::new(SECRET).unwrap()),
             &[
                 ("X-Shopify-Hmac-Sha256", &shopify),
                 ("X-Shopify-Topic", "orders/create"),
@@ -126,7 +142,7 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "slack",
-            Box::new(SlackSignatureValidator::new(SECRET).clock(clock())),
+            Box::new(SlackSignatureValidator::new(SECRET).unwrap().clock(clock())),
             &[
                 ("X-Slack-Request-Timestamp", &stamp),
                 ("X-Slack-Signature", &slack),
@@ -134,7 +150,7 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "gitlab",
-            Box::new(GitLabSignatureValidator::new(SECRET)),
+            Box::new(GitLabSignatureValidator::new(SECRET).unwrap()),
             &[
                 ("X-Gitlab-Token", &gitlab),
                 ("X-Gitlab-Event", "Push Hook"),
@@ -143,12 +159,20 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "paddle",
-            Box::new(PaddleSignatureValidator::new(SECRET).clock(clock())),
+            Box::new(
+                PaddleSignatureValidator::new(SECRET)
+                    .unwrap()
+                    .clock(clock()),
+            ),
             &[("Paddle-Signature", &paddle)],
         ),
         case(
             "linear",
-            Box::new(LinearSignatureValidator::new(SECRET).clock(clock())),
+            Box::new(
+                LinearSignatureValidator::new(SECRET)
+                    .unwrap()
+                    .clock(clock()),
+            ),
             &[("Linear-Signature", &linear), ("Linear-Delivery", DELIVERY)],
         ),
         case(
@@ -157,6 +181,7 @@ fn cases(body: &[u8]) -> Vec<Case> {
                 DiscordSignatureValidator::new(
                     DiscordSignatureValidator::public_key(&DISCORD_SIGNING_KEY).as_str(),
                 )
+                .unwrap()
                 .clock(clock()),
             ),
             &[
@@ -166,12 +191,16 @@ fn cases(body: &[u8]) -> Vec<Case> {
         ),
         case(
             "square",
-            Box::new(SquareSignatureValidator::new(SECRET).public_url("https://example.com")),
+            Box::new(
+                SquareSignatureValidator::new(SECRET)
+                    .unwrap()
+                    .public_url("https://example.com"),
+            ),
             &[("x-square-hmacsha256-signature", &square)],
         ),
         case(
             "twilio",
-            Box::new(TwilioSignatureValidator::new(SECRET)),
+            Box::new(TwilioSignatureValidator::new(SECRET).unwrap()),
             &[
                 ("X-Twilio-Signature", &twilio),
                 ("I-Twilio-Idempotency-Token", DELIVERY),
@@ -246,6 +275,68 @@ fn validators(c: &mut Criterion) {
     }
 }
 
+/// One signature header of `count` entries joined by `separator`: the
+/// genuine one alone, or `count` forgeries. A forgery is a valid signature
+/// of another message, so that checking it costs what a genuine one does.
+fn flood(count: usize, genuine: &str, forged: &str, separator: &str) -> String {
+    if count == 1 {
+        genuine.to_owned()
+    } else {
+        vec![forged; count].join(separator)
+    }
+}
+
+/// `standard` with a `whpk_` Ed25519 key and `stripe`, each given one
+/// genuine signature, then a header full of forged ones.
+fn signature_flood(c: &mut Criterion) {
+    let body = payload::push_body(1024, EXTRA_FIELDS);
+    let stamp = SIGNED_AT.to_string();
+    let public_key =
+        StandardSignatureValidator::public_key(STANDARD_SIGNING_KEY).expect("a whsk_ key");
+    let standard = StandardSignatureValidator::new(public_key.as_str())
+        .unwrap()
+        .clock(clock());
+    let sign = |msg_id: &str| {
+        StandardSignatureValidator::sign_ed25519(STANDARD_SIGNING_KEY, msg_id, SIGNED_AT, &body)
+            .expect("a whsk_ key")
+    };
+    let (genuine, forged) = (sign("msg_1"), sign("msg_other"));
+    let stripe = StripeSignatureValidator::new(SECRET)
+        .unwrap()
+        .clock(clock());
+    let stripe_genuine = StripeSignatureValidator::sign(SECRET.as_bytes(), SIGNED_AT, &body);
+    let stripe_forged = StripeSignatureValidator::sign(b"another-secret", SIGNED_AT, &body);
+    let v1 = |header: &str| header.split_once(',').expect("t=..,v1=..").1.to_owned();
+    let (genuine_v1, forged_v1) = (v1(&stripe_genuine), v1(&stripe_forged));
+    let mut group = c.benchmark_group("signature-flood");
+    group.sample_size(10);
+    for count in FLOOD {
+        let headers: Headers = [
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", stamp.as_str()),
+            ("webhook-signature", &flood(count, &genuine, &forged, " ")),
+        ]
+        .into_iter()
+        .collect();
+        let request = SignedRequest::new(&headers, &body);
+        assert_eq!(standard.verify(&request).is_ok(), count == 1);
+        group.bench_function(BenchmarkId::new("standard-ed25519", count), |b| {
+            b.iter(|| standard.verify(black_box(&request)));
+        });
+        let value = format!(
+            "t={SIGNED_AT},{}",
+            flood(count, &genuine_v1, &forged_v1, ",")
+        );
+        let headers: Headers = [("Stripe-Signature", value.as_str())].into_iter().collect();
+        let request = SignedRequest::new(&headers, &body);
+        assert_eq!(stripe.verify(&request).is_ok(), count == 1);
+        group.bench_function(BenchmarkId::new("stripe", count), |b| {
+            b.iter(|| stripe.verify(black_box(&request)));
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -253,5 +344,6 @@ fn main() {
         .sample_size(20)
         .configure_from_args();
     validators(&mut criterion);
+    signature_flood(&mut criterion);
     criterion.final_summary();
 }

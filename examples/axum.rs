@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret =
         std::env::var("GITHUB_WEBHOOK_SECRET").unwrap_or_else(|_| "development-only".into());
     let processor = WebhookProcessor::builder()
-        .register_validator("github", GitHubSignatureValidator::new(secret))
+        .register_validator("github", GitHubSignatureValidator::new(secret)?)
         .build()?;
     let app = Router::new()
         .route("/", get(|| async { "the application's own routes" }))

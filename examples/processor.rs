@@ -46,7 +46,7 @@ const SECRET: &str = "whsec_example_only";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let processor = WebhookProcessor::builder()
-        .register_validator("stripe", StripeSignatureValidator::new(SECRET))
+        .register_validator("stripe", StripeSignatureValidator::new(SECRET)?)
         .build()?;
 
     let body = br#"{"id":"evt_123","type":"invoice.paid","data":{"object":{"id":"in_1","amount_paid":2000}}}"#;

@@ -46,12 +46,13 @@ pub use webhooks_core::{
     DiscordSignatureValidator, Dispatch, DuplicateListener, EventMeta, EventParseError, EventQueue,
     GitHubSignatureValidator, GitLabSignatureValidator, Handshake, Headers, HmacSignatureValidator,
     IdempotencyStore, InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
-    Json, JsonBodyError, Lease, LinearSignatureValidator, Metrics, NoOpSignatureValidator,
-    PaddleSignatureValidator, ProcessError, Processed, ProcessorBuilder, Route, Secret, Secrets,
-    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedRequest,
-    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator, StoreError,
-    StripeSignatureValidator, TwilioSignatureValidator, WebhookEvent, WebhookListener,
-    WebhookProcessor, backoff, body_sha256_key, config, metrics, queue,
+    InvalidSignedPayload, Json, JsonBodyError, Lease, LinearSignatureValidator, MAX_SIGNATURES,
+    Metrics, NoOpSignatureValidator, PaddleSignatureValidator, ProcessError, Processed,
+    ProcessorBuilder, Route, Secret, Secrets, ShopifySignatureValidator, SignatureError,
+    SignatureValidator, SignedPayload, SignedRequest, SlackSignatureValidator,
+    SquareSignatureValidator, StandardSignatureValidator, StoreError, StripeSignatureValidator,
+    TwilioSignatureValidator, WebhookEvent, WebhookListener, WebhookProcessor, backoff,
+    body_sha256_key, config, metrics, queue, request_url,
 };
 
 pub use self::backend::storage_from_config;
@@ -82,7 +83,7 @@ pub mod testing {
     //!
     //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     //! let processor = WebhookProcessor::builder()
-    //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test"))
+    //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").unwrap())
     //!     .build()
     //!     .unwrap();
     //! let body = r#"{"id":"evt_1","type":"invoice.paid"}"#;

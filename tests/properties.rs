@@ -24,27 +24,59 @@ const URL: &str = "https://example.com/webhooks/x?a=1";
 fn validators() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
     let discord_key = DiscordSignatureValidator::public_key(&DISCORD_SEED);
     vec![
-        ("stripe", Arc::new(StripeSignatureValidator::new(SECRET))),
-        ("github", Arc::new(GitHubSignatureValidator::new(SECRET))),
-        ("hmac", Arc::new(HmacSignatureValidator::new(SECRET))),
+        (
+            "stripe",
+            Arc::new(StripeSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "github",
+            Arc::new(GitHubSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "hmac",
+            Arc::new(HmacSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
         (
             "standard",
-            Arc::new(StandardSignatureValidator::new(SECRET)),
+            Arc::new(StandardSignatureValidator::new(SECRET).expect("a usable secret")),
         ),
         (
             "standard-ed25519",
-            Arc::new(StandardSignatureValidator::new(PUBLIC_KEY)),
+            Arc::new(StandardSignatureValidator::new(PUBLIC_KEY).expect("a usable secret")),
         ),
-        ("shopify", Arc::new(ShopifySignatureValidator::new(SECRET))),
-        ("slack", Arc::new(SlackSignatureValidator::new(SECRET))),
-        ("gitlab", Arc::new(GitLabSignatureValidator::new(SECRET))),
-        ("twilio", Arc::new(TwilioSignatureValidator::new(SECRET))),
-        ("square", Arc::new(SquareSignatureValidator::new(SECRET))),
-        ("paddle", Arc::new(PaddleSignatureValidator::new(SECRET))),
-        ("linear", Arc::new(LinearSignatureValidator::new(SECRET))),
+        (
+            "shopify",
+            Arc::new(ShopifySignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "slack",
+            Arc::new(SlackSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "gitlab",
+            Arc::new(GitLabSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "twilio",
+            Arc::new(TwilioSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "square",
+            Arc::new(SquareSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "paddle",
+            Arc::new(PaddleSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
+        (
+            "linear",
+            Arc::new(LinearSignatureValidator::new(SECRET).expect("a usable secret")),
+        ),
         (
             "discord",
-            Arc::new(DiscordSignatureValidator::new(discord_key.as_str())),
+            Arc::new(
+                DiscordSignatureValidator::new(discord_key.as_str()).expect("a usable secret"),
+            ),
         ),
         ("none", Arc::new(NoOpSignatureValidator::new())),
     ]
@@ -181,7 +213,7 @@ proptest! {
     ) {
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let event = testing::twilio(SECRET, URL, &pairs);
-        let validator = TwilioSignatureValidator::new(SECRET);
+        let validator = TwilioSignatureValidator::new(SECRET).expect("a usable secret");
         prop_assert_eq!(validator.verify(&event.request()), Ok(()));
         let elsewhere = SignedRequest::new(event.headers(), event.body())
             .with_url("https://example.com/webhooks/x?a=2");
@@ -211,7 +243,7 @@ proptest! {
         struct Event { id: String, #[serde(rename = "type")] kind: String }
         let expected: Event = serde_json::from_str(&text).unwrap();
         let headers = Headers::new();
-        let meta = StripeSignatureValidator::new(SECRET)
+        let meta = StripeSignatureValidator::new(SECRET).expect("a usable secret")
             .describe(&SignedRequest::new(&headers, text.as_bytes()))
             .unwrap();
         prop_assert_eq!(meta.id, expected.id);
@@ -238,6 +270,64 @@ proptest! {
         let text = format!("[webhooks.sources.stripe]\nvalidator = \"stripe\"\n{line}\n");
         let error = webhooks::Config::from_toml(&text).expect_err("every shape is wrong").to_string();
         prop_assert!(!error.contains(&secret[6..]), "the error quotes the secret: {error}");
+    }
+
+    /// However many forgeries sit beside the genuine signature, and in
+    /// whatever order, a header verifies exactly when it holds at most
+    /// `MAX_SIGNATURES` entries: no more are ever checked.
+    #[test]
+    fn at_most_max_signatures_are_read(
+        scheme in prop::sample::select(vec!["stripe", "standard", "standard-ed25519"]),
+        forgeries in 0usize..16,
+        at in any::<prop::sample::Index>(),
+    ) {
+        let body = br#"{"id":"evt_1","type":"a.b"}"#;
+        let event = signed(scheme, body);
+        let (name, genuine) = match scheme {
+            "stripe" => ("Stripe-Signature", event.headers().get("Stripe-Signature").unwrap().to_owned()),
+            _ => ("webhook-signature", event.headers().get("webhook-signature").unwrap().to_owned()),
+        };
+        let (lead, genuine) = match scheme {
+            "stripe" => {
+                let (t, v1) = genuine.split_once(',').unwrap();
+                (format!("{t},"), v1.to_owned())
+            }
+            _ => (String::new(), genuine),
+        };
+        let forged = match scheme {
+            "stripe" => format!("v1={}", "0".repeat(64)),
+            "standard" => format!("v1,{}", "A".repeat(44)),
+            _ => format!("v1a,{}==", "A".repeat(86)),
+        };
+        let mut entries = vec![forged; forgeries];
+        entries.insert(at.index(forgeries + 1), genuine);
+        let separator = if scheme == "stripe" { "," } else { " " };
+        let header = format!("{lead}{}", entries.join(separator));
+        let forged_event = event.with_header(name, &header);
+        let validator = validators().into_iter().find(|(n, _)| *n == scheme).unwrap().1;
+        let verified = validator.verify(&forged_event.request());
+        if forgeries < webhooks::MAX_SIGNATURES {
+            prop_assert_eq!(verified, Ok(()));
+        } else {
+            prop_assert!(verified.is_err(), "{} entries verified", forgeries + 1);
+        }
+    }
+
+    /// No `Host` header moves the path or the query a URL-signing scheme
+    /// verifies: the rebuilt URL ends with the request line's path and
+    /// query, exactly.
+    #[test]
+    fn no_host_header_moves_the_signed_path(
+        host in prop_oneof!["[ -~]{0,24}", "[a-z0-9.-]{1,16}(:[0-9]{1,5})?"],
+        path in "/[a-z/]{0,12}(\\?[a-z=&]{0,12})?",
+    ) {
+        let url = webhooks::request_url(Some(&host), &path);
+        prop_assert!(url.ends_with(&path), "{url} from host {host:?}");
+        let rest = &url[..url.len() - path.len()];
+        let plain = format!("http://{host}");
+        prop_assert!(rest.is_empty() || rest == plain, "{url} from host {host:?}");
+        let authority = rest.strip_prefix("http://").unwrap_or(rest);
+        prop_assert!(!authority.contains(['?', '#', '/', '@', ' ']), "{url} from host {host:?}");
     }
 
     /// No text makes the configuration loader panic.

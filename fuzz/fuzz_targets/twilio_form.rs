@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         None => (&b"https://mycompany.com/myapp.php?foo=1&bar=2"[..], data),
     };
     let url = String::from_utf8_lossy(url);
-    let validator = TwilioSignatureValidator::new(TOKEN);
+    let validator = TwilioSignatureValidator::new(TOKEN).expect("a usable secret");
     for signature in ["RSOYDt4T1cUTdK1PDd93/VVr8B8=", "", "not base64", "===="] {
         let headers = Headers::new().with("X-Twilio-Signature", signature);
         let request = SignedRequest::new(&headers, body).with_url(&url);

@@ -87,18 +87,18 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
         (
             "stripe",
             Arc::new(
-                StripeSignatureValidator::new("whsec_test_secret")
+                StripeSignatureValidator::new("whsec_test_secret").expect("a usable secret")
                     .clock(Clock::fixed(1_700_000_000)),
             ),
         ),
         (
             "github",
-            Arc::new(GitHubSignatureValidator::new("It's a Secret to Everybody")),
+            Arc::new(GitHubSignatureValidator::new("It's a Secret to Everybody").expect("a usable secret")),
         ),
         (
             "standard",
             Arc::new(
-                StandardSignatureValidator::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                StandardSignatureValidator::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("a usable secret")
                     .clock(Clock::fixed(1_614_265_330)),
             ),
         ),
@@ -107,14 +107,14 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 StandardSignatureValidator::new(
                     "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=",
-                )
+                ).expect("a usable secret")
                 .clock(Clock::fixed(1_614_265_330)),
             ),
         ),
         (
             "slack",
             Arc::new(
-                SlackSignatureValidator::new("8f742231b10e8888abcd99yyyzzz85a5")
+                SlackSignatureValidator::new("8f742231b10e8888abcd99yyyzzz85a5").expect("a usable secret")
                     .clock(Clock::fixed(1_531_420_618)),
             ),
         ),
@@ -123,24 +123,24 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 PaddleSignatureValidator::new(
                     "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_WvRO0eL4Bj9rgYYIBZY6wZhG4EHy9jzh",
-                )
+                ).expect("a usable secret")
                 .clock(Clock::fixed(1_696_195_954)),
             ),
         ),
         (
             "square",
-            Arc::new(SquareSignatureValidator::new("Ibxx_5AKakO-3qeNVR61Dw")),
+            Arc::new(SquareSignatureValidator::new("Ibxx_5AKakO-3qeNVR61Dw").expect("a usable secret")),
         ),
-        ("twilio", Arc::new(TwilioSignatureValidator::new("12345"))),
-        ("shopify", Arc::new(ShopifySignatureValidator::new("hush"))),
+        ("twilio", Arc::new(TwilioSignatureValidator::new("12345").expect("a usable secret"))),
+        ("shopify", Arc::new(ShopifySignatureValidator::new("hush").expect("a usable secret"))),
         (
             "gitlab",
-            Arc::new(GitLabSignatureValidator::new("My-S3cret-Token")),
+            Arc::new(GitLabSignatureValidator::new("My-S3cret-Token").expect("a usable secret")),
         ),
         (
             "linear",
             Arc::new(
-                LinearSignatureValidator::new("lin_wh_test_secret")
+                LinearSignatureValidator::new("lin_wh_test_secret").expect("a usable secret")
                     .clock(Clock::fixed(1_676_056_940)),
             ),
         ),
@@ -149,13 +149,13 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 DiscordSignatureValidator::new(
                     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-                )
+                ).expect("a usable secret")
                 .clock(Clock::fixed(1_700_000_000)),
             ),
         ),
         (
             "hmac",
-            Arc::new(HmacSignatureValidator::new("It's a Secret to Everybody")),
+            Arc::new(HmacSignatureValidator::new("It's a Secret to Everybody").expect("a usable secret")),
         ),
         ("none", Arc::new(NoOpSignatureValidator::new())),
     ]

@@ -21,7 +21,7 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let processor = WebhookProcessor::builder()
-//!     .register_validator("github", GitHubSignatureValidator::new("secret"))
+//!     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
 //!     .listener(OnPush)
 //!     .build()
 //!     .unwrap();
@@ -73,15 +73,15 @@ pub use self::outcome::{ProcessError, Processed};
 pub use self::processor::{Dispatch, ProcessorBuilder, Route, WebhookProcessor};
 pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};
 pub use self::registry::DuplicateListener;
-pub use self::secret::{Secret, Secrets};
+pub use self::secret::{InvalidSecret, Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};
 pub use self::validator::{
     Clock, DiscordSignatureValidator, EventMeta, EventParseError, GitHubSignatureValidator,
-    GitLabSignatureValidator, Handshake, HmacSignatureValidator, InvalidSecret,
-    LinearSignatureValidator, NoOpSignatureValidator, PaddleSignatureValidator,
-    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedRequest,
+    GitLabSignatureValidator, Handshake, HmacSignatureValidator, InvalidSignedPayload,
+    LinearSignatureValidator, MAX_SIGNATURES, NoOpSignatureValidator, PaddleSignatureValidator,
+    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedPayload, SignedRequest,
     SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
-    StripeSignatureValidator, TwilioSignatureValidator, body_sha256_key,
+    StripeSignatureValidator, TwilioSignatureValidator, body_sha256_key, request_url,
 };
 
 /// A boxed error, what listeners fail with.

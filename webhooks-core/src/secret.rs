@@ -72,9 +72,78 @@ impl Secrets {
         self.0.iter()
     }
 
-    /// Whether no secret is set (such a validator accepts nothing).
+    /// Whether no secret is set (no validator accepts that).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// These secrets, when there is at least one and none is empty: what
+    /// every validator's constructor requires. An empty HMAC key is a key
+    /// anyone has, so a validator built with one would accept forgeries.
+    pub(crate) fn non_empty(self) -> Result<Self, InvalidSecret> {
+        if self.is_empty() {
+            return Err(InvalidSecret::NoSecrets);
+        }
+        let empty = self.iter().position(|secret| secret.expose().is_empty());
+        match empty {
+            Some(index) => Err(InvalidSecret::Empty { number: index + 1 }),
+            None => Ok(self),
+        }
+    }
+}
+
+/// A configured secret or key that cannot be used: none at all, an empty
+/// one, or one that is not what the scheme expects. The message names
+/// which secret (counting from 1) and why, never the secret itself.
+///
+/// ```
+/// use webhooks_core::{InvalidSecret, StandardSignatureValidator, StripeSignatureValidator};
+///
+/// assert_eq!(StripeSignatureValidator::new("").unwrap_err(), InvalidSecret::Empty { number: 1 });
+/// let error = StandardSignatureValidator::new(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_%%%"]).unwrap_err();
+/// assert_eq!(error.number(), Some(2));
+/// assert!(!error.to_string().contains("%%%"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidSecret {
+    /// No secret was given at all.
+    #[error("no secret given")]
+    NoSecrets,
+    /// A secret is empty (or, for a scheme that decodes it, decodes to
+    /// nothing).
+    #[error("secret number {number} is empty")]
+    Empty {
+        /// Which secret, counting from 1 in the order they were given.
+        number: usize,
+    },
+    /// A secret is not the encoding the scheme expects, or not a valid
+    /// public key.
+    #[error("secret number {number}: {reason}")]
+    Unusable {
+        /// Which secret, counting from 1 in the order they were given.
+        number: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl InvalidSecret {
+    /// The `index`-th secret (from 0) cannot be used, for this reason.
+    pub(crate) fn unusable(index: usize, reason: &'static str) -> Self {
+        Self::Unusable {
+            number: index + 1,
+            reason,
+        }
+    }
+
+    /// Which secret, counting from 1 in the order they were given; `None`
+    /// when none was given.
+    pub fn number(&self) -> Option<usize> {
+        match self {
+            Self::NoSecrets => None,
+            Self::Empty { number } | Self::Unusable { number, .. } => Some(*number),
+        }
     }
 }
 
@@ -99,6 +168,16 @@ impl<S: Into<Secret>> FromIterator<S> for Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_or_an_empty_one_is_refused() {
+        let none = Secrets::from_iter::<[&str; 0]>([]);
+        assert_eq!(none.non_empty(), Err(InvalidSecret::NoSecrets));
+        let second = Secrets::from(["new", ""]).non_empty();
+        assert_eq!(second, Err(InvalidSecret::Empty { number: 2 }));
+        assert_eq!(second.unwrap_err().to_string(), "secret number 2 is empty");
+        assert!(Secrets::from(["new", "old"]).non_empty().is_ok());
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {

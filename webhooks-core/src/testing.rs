@@ -9,7 +9,7 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let processor = WebhookProcessor::builder()
-//!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test"))
+//!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").unwrap())
 //!     .build()
 //!     .unwrap();
 //! let body = r#"{"id":"evt_1","type":"invoice.paid"}"#;
@@ -43,6 +43,7 @@
 //! ```
 
 mod providers;
+mod shorthand;
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,9 +53,9 @@ use bytes::Bytes;
 use self::providers::Scheme;
 use crate::{Clock, Headers, ProcessError, Processed, SignedRequest, WebhookProcessor};
 
-pub use self::providers::{
-    discord, github, gitlab, hmac, linear, paddle, shopify, slack, square, standard,
-    standard_ed25519, stripe, twilio,
+pub use self::shorthand::{
+    discord, github, gitlab, hmac, hmac_timestamped, linear, paddle, shopify, slack, square,
+    standard, standard_ed25519, stripe, twilio,
 };
 
 /// A delivery as a provider sends it: headers, the raw body and, for the
@@ -70,7 +71,7 @@ pub use self::providers::{
 ///
 /// let event = SignedEvent::hmac("partner-secret", r#"{"type":"order.paid"}"#)
 ///     .with_header("X-Idempotency-Key", "order-7");
-/// let validator = HmacSignatureValidator::new("partner-secret");
+/// let validator = HmacSignatureValidator::new("partner-secret").unwrap();
 /// assert!(validator.verify(&event.request()).is_ok());
 /// assert_eq!(validator.describe(&event.request()).unwrap().id, "order-7");
 /// ```
@@ -144,7 +145,7 @@ impl SignedEvent {
     /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     /// let event = SignedEvent::standard(secret, r#"{"type":"invoice.paid"}"#)
     ///     .with_header("webhook-id", "msg_fixed");
-    /// let validator = StandardSignatureValidator::new(secret);
+    /// let validator = StandardSignatureValidator::new(secret).unwrap();
     /// assert!(validator.verify(&event.request()).is_ok());
     /// assert_eq!(validator.describe(&event.request()).unwrap().id, "msg_fixed");
     /// ```
@@ -165,7 +166,7 @@ impl SignedEvent {
     /// use webhooks_core::{GitHubSignatureValidator, SignatureError, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::github("secret", "push", "{}").without_header("X-Hub-Signature-256");
-    /// let refused = GitHubSignatureValidator::new("secret").verify(&event.request());
+    /// let refused = GitHubSignatureValidator::new("secret").unwrap().verify(&event.request());
     /// assert_eq!(refused, Err(SignatureError::MissingHeader("X-Hub-Signature-256".into())));
     /// ```
     #[must_use]
@@ -183,7 +184,7 @@ impl SignedEvent {
     /// The same event signed at `unix_seconds` instead of now, to check
     /// that a stale or future event is refused. Schemes that sign no
     /// timestamp of their own (GitHub, Shopify, GitLab, Twilio, Square,
-    /// Linear, the generic HMAC) are unchanged.
+    /// Linear, the generic HMAC without a timestamp header) are unchanged.
     ///
     /// ```
     /// use webhooks_core::{SignatureError, SignatureValidator, StripeSignatureValidator, testing::SignedEvent};
@@ -191,7 +192,7 @@ impl SignedEvent {
     /// let an_hour_ago = std::time::SystemTime::now()
     ///     .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 3600;
     /// let event = SignedEvent::stripe("whsec_test", "{}").with_timestamp(an_hour_ago);
-    /// let refused = StripeSignatureValidator::new("whsec_test").verify(&event.request());
+    /// let refused = StripeSignatureValidator::new("whsec_test").unwrap().verify(&event.request());
     /// assert!(matches!(refused, Err(SignatureError::TimestampOutsideTolerance { .. })));
     /// ```
     #[must_use]
@@ -228,7 +229,7 @@ impl SignedEvent {
     /// use webhooks_core::{SignatureError, SignatureValidator, StripeSignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::stripe("whsec_test", r#"{"id":"evt_1"}"#).tampered();
-    /// let refused = StripeSignatureValidator::new("whsec_test").verify(&event.request());
+    /// let refused = StripeSignatureValidator::new("whsec_test").unwrap().verify(&event.request());
     /// assert_eq!(refused, Err(SignatureError::NoMatchingSignature));
     /// ```
     #[must_use]
@@ -282,7 +283,7 @@ impl SignedEvent {
     /// use webhooks_core::{SignatureValidator, SlackSignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::slack("signing-secret", r#"{"type":"url_verification"}"#);
-    /// assert!(SlackSignatureValidator::new("signing-secret").verify(&event.request()).is_ok());
+    /// assert!(SlackSignatureValidator::new("signing-secret").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn request(&self) -> SignedRequest<'_> {
         let request = SignedRequest::new(&self.headers, &self.body);
@@ -301,7 +302,7 @@ impl SignedEvent {
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let processor = WebhookProcessor::builder()
-    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
     ///     .build()
     ///     .unwrap();
     /// let event = SignedEvent::github("secret", "push", "{}").with_header("X-GitHub-Delivery", "d-1");
@@ -418,7 +419,7 @@ mod tests {
     #[test]
     fn headers_the_signature_covers_are_signed_again() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let validator = StandardSignatureValidator::new(secret);
+        let validator = StandardSignatureValidator::new(secret).unwrap();
         let event = SignedEvent::standard(secret, r#"{"type":"a"}"#)
             .with_header("webhook-id", "msg_1")
             .with_header("webhook-timestamp", &Clock::system().now().to_string());
@@ -433,7 +434,9 @@ mod tests {
         );
         let public_key = DiscordSignatureValidator::public_key(&discord_key);
         assert!(matches!(
-            DiscordSignatureValidator::new(public_key.as_str()).verify(&event.request()),
+            DiscordSignatureValidator::new(public_key.as_str())
+                .unwrap()
+                .verify(&event.request()),
             Err(SignatureError::TimestampOutsideTolerance { .. })
         ));
     }
@@ -451,7 +454,9 @@ mod tests {
         assert_eq!(event.headers().get("X-Slack-Signature"), None);
         let fresh = SignedEvent::slack("s", "{}").with_timestamp(Clock::system().now());
         assert_eq!(
-            SlackSignatureValidator::new("s").verify(&fresh.request()),
+            SlackSignatureValidator::new("s")
+                .unwrap()
+                .verify(&fresh.request()),
             Ok(())
         );
     }
@@ -465,7 +470,7 @@ mod tests {
             &[("Body", "hi there & more"), ("From", "+14158675309")],
         );
         assert_eq!(event.body(), b"Body=hi+there+%26+more&From=%2B14158675309");
-        let validator = TwilioSignatureValidator::new("token");
+        let validator = TwilioSignatureValidator::new("token").unwrap();
         assert_eq!(validator.verify(&event.request()), Ok(()));
         let moved = event
             .clone()

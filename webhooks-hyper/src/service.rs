@@ -31,7 +31,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// use webhooks_hyper::WebhookService;
 ///
 /// let processor = WebhookProcessor::builder()
-///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
 ///     .build()
 ///     .unwrap();
 /// let service = WebhookService::new(processor).max_body_bytes(64 * 1024);
@@ -257,19 +257,21 @@ fn answer_error(error: &ProcessError) -> WebhookResponse {
     }
 }
 
-/// The URL the request was sent to, rebuilt from `Host` and `http://`.
+/// The URL the request was sent to, for the schemes that sign it:
+/// `http://` and the `Host` header (else the request line's authority) when
+/// that is a plain `host[:port]`, else the path and query alone, which only
+/// a source with a public URL can verify ([`webhooks_core::request_url`]).
+/// The path and query always come from the request line.
 fn request_url(parts: &http::request::Parts) -> String {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str))
-        .unwrap_or("localhost");
+    let host = match parts.headers.get(header::HOST) {
+        Some(host) => host.to_str().ok(),
+        None => parts.uri.authority().map(http::uri::Authority::as_str),
+    };
     let path = parts
         .uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    format!("http://{host}{path}")
+    webhooks_core::request_url(host, path)
 }
 
 /// The future of [`WebhookService`]'s `call`.

@@ -101,8 +101,14 @@ async fn the_function_stays_callable() {
 
 fn processor() -> WebhookProcessor {
     WebhookProcessor::builder()
-        .register_validator("partner", HmacSignatureValidator::new("partner-secret"))
-        .register_validator("billing", HmacSignatureValidator::new("billing-secret"))
+        .register_validator(
+            "partner",
+            HmacSignatureValidator::new("partner-secret").unwrap(),
+        )
+        .register_validator(
+            "billing",
+            HmacSignatureValidator::new("billing-secret").unwrap(),
+        )
         .build()
         .unwrap()
 }

@@ -108,8 +108,14 @@ mod renamed {
 
 fn processor() -> WebhookProcessor {
     WebhookProcessor::builder()
-        .register_validator("billing", HmacSignatureValidator::new("billing-secret"))
-        .register_validator("stripe", HmacSignatureValidator::new("stripe-secret"))
+        .register_validator(
+            "billing",
+            HmacSignatureValidator::new("billing-secret").unwrap(),
+        )
+        .register_validator(
+            "stripe",
+            HmacSignatureValidator::new("stripe-secret").unwrap(),
+        )
         .build()
         .unwrap()
 }

@@ -32,6 +32,13 @@ pub struct SourceConfig {
     pub header: Option<String>,
     /// `hmac`: the text before the hex digest (default `sha256=`).
     pub prefix: Option<String>,
+    /// `hmac`: the header holding the time of signing (Unix seconds), which
+    /// is then signed with the body and must be within `tolerance-seconds`
+    /// (default 300).
+    pub timestamp_header: Option<String>,
+    /// `hmac` with `timestamp-header`: what is signed, `{timestamp}` and
+    /// `{body}` filled in (default `{timestamp}.{body}`).
+    pub signed_payload: Option<String>,
     /// `hmac`/`none`: the header holding the delivery id.
     pub idempotency_header: Option<String>,
     /// `hmac`/`none`: the payload field holding the event type.
@@ -57,6 +64,8 @@ impl std::fmt::Debug for SourceConfig {
             .field("tolerance_seconds", &self.tolerance_seconds)
             .field("header", &self.header)
             .field("prefix", &self.prefix)
+            .field("timestamp_header", &self.timestamp_header)
+            .field("signed_payload", &self.signed_payload)
             .field("idempotency_header", &self.idempotency_header)
             .field("event_type_field", &self.event_type_field)
             .field("event_type_header", &self.event_type_header)
@@ -87,10 +96,7 @@ impl SourceConfig {
     /// validator, whose construction reports a secret it cannot use.
     pub fn resolve(&self, name: &str) -> Result<ResolvedSource, ConfigError> {
         self.check_keys(name)?;
-        let validator = self
-            .validator
-            .build(self, self.read_secrets(name)?)
-            .map_err(|error| self.unusable(name, error))?;
+        let validator = self.validator.build(name, self, self.read_secrets(name)?)?;
         Ok(ResolvedSource {
             name: name.to_owned(),
             kind: self.validator,
@@ -177,6 +183,8 @@ impl SourceConfig {
             ("tolerance-seconds", self.tolerance_seconds.is_some()),
             ("header", self.header.is_some()),
             ("prefix", self.prefix.is_some()),
+            ("timestamp-header", self.timestamp_header.is_some()),
+            ("signed-payload", self.signed_payload.is_some()),
             ("idempotency-header", self.idempotency_header.is_some()),
             ("event-type-field", self.event_type_field.is_some()),
             ("event-type-header", self.event_type_header.is_some()),
@@ -194,6 +202,7 @@ impl SourceConfig {
         if let Some(seconds) = self.tolerance_seconds {
             check_tolerance(seconds, &key("tolerance-seconds"))?;
         }
+        self.validator.check_options(name, self)?;
         if let Some(base) = &self.public_url {
             check_public_base(base)
                 .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
@@ -226,7 +235,7 @@ impl SourceConfig {
 
     /// A secret the validator cannot use, named by the key it was given
     /// under; the message says which and why, never the secret.
-    fn unusable(&self, name: &str, error: InvalidSecret) -> ConfigError {
+    pub(super) fn unusable(&self, name: &str, error: InvalidSecret) -> ConfigError {
         let given_as = if self.secret_env.is_some() {
             "secret-env"
         } else if self.secrets.is_some() {

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::error::ConfigError;
 use super::source::SourceConfig;
 use crate::validator::{GenericExtraction, parse_discord_key, parse_standard_key};
 use crate::{
     DiscordSignatureValidator, GitHubSignatureValidator, GitLabSignatureValidator,
     HmacSignatureValidator, InvalidSecret, LinearSignatureValidator, NoOpSignatureValidator,
     PaddleSignatureValidator, Secrets, ShopifySignatureValidator, SignatureValidator,
-    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
+    SignedPayload, SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
     StripeSignatureValidator, TwilioSignatureValidator,
 };
 
@@ -83,6 +84,9 @@ impl ValidatorKind {
             Self::Hmac => &[
                 "header",
                 "prefix",
+                "timestamp-header",
+                "signed-payload",
+                "tolerance-seconds",
                 "idempotency-header",
                 "event-type-field",
                 "event-type-header",
@@ -106,89 +110,136 @@ impl ValidatorKind {
         }
     }
 
-    /// This validator with `secrets` and the options of `source`, whose keys
-    /// were checked.
+    /// The options of source `name` that depend on one another (`hmac`'s
+    /// timestamp keys), each error naming its key.
+    pub(super) fn check_options(
+        self,
+        name: &str,
+        source: &SourceConfig,
+    ) -> Result<(), ConfigError> {
+        if self == Self::Hmac {
+            hmac_payload(name, source)?;
+        }
+        Ok(())
+    }
+
+    /// This validator for source `name`, with `secrets` and the options of
+    /// `source`, whose keys were checked; an error names the key of a
+    /// secret it cannot use.
     pub(super) fn build(
+        self,
+        name: &str,
+        source: &SourceConfig,
+        secrets: Secrets,
+    ) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
+        let payload = match self {
+            Self::Hmac => hmac_payload(name, source)?,
+            _ => None,
+        };
+        self.build_checked(source, secrets, payload)
+            .map_err(|error| source.unusable(name, error))
+    }
+
+    fn build_checked(
         self,
         source: &SourceConfig,
         secrets: Secrets,
+        payload: Option<SignedPayload>,
     ) -> Result<Arc<dyn SignatureValidator>, InvalidSecret> {
         let tolerance = source.tolerance_seconds;
+        let url = source.public_url.as_deref();
+        macro_rules! with_tolerance {
+            ($validator:expr) => {{
+                let validator = $validator;
+                Arc::new(match tolerance {
+                    Some(tolerance) => validator.tolerance_seconds(tolerance),
+                    None => validator,
+                })
+            }};
+        }
         Ok(match self {
-            Self::Stripe => {
-                let validator = StripeSignatureValidator::new(secrets);
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Github => Arc::new(GitHubSignatureValidator::new(secrets)),
-            Self::Standard => {
-                let validator = StandardSignatureValidator::try_new(secrets)?;
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Shopify => Arc::new(ShopifySignatureValidator::new(secrets)),
-            Self::Slack => {
-                let validator = SlackSignatureValidator::new(secrets);
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Gitlab => Arc::new(GitLabSignatureValidator::new(secrets)),
+            Self::Stripe => with_tolerance!(StripeSignatureValidator::new(secrets)?),
+            Self::Github => Arc::new(GitHubSignatureValidator::new(secrets)?),
+            Self::Standard => with_tolerance!(StandardSignatureValidator::new(secrets)?),
+            Self::Shopify => Arc::new(ShopifySignatureValidator::new(secrets)?),
+            Self::Slack => with_tolerance!(SlackSignatureValidator::new(secrets)?),
+            Self::Gitlab => Arc::new(GitLabSignatureValidator::new(secrets)?),
             Self::Twilio => {
-                let validator = TwilioSignatureValidator::new(secrets);
-                Arc::new(match &source.public_url {
+                let validator = TwilioSignatureValidator::new(secrets)?;
+                Arc::new(match url {
                     Some(base) => validator.public_url(base),
                     None => validator,
                 })
             }
             Self::Square => {
-                let validator = SquareSignatureValidator::new(secrets);
-                Arc::new(match &source.public_url {
+                let validator = SquareSignatureValidator::new(secrets)?;
+                Arc::new(match url {
                     Some(base) => validator.public_url(base),
                     None => validator,
                 })
             }
-            Self::Paddle => {
-                let validator = PaddleSignatureValidator::new(secrets);
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Linear => {
-                let validator = LinearSignatureValidator::new(secrets);
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Discord => {
-                let validator = DiscordSignatureValidator::try_new(secrets)?;
-                Arc::new(match tolerance {
-                    Some(tolerance) => validator.tolerance_seconds(tolerance),
-                    None => validator,
-                })
-            }
-            Self::Hmac => {
-                let mut validator =
-                    HmacSignatureValidator::new(secrets).with_extraction(extraction(source));
-                if let Some(header) = &source.header {
-                    validator = validator.header(header);
-                }
-                if let Some(prefix) = &source.prefix {
-                    validator = validator.prefix(prefix);
-                }
-                Arc::new(validator)
-            }
+            Self::Paddle => with_tolerance!(PaddleSignatureValidator::new(secrets)?),
+            Self::Linear => with_tolerance!(LinearSignatureValidator::new(secrets)?),
+            Self::Discord => with_tolerance!(DiscordSignatureValidator::new(secrets)?),
+            Self::Hmac => with_tolerance!(hmac(source, secrets, payload)?),
             Self::None => {
                 Arc::new(NoOpSignatureValidator::new().with_extraction(extraction(source)))
             }
         })
+    }
+}
+
+/// An `hmac` source's validator, but for its tolerance.
+fn hmac(
+    source: &SourceConfig,
+    secrets: Secrets,
+    payload: Option<SignedPayload>,
+) -> Result<HmacSignatureValidator, InvalidSecret> {
+    let mut validator = HmacSignatureValidator::new(secrets)?.with_extraction(extraction(source));
+    if let Some(header) = &source.header {
+        validator = validator.header(header);
+    }
+    if let Some(prefix) = &source.prefix {
+        validator = validator.prefix(prefix);
+    }
+    if let (Some(header), Some(payload)) = (&source.timestamp_header, payload) {
+        validator = validator.timestamp_header(header).signed_payload(payload);
+    }
+    Ok(validator)
+}
+
+/// An `hmac` source's signed payload when it has a `timestamp-header`:
+/// `signed-payload`, else `{timestamp}.{body}`. `signed-payload` and
+/// `tolerance-seconds` mean nothing without the header, so they are refused
+/// without it.
+fn hmac_payload(name: &str, source: &SourceConfig) -> Result<Option<SignedPayload>, ConfigError> {
+    let key = |k: &str| format!("webhooks.sources.{name}.{k}");
+    let Some(header) = &source.timestamp_header else {
+        let given = [
+            ("signed-payload", source.signed_payload.is_some()),
+            ("tolerance-seconds", source.tolerance_seconds.is_some()),
+        ];
+        return match given.iter().find(|(_, set)| *set) {
+            Some((k, _)) => Err(ConfigError::invalid(key(k), "requires `timestamp-header`")),
+            None => Ok(None),
+        };
+    };
+    if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        return Err(ConfigError::invalid(
+            key("timestamp-header"),
+            "not a valid header name",
+        ));
+    }
+    match &source.signed_payload {
+        Some(template) => {
+            template
+                .parse()
+                .map(Some)
+                .map_err(|error: crate::InvalidSignedPayload| {
+                    ConfigError::invalid(key("signed-payload"), error.to_string())
+                })
+        }
+        None => Ok(Some(SignedPayload::default())),
     }
 }
 
@@ -203,7 +254,7 @@ fn extraction(source: &SourceConfig) -> GenericExtraction {
 
 #[cfg(test)]
 mod tests {
-    use crate::Config;
+    use crate::{Config, HmacSignatureValidator};
 
     #[test]
     fn presets_are_built_by_name() {
@@ -257,5 +308,106 @@ mod tests {
         let request = crate::SignedRequest::new(&headers, body)
             .with_url("http://127.0.0.1:3000/myapp.php?foo=1&bar=2");
         assert_eq!(twilio.verify(&request), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_secret_is_a_start_up_error_naming_its_key() {
+        for given in ["secret = \"\"", "secrets = [\"x\", \"\"]", "secrets = []"] {
+            let text = format!("[webhooks.sources.s]\nvalidator = \"stripe\"\n{given}");
+            let error = Config::from_toml(&text).unwrap_err().to_string();
+            assert!(error.contains("`webhooks.sources.s.secret`"), "{error}");
+        }
+    }
+
+    /// The `[webhooks.sources.partner]` table of an `hmac` source with these keys.
+    fn hmac_source(keys: &str) -> Result<Config, crate::ConfigError> {
+        Config::from_toml(&format!(
+            "[webhooks.sources.partner]\nvalidator = \"hmac\"\nsecret = \"partner-secret\"\n{keys}"
+        ))
+    }
+
+    #[test]
+    fn hmac_signs_a_timestamp_when_given_its_header() {
+        let config = hmac_source(
+            "timestamp-header = \"X-Webhook-Timestamp\"\nsigned-payload = \"v1:{timestamp}:{body}\"\ntolerance-seconds = 60",
+        )
+        .unwrap();
+        let validator = config.webhooks.sources["partner"]
+            .build_validator("partner")
+            .unwrap();
+        let now = crate::Clock::system().now();
+        let payload = "v1:{timestamp}:{body}".parse().unwrap();
+        let sent_at = |timestamp: i64| {
+            let signature = HmacSignatureValidator::sign_timestamped(
+                b"partner-secret",
+                &payload,
+                timestamp,
+                b"{}",
+            );
+            crate::Headers::new()
+                .with("X-Webhook-Timestamp", &timestamp.to_string())
+                .with("X-Signature", &format!("sha256={signature}"))
+        };
+        let fresh = sent_at(now);
+        assert_eq!(
+            validator.verify(&crate::SignedRequest::new(&fresh, b"{}")),
+            Ok(())
+        );
+        let replayed = sent_at(now - 120);
+        assert!(matches!(
+            validator.verify(&crate::SignedRequest::new(&replayed, b"{}")),
+            Err(crate::SignatureError::TimestampOutsideTolerance {
+                tolerance_seconds: 60,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn hmac_timestamp_keys_are_checked_and_named() {
+        let cases = [
+            (
+                "tolerance-seconds = 60",
+                "tolerance-seconds",
+                "requires `timestamp-header`",
+            ),
+            (
+                "signed-payload = \"{timestamp}.{body}\"",
+                "signed-payload",
+                "requires `timestamp-header`",
+            ),
+            (
+                "timestamp-header = \"X-T\"\nsigned-payload = \"{timestamp}\"",
+                "signed-payload",
+                "no `{body}`",
+            ),
+            (
+                "timestamp-header = \"X-T\"\nsigned-payload = \"{body}\"",
+                "signed-payload",
+                "no `{timestamp}`",
+            ),
+            (
+                "timestamp-header = \"X T\"",
+                "timestamp-header",
+                "not a valid header name",
+            ),
+        ];
+        for (keys, key, why) in cases {
+            let error = hmac_source(keys).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("`webhooks.sources.partner.{key}`")) && error.contains(why),
+                "{keys}: {error}"
+            );
+        }
+        let error = Config::from_toml(
+            "[webhooks.sources.s]\nvalidator = \"stripe\"\nsecret = \"x\"\ntimestamp-header = \"X-T\"",
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("webhooks.sources.s.timestamp-header"),
+            "{error}"
+        );
     }
 }

@@ -28,7 +28,7 @@ pub type Dispatch = DispatchConfig;
 /// use webhooks_core::{StripeSignatureValidator, WebhookProcessor};
 ///
 /// let processor = WebhookProcessor::builder()
-///     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").tolerance_seconds(600))
+///     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").unwrap().tolerance_seconds(600))
 ///     .idempotency_ttl(std::time::Duration::from_secs(3600))
 ///     .build()
 ///     .unwrap();

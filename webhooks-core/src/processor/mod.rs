@@ -27,7 +27,7 @@ pub use self::route::Route;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let processor = WebhookProcessor::builder()
-///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
 ///     .build()?;
 /// let body = br#"{"zen":"Keep it logically awesome."}"#;
 /// let headers = Headers::new()
@@ -70,7 +70,7 @@ impl WebhookProcessor {
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let processor = WebhookProcessor::builder()
-    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
     ///     .build()
     ///     .unwrap();
     /// assert!(processor.route("stripe").is_none());

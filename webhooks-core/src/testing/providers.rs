@@ -5,7 +5,7 @@ use super::{SignedEvent, fresh_uuid};
 use crate::{
     DiscordSignatureValidator, GitHubSignatureValidator, GitLabSignatureValidator,
     HmacSignatureValidator, LinearSignatureValidator, PaddleSignatureValidator, Secret,
-    ShopifySignatureValidator, SlackSignatureValidator, SquareSignatureValidator,
+    ShopifySignatureValidator, SignedPayload, SlackSignatureValidator, SquareSignatureValidator,
     StandardSignatureValidator, StripeSignatureValidator, TwilioSignatureValidator,
 };
 
@@ -16,6 +16,11 @@ pub(super) enum Scheme {
     Stripe(Secret),
     GitHub(Secret),
     Hmac(Secret),
+    HmacTimestamped {
+        secret: Secret,
+        header: String,
+        payload: SignedPayload,
+    },
     Standard(Secret),
     StandardEd25519(Secret),
     Shopify(Secret),
@@ -38,7 +43,7 @@ impl Scheme {
             Self::Unsigned => return None,
             Self::Stripe(_) => "Stripe-Signature",
             Self::GitHub(_) => "X-Hub-Signature-256",
-            Self::Hmac(_) => "X-Signature",
+            Self::Hmac(_) | Self::HmacTimestamped { .. } => "X-Signature",
             Self::Standard(_) | Self::StandardEd25519(_) => "webhook-signature",
             Self::Shopify(_) => "X-Shopify-Hmac-Sha256",
             Self::Slack(_) => "X-Slack-Signature",
@@ -52,8 +57,9 @@ impl Scheme {
     }
 
     /// The header of its own that carries the signed timestamp.
-    pub(super) fn timestamp_header(&self) -> Option<&'static str> {
+    pub(super) fn timestamp_header(&self) -> Option<&str> {
         match self {
+            Self::HmacTimestamped { header, .. } => Some(header),
             Self::Standard(_) | Self::StandardEd25519(_) => Some("webhook-timestamp"),
             Self::Slack(_) => Some("X-Slack-Request-Timestamp"),
             Self::Discord(_) => Some("X-Signature-Timestamp"),
@@ -78,6 +84,17 @@ impl Scheme {
                     "sha256={}",
                     HmacSignatureValidator::sign(secret.expose(), body)
                 )
+            }
+            Self::HmacTimestamped {
+                secret, payload, ..
+            } => {
+                let digest = HmacSignatureValidator::sign_timestamped(
+                    secret.expose(),
+                    payload,
+                    timestamp,
+                    body,
+                );
+                format!("sha256={digest}")
             }
             Self::Standard(secret) => {
                 StandardSignatureValidator::sign(text(secret), msg_id(), timestamp, body)
@@ -124,7 +141,7 @@ impl SignedEvent {
     /// use webhooks_core::{SignatureValidator, StripeSignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::stripe("whsec_test", r#"{"id":"evt_1","type":"invoice.paid"}"#);
-    /// let validator = StripeSignatureValidator::new("whsec_test");
+    /// let validator = StripeSignatureValidator::new("whsec_test").unwrap();
     /// assert!(validator.verify(&event.request()).is_ok());
     /// assert_eq!(validator.describe(&event.request()).unwrap().id, "evt_1");
     /// ```
@@ -140,7 +157,7 @@ impl SignedEvent {
     /// use webhooks_core::{GitHubSignatureValidator, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::github("secret", "issues", r#"{"action":"opened"}"#);
-    /// let validator = GitHubSignatureValidator::new("secret");
+    /// let validator = GitHubSignatureValidator::new("secret").unwrap();
     /// assert!(validator.verify(&event.request()).is_ok());
     /// assert_eq!(validator.describe(&event.request()).unwrap().event_type, "issues.opened");
     /// ```
@@ -158,10 +175,40 @@ impl SignedEvent {
     /// use webhooks_core::{HmacSignatureValidator, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::hmac("secret", r#"{"type":"order.paid"}"#);
-    /// assert!(HmacSignatureValidator::new("secret").verify(&event.request()).is_ok());
+    /// assert!(HmacSignatureValidator::new("secret").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn hmac(secret: &str, body: impl AsRef<[u8]>) -> Self {
         Self::signed(Scheme::Hmac(secret.into()), body.as_ref(), None, &[])
+    }
+
+    /// The generic scheme with a signed timestamp: the time of signing (Unix
+    /// seconds) in `timestamp_header`, and `X-Signature: sha256=<hex>` of
+    /// `payload` (`{timestamp}.{body}` by default) filled with it and the
+    /// body. [`SignedEvent::with_timestamp`] signs another time.
+    ///
+    /// # Panics
+    /// If `timestamp_header` is not a valid header name.
+    ///
+    /// ```
+    /// use webhooks_core::{HmacSignatureValidator, SignatureValidator, SignedPayload, testing::SignedEvent};
+    ///
+    /// let body = r#"{"type":"order.paid"}"#;
+    /// let event = SignedEvent::hmac_timestamped("secret", "X-Webhook-Timestamp", &SignedPayload::default(), body);
+    /// let validator = HmacSignatureValidator::new("secret").unwrap().timestamp_header("X-Webhook-Timestamp");
+    /// assert!(validator.verify(&event.request()).is_ok());
+    /// ```
+    pub fn hmac_timestamped(
+        secret: &str,
+        timestamp_header: &str,
+        payload: &SignedPayload,
+        body: impl AsRef<[u8]>,
+    ) -> Self {
+        let scheme = Scheme::HmacTimestamped {
+            secret: secret.into(),
+            header: timestamp_header.to_owned(),
+            payload: payload.clone(),
+        };
+        Self::signed(scheme, body.as_ref(), None, &[])
     }
 
     /// What a Standard Webhooks (Svix) sender sends with a `whsec_<base64>`
@@ -176,7 +223,7 @@ impl SignedEvent {
     ///
     /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     /// let event = SignedEvent::standard(secret, r#"{"type":"invoice.paid"}"#);
-    /// assert!(StandardSignatureValidator::new(secret).verify(&event.request()).is_ok());
+    /// assert!(StandardSignatureValidator::new(secret).unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn standard(secret: &str, body: impl AsRef<[u8]>) -> Self {
         let msg_id = format!("msg_{}", fresh_uuid().replace('-', ""));
@@ -203,7 +250,7 @@ impl SignedEvent {
     /// let signing_key = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
     /// let public_key = StandardSignatureValidator::public_key(signing_key).unwrap();
     /// let event = SignedEvent::standard_ed25519(signing_key, r#"{"type":"invoice.paid"}"#);
-    /// assert!(StandardSignatureValidator::new(public_key.as_str()).verify(&event.request()).is_ok());
+    /// assert!(StandardSignatureValidator::new(public_key.as_str()).unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn standard_ed25519(signing_key: &str, body: impl AsRef<[u8]>) -> Self {
         let msg_id = format!("msg_{}", fresh_uuid().replace('-', ""));
@@ -220,7 +267,7 @@ impl SignedEvent {
     /// use webhooks_core::{ShopifySignatureValidator, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::shopify("client-secret", "orders/create", r#"{"id":1}"#);
-    /// let validator = ShopifySignatureValidator::new("client-secret");
+    /// let validator = ShopifySignatureValidator::new("client-secret").unwrap();
     /// assert!(validator.verify(&event.request()).is_ok());
     /// assert_eq!(validator.describe(&event.request()).unwrap().event_type, "orders/create");
     /// ```
@@ -247,7 +294,7 @@ impl SignedEvent {
     ///
     /// let body = r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}"#;
     /// let event = SignedEvent::slack("signing-secret", body);
-    /// assert!(SlackSignatureValidator::new("signing-secret").verify(&event.request()).is_ok());
+    /// assert!(SlackSignatureValidator::new("signing-secret").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn slack(signing_secret: &str, body: impl AsRef<[u8]>) -> Self {
         Self::signed(
@@ -267,8 +314,8 @@ impl SignedEvent {
     /// use webhooks_core::{GitLabSignatureValidator, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::gitlab("s3cret-token", "Push Hook", "{}");
-    /// assert!(GitLabSignatureValidator::new("s3cret-token").verify(&event.request()).is_ok());
-    /// assert!(GitLabSignatureValidator::new("other").verify(&event.request()).is_err());
+    /// assert!(GitLabSignatureValidator::new("s3cret-token").unwrap().verify(&event.request()).is_ok());
+    /// assert!(GitLabSignatureValidator::new("other").unwrap().verify(&event.request()).is_err());
     /// ```
     pub fn gitlab(token: &str, event: &str, body: impl AsRef<[u8]>) -> Self {
         let (key, uuid) = (fresh_uuid(), fresh_uuid());
@@ -294,7 +341,7 @@ impl SignedEvent {
     /// let url = "https://example.com/webhooks/twilio";
     /// let event = SignedEvent::twilio("auth-token", url, &[("MessageSid", "SM1"), ("Body", "hi")]);
     /// assert_eq!(event.body(), b"MessageSid=SM1&Body=hi");
-    /// assert!(TwilioSignatureValidator::new("auth-token").verify(&event.request()).is_ok());
+    /// assert!(TwilioSignatureValidator::new("auth-token").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn twilio(auth_token: &str, url: &str, params: &[(&str, &str)]) -> Self {
         let body = form_encode(params);
@@ -323,7 +370,7 @@ impl SignedEvent {
     ///
     /// let url = "https://example.com/webhooks/square";
     /// let event = SignedEvent::square("signature-key", url, r#"{"type":"payment.updated","event_id":"e1"}"#);
-    /// assert!(SquareSignatureValidator::new("signature-key").verify(&event.request()).is_ok());
+    /// assert!(SquareSignatureValidator::new("signature-key").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn square(signature_key: &str, notification_url: &str, body: impl AsRef<[u8]>) -> Self {
         let scheme = Scheme::Square(signature_key.into());
@@ -339,7 +386,7 @@ impl SignedEvent {
     ///
     /// let body = r#"{"event_id":"evt_01","event_type":"transaction.completed"}"#;
     /// let event = SignedEvent::paddle("pdl_ntfset_secret", body);
-    /// assert!(PaddleSignatureValidator::new("pdl_ntfset_secret").verify(&event.request()).is_ok());
+    /// assert!(PaddleSignatureValidator::new("pdl_ntfset_secret").unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn paddle(secret_key: &str, body: impl AsRef<[u8]>) -> Self {
         Self::signed(Scheme::Paddle(secret_key.into()), body.as_ref(), None, &[])
@@ -354,7 +401,7 @@ impl SignedEvent {
     /// use webhooks_core::{LinearSignatureValidator, SignatureValidator, testing::SignedEvent};
     ///
     /// let event = SignedEvent::linear("lin_wh_secret", r#"{"type":"Issue","action":"create"}"#);
-    /// let validator = LinearSignatureValidator::new("lin_wh_secret");
+    /// let validator = LinearSignatureValidator::new("lin_wh_secret").unwrap();
     /// assert!(validator.verify(&event.request()).is_ok());
     /// assert_eq!(validator.describe(&event.request()).unwrap().event_type, "Issue.create");
     /// ```
@@ -376,7 +423,7 @@ impl SignedEvent {
     /// let signing_key = [7_u8; 32];
     /// let public_key = DiscordSignatureValidator::public_key(&signing_key); // for the config
     /// let event = SignedEvent::discord(&signing_key, r#"{"id":"1","type":1}"#);
-    /// assert!(DiscordSignatureValidator::new(public_key.as_str()).verify(&event.request()).is_ok());
+    /// assert!(DiscordSignatureValidator::new(public_key.as_str()).unwrap().verify(&event.request()).is_ok());
     /// ```
     pub fn discord(signing_key: &[u8; 32], body: impl AsRef<[u8]>) -> Self {
         let scheme = Scheme::Discord(Secret::new(signing_key.as_slice()));
@@ -404,135 +451,4 @@ fn form_encode(params: &[(&str, &str)]) -> String {
         .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Shorthand for [`SignedEvent::stripe`].
-///
-/// ```
-/// let event = webhooks_core::testing::stripe("whsec_test", r#"{"id":"evt_1","type":"a"}"#);
-/// assert!(event.headers().get("Stripe-Signature").unwrap().starts_with("t="));
-/// ```
-pub fn stripe(secret: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::stripe(secret, body)
-}
-
-/// Shorthand for [`SignedEvent::github`].
-///
-/// ```
-/// let event = webhooks_core::testing::github("secret", "push", "{}");
-/// assert_eq!(event.headers().get("X-GitHub-Event"), Some("push"));
-/// ```
-pub fn github(secret: &str, event: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::github(secret, event, body)
-}
-
-/// Shorthand for [`SignedEvent::hmac`].
-///
-/// ```
-/// let event = webhooks_core::testing::hmac("secret", "{}");
-/// assert!(event.headers().get("X-Signature").unwrap().starts_with("sha256="));
-/// ```
-pub fn hmac(secret: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::hmac(secret, body)
-}
-
-/// Shorthand for [`SignedEvent::standard`].
-///
-/// ```
-/// let event = webhooks_core::testing::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "{}");
-/// assert!(event.headers().get("webhook-signature").unwrap().starts_with("v1,"));
-/// ```
-pub fn standard(secret: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::standard(secret, body)
-}
-
-/// Shorthand for [`SignedEvent::standard_ed25519`].
-///
-/// ```
-/// let key = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
-/// let event = webhooks_core::testing::standard_ed25519(key, "{}");
-/// assert!(event.headers().get("webhook-signature").unwrap().starts_with("v1a,"));
-/// ```
-pub fn standard_ed25519(signing_key: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::standard_ed25519(signing_key, body)
-}
-
-/// Shorthand for [`SignedEvent::shopify`].
-///
-/// ```
-/// let event = webhooks_core::testing::shopify("secret", "orders/create", "{}");
-/// assert_eq!(event.headers().get("X-Shopify-Topic"), Some("orders/create"));
-/// ```
-pub fn shopify(secret: &str, topic: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::shopify(secret, topic, body)
-}
-
-/// Shorthand for [`SignedEvent::slack`].
-///
-/// ```
-/// let event = webhooks_core::testing::slack("signing-secret", r#"{"type":"url_verification"}"#);
-/// assert!(event.headers().get("X-Slack-Signature").unwrap().starts_with("v0="));
-/// ```
-pub fn slack(signing_secret: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::slack(signing_secret, body)
-}
-
-/// Shorthand for [`SignedEvent::gitlab`].
-///
-/// ```
-/// let event = webhooks_core::testing::gitlab("token", "Push Hook", "{}");
-/// assert_eq!(event.headers().get("X-Gitlab-Event"), Some("Push Hook"));
-/// ```
-pub fn gitlab(token: &str, event: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::gitlab(token, event, body)
-}
-
-/// Shorthand for [`SignedEvent::twilio`].
-///
-/// ```
-/// let event = webhooks_core::testing::twilio("token", "https://example.com/webhooks/sms", &[("Body", "hi")]);
-/// assert_eq!(event.body(), b"Body=hi");
-/// ```
-pub fn twilio(auth_token: &str, url: &str, params: &[(&str, &str)]) -> SignedEvent {
-    SignedEvent::twilio(auth_token, url, params)
-}
-
-/// Shorthand for [`SignedEvent::square`].
-///
-/// ```
-/// let event = webhooks_core::testing::square("key", "https://example.com/webhooks/square", "{}");
-/// assert!(event.headers().get("x-square-hmacsha256-signature").is_some());
-/// ```
-pub fn square(signature_key: &str, notification_url: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::square(signature_key, notification_url, body)
-}
-
-/// Shorthand for [`SignedEvent::paddle`].
-///
-/// ```
-/// let event = webhooks_core::testing::paddle("pdl_ntfset_secret", "{}");
-/// assert!(event.headers().get("Paddle-Signature").unwrap().starts_with("ts="));
-/// ```
-pub fn paddle(secret_key: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::paddle(secret_key, body)
-}
-
-/// Shorthand for [`SignedEvent::linear`].
-///
-/// ```
-/// let event = webhooks_core::testing::linear("lin_wh_secret", r#"{"type":"Issue"}"#);
-/// assert!(event.headers().get("Linear-Delivery").is_some());
-/// ```
-pub fn linear(secret: &str, body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::linear(secret, body)
-}
-
-/// Shorthand for [`SignedEvent::discord`].
-///
-/// ```
-/// let event = webhooks_core::testing::discord(&[7; 32], r#"{"type":1}"#);
-/// assert_eq!(event.headers().get("X-Signature-Ed25519").unwrap().len(), 128);
-/// ```
-pub fn discord(signing_key: &[u8; 32], body: impl AsRef<[u8]>) -> SignedEvent {
-    SignedEvent::discord(signing_key, body)
 }

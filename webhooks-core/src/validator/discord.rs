@@ -4,14 +4,12 @@ use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 
-use super::keys::{
-    InvalidSecret, decode_hex_array, ed25519_sign, ed25519_verifies, parse_discord_key,
-};
+use super::keys::{decode_hex_array, ed25519_sign, ed25519_verifies, parse_discord_key};
 use super::{
     Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
     SignedRequest, body_sha256_key, freshness_builders, header_value, pick_json,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Signature-Ed25519";
 const TIMESTAMP_HEADER: &str = "X-Signature-Timestamp";
@@ -38,10 +36,11 @@ const TIMESTAMP_HEADER: &str = "X-Signature-Timestamp";
 /// let headers = Headers::new()
 ///     .with("X-Signature-Timestamp", "1700000000")
 ///     .with("X-Signature-Ed25519", &DiscordSignatureValidator::sign(&signing_key, 1_700_000_000, body));
-/// let validator = DiscordSignatureValidator::new(public_key.as_str()).clock(Clock::fixed(1_700_000_001));
+/// let validator = DiscordSignatureValidator::new(public_key.as_str())?.clock(Clock::fixed(1_700_000_001));
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "1");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct DiscordSignatureValidator {
@@ -53,23 +52,13 @@ impl DiscordSignatureValidator {
     /// The default tolerance: 300 seconds.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
-    /// A validator accepting signatures by any of these public keys (hex).
-    ///
-    /// # Panics
-    /// If a key is not 64 hex digits of a valid Ed25519 public key;
-    /// [`DiscordSignatureValidator::try_new`] returns the error.
-    pub fn new(public_keys: impl Into<Secrets>) -> Self {
-        match Self::try_new(public_keys) {
-            Ok(validator) => validator,
-            Err(error) => panic!("{error}"),
-        }
-    }
-
     /// A validator accepting signatures by any of these public keys (hex),
-    /// or which one is unusable.
-    pub fn try_new(public_keys: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+    /// or which one is unusable: none given, an empty one, or one that is
+    /// not 64 hex digits of a valid Ed25519 public key.
+    pub fn new(public_keys: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
         let keys = public_keys
             .into()
+            .non_empty()?
             .iter()
             .enumerate()
             .map(|(index, key)| parse_discord_key(index, key))
@@ -115,11 +104,12 @@ impl SignatureValidator for DiscordSignatureValidator {
                 header: SIGNATURE_HEADER.into(),
                 reason: "expected 128 hex digits",
             })?;
-        let signed: [&[u8]; 2] = [timestamp_text.as_bytes(), request.body()];
+        // Ed25519 reads its message whole: built once for every key.
+        let message = [timestamp_text.as_bytes(), request.body()].concat();
         if !self
             .keys
             .iter()
-            .any(|key| ed25519_verifies(key, &signed, &signature))
+            .any(|key| ed25519_verifies(key, &message, &signature))
         {
             return Err(SignatureError::NoMatchingSignature);
         }
@@ -187,6 +177,7 @@ mod tests {
             .with(SIGNATURE_HEADER, signature)
             .with(TIMESTAMP_HEADER, timestamp);
         DiscordSignatureValidator::new(keys)
+            .unwrap()
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(&headers, body))
     }
@@ -196,7 +187,8 @@ mod tests {
         // RFC 8032 section 7.1 TEST 1's public key.
         let validator = DiscordSignatureValidator::new(
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-        );
+        )
+        .unwrap();
         let headers = Headers::new();
         let answer = |body: &[u8]| {
             let request = SignedRequest::new(&headers, body);
@@ -297,7 +289,7 @@ mod tests {
                 skew_seconds: 301
             })
         );
-        let validator = DiscordSignatureValidator::new(PUBLIC_KEY);
+        let validator = DiscordSignatureValidator::new(PUBLIC_KEY).unwrap();
         let only_signature = Headers::new().with(SIGNATURE_HEADER, SIGNATURE);
         assert_eq!(
             validator.verify(&SignedRequest::new(&only_signature, BODY)),
@@ -312,13 +304,17 @@ mod tests {
     #[test]
     fn unusable_keys_and_description() {
         assert_eq!(
-            DiscordSignatureValidator::try_new([PUBLIC_KEY, "abc"])
+            DiscordSignatureValidator::new([PUBLIC_KEY, "abc"])
                 .unwrap_err()
                 .number(),
-            2
+            Some(2)
         );
-        assert!(DiscordSignatureValidator::try_new(&PUBLIC_KEY[..62]).is_err());
-        let validator = DiscordSignatureValidator::new(PUBLIC_KEY);
+        assert!(DiscordSignatureValidator::new(&PUBLIC_KEY[..62]).is_err());
+        assert_eq!(
+            DiscordSignatureValidator::new([PUBLIC_KEY, ""]).unwrap_err(),
+            InvalidSecret::Empty { number: 2 }
+        );
+        let validator = DiscordSignatureValidator::new(PUBLIC_KEY).unwrap();
         let headers = Headers::new();
         let meta = validator
             .describe(&SignedRequest::new(&headers, BODY))

@@ -7,7 +7,7 @@ use super::{
     EventMeta, EventParseError, HmacSignatureValidator, SignatureError, SignatureValidator,
     SignedRequest, named_header_value, pick_json,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 const SIGNATURE_PREFIX: &str = "sha256=";
@@ -42,9 +42,10 @@ const EVENTS_WITHOUT_ACTION: &[&str] = &[
 /// ```
 /// use webhooks_core::{GitHubSignatureValidator, Headers, SignatureValidator, SignedRequest};
 ///
-/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody");
+/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody")?;
 /// let headers = Headers::new().with("X-Hub-Signature-256", "sha256=0000");
 /// assert!(validator.verify(&SignedRequest::new(&headers, b"Hello, World!")).is_err());
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GitHubSignatureValidator {
@@ -55,13 +56,14 @@ pub struct GitHubSignatureValidator {
 }
 
 impl GitHubSignatureValidator {
-    /// A validator accepting any of these secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            signature: HmacSignatureValidator::new(secrets)
+    /// A validator accepting any of these secrets; an error when none is
+    /// given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            signature: HmacSignatureValidator::new(secrets)?
                 .header(SIGNATURE_HEADER)
                 .prefix(SIGNATURE_PREFIX),
-        }
+        })
     }
 
     /// The `X-Hub-Signature-256` value GitHub sends for `body`.
@@ -134,13 +136,13 @@ mod tests {
             GitHubSignatureValidator::sign(DOCS_SECRET.as_bytes(), DOCS_BODY),
             DOCS_SIGNATURE
         );
-        let validator = GitHubSignatureValidator::new(DOCS_SECRET);
+        let validator = GitHubSignatureValidator::new(DOCS_SECRET).unwrap();
         assert_eq!(verify(&validator, DOCS_SIGNATURE, DOCS_BODY), Ok(()));
     }
 
     #[test]
     fn negative_cases() {
-        let validator = GitHubSignatureValidator::new(["rotated", DOCS_SECRET]);
+        let validator = GitHubSignatureValidator::new(["rotated", DOCS_SECRET]).unwrap();
         assert_eq!(verify(&validator, DOCS_SIGNATURE, DOCS_BODY), Ok(()));
         assert_eq!(
             verify(&validator, DOCS_SIGNATURE, b"Hello, World?"),
@@ -148,7 +150,7 @@ mod tests {
         );
         assert_eq!(
             verify(
-                &GitHubSignatureValidator::new("wrong"),
+                &GitHubSignatureValidator::new("wrong").unwrap(),
                 DOCS_SIGNATURE,
                 DOCS_BODY
             ),
@@ -177,8 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            GitHubSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+    }
+
+    #[test]
     fn event_type_joins_the_action() {
-        let validator = GitHubSignatureValidator::new(DOCS_SECRET);
+        let validator = GitHubSignatureValidator::new(DOCS_SECRET).unwrap();
         let headers = Headers::new()
             .with("X-GitHub-Event", "issues")
             .with("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
@@ -208,7 +218,7 @@ mod tests {
 
     #[test]
     fn bodies_of_events_without_action_are_not_read() {
-        let validator = GitHubSignatureValidator::new(DOCS_SECRET);
+        let validator = GitHubSignatureValidator::new(DOCS_SECRET).unwrap();
         let headers = |event: &str| {
             Headers::new()
                 .with("X-GitHub-Event", event)

@@ -6,7 +6,7 @@ use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
     digests_equal, header_value,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const TOKEN_HEADER: &str = "X-Gitlab-Token";
 
@@ -26,10 +26,11 @@ const TOKEN_HEADER: &str = "X-Gitlab-Token";
 ///     .with("X-Gitlab-Token", &GitLabSignatureValidator::sign("s3cret-token"))
 ///     .with("X-Gitlab-Event", "Push Hook")
 ///     .with("Idempotency-Key", "f5e5f430-f57b-4e6e-9fac-d9128cd7232f");
-/// let validator = GitLabSignatureValidator::new("s3cret-token");
+/// let validator = GitLabSignatureValidator::new("s3cret-token")?;
 /// let request = SignedRequest::new(&headers, b"{}");
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "Push Hook");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GitLabSignatureValidator {
@@ -37,11 +38,12 @@ pub struct GitLabSignatureValidator {
 }
 
 impl GitLabSignatureValidator {
-    /// A validator accepting any of these secret tokens.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
-        }
+    /// A validator accepting any of these secret tokens; an error when
+    /// none is given or one is empty (an empty `X-Gitlab-Token` would pass).
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
+        })
     }
 
     /// The `X-Gitlab-Token` value GitLab sends: the secret token itself.
@@ -100,7 +102,9 @@ mod tests {
         if let Some(token) = token {
             headers = headers.with(TOKEN_HEADER, token);
         }
-        GitLabSignatureValidator::new(secrets).verify(&SignedRequest::new(&headers, b"{}"))
+        GitLabSignatureValidator::new(secrets)
+            .unwrap()
+            .verify(&SignedRequest::new(&headers, b"{}"))
     }
 
     #[test]
@@ -121,8 +125,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_token_is_refused() {
+        assert_eq!(
+            GitLabSignatureValidator::new([TOKEN, ""]).unwrap_err(),
+            InvalidSecret::Empty { number: 2 }
+        );
+    }
+
+    #[test]
     fn describe_prefers_the_idempotency_key() {
-        let validator = GitLabSignatureValidator::new(TOKEN);
+        let validator = GitLabSignatureValidator::new(TOKEN).unwrap();
         let headers = Headers::new()
             .with("X-Gitlab-Event", "Merge Request Hook")
             .with(

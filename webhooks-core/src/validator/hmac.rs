@@ -1,4 +1,5 @@
-//! The generic scheme: a hex HMAC-SHA256 of the raw body in one header.
+//! The generic scheme: a hex HMAC-SHA256 of the raw body in one header, or
+//! of the body with a timestamp from another header.
 
 use hmac::{Hmac, Mac};
 use http::HeaderName;
@@ -6,13 +7,23 @@ use sha2::Sha256;
 
 use super::extract::{GenericExtraction, extraction_builders};
 use super::{
-    EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
-    decode_hex_digest, digests_equal,
+    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedPayload, SignedRequest, decode_hex_digest, digests_equal, freshness_builders,
+    named_header_value,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
-/// Verifies `<prefix><hex HMAC-SHA256 of the body>` in one header; by
-/// default `X-Signature: sha256=<hex>`, the scheme most custom partners use.
+/// Verifies `<prefix><hex HMAC-SHA256>` in one header; by default
+/// `X-Signature: sha256=<hex>` of the raw body, the scheme most custom
+/// partners use.
+///
+/// With [`HmacSignatureValidator::timestamp_header`], the sender also sends
+/// the time of signing (Unix seconds) in that header and signs it with the
+/// body: by default `"{timestamp}.{body}"`, or the
+/// [`SignedPayload`] given to [`HmacSignatureValidator::signed_payload`].
+/// The timestamp must then be within the tolerance (300 s by default) of
+/// the clock, both ways, and is checked before the signature; a missing or
+/// non-integer timestamp is refused as well.
 ///
 /// The delivery id comes from `X-Idempotency-Key`, else `X-Event-Id`, else
 /// the body's SHA-256; the event type from the payload's `type`, else the
@@ -21,10 +32,11 @@ use crate::Secrets;
 /// ```
 /// use webhooks_core::{Headers, HmacSignatureValidator, SignatureValidator, SignedRequest};
 ///
-/// let validator = HmacSignatureValidator::new("secret").header("X-Partner-Signature");
+/// let validator = HmacSignatureValidator::new("secret")?.header("X-Partner-Signature");
 /// let signature = HmacSignatureValidator::sign(b"secret", b"{}");
 /// let headers = Headers::new().with("X-Partner-Signature", &format!("sha256={signature}"));
 /// assert!(validator.verify(&SignedRequest::new(&headers, b"{}")).is_ok());
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct HmacSignatureValidator {
@@ -36,19 +48,37 @@ pub struct HmacSignatureValidator {
     header_name: Option<HeaderName>,
     prefix: String,
     extraction: GenericExtraction,
+    /// The timestamp header, when the sender signs a timestamp.
+    timestamp: Option<TimestampHeader>,
+    payload: SignedPayload,
+    freshness: Freshness,
+}
+
+/// A configured header name, kept as given and parsed once.
+#[derive(Debug, Clone)]
+struct TimestampHeader {
+    name: String,
+    parsed: Option<HeaderName>,
 }
 
 impl HmacSignatureValidator {
-    /// A validator for `X-Signature: sha256=<hex>` with these secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// The tolerance of a timestamped sender: 300 seconds.
+    pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
+
+    /// A validator for `X-Signature: sha256=<hex>` with these secrets; an
+    /// error when none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             header: String::new(),
             header_name: None,
             prefix: "sha256=".into(),
             extraction: GenericExtraction::default(),
+            timestamp: None,
+            payload: SignedPayload::default(),
+            freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
         }
-        .header("X-Signature")
+        .header("X-Signature"))
     }
 
     /// Reads the signature from this header instead of `X-Signature`.
@@ -67,12 +97,103 @@ impl HmacSignatureValidator {
         self
     }
 
+    /// Reads the time of signing (Unix seconds) from this header, signed
+    /// with the body as the [`SignedPayload`] says (`{timestamp}.{body}` by
+    /// default), and refuses a delivery whose timestamp is missing or
+    /// outside the tolerance.
+    ///
+    /// ```
+    /// use webhooks_core::{Clock, Headers, HmacSignatureValidator, SignatureError, SignatureValidator, SignedPayload, SignedRequest};
+    ///
+    /// let validator = HmacSignatureValidator::new("secret")?
+    ///     .timestamp_header("X-Webhook-Timestamp")
+    ///     .clock(Clock::fixed(1_700_000_010));
+    /// let signature = HmacSignatureValidator::sign_timestamped(b"secret", &SignedPayload::default(), 1_700_000_000, b"{}");
+    /// let headers = Headers::new()
+    ///     .with("X-Webhook-Timestamp", "1700000000")
+    ///     .with("X-Signature", &format!("sha256={signature}"));
+    /// assert!(validator.verify(&SignedRequest::new(&headers, b"{}")).is_ok());
+    /// let replayed = validator.clock(Clock::fixed(1_700_003_600));
+    /// assert!(matches!(
+    ///     replayed.verify(&SignedRequest::new(&headers, b"{}")),
+    ///     Err(SignatureError::TimestampOutsideTolerance { .. })
+    /// ));
+    /// # Ok::<(), webhooks_core::InvalidSecret>(())
+    /// ```
+    #[must_use]
+    pub fn timestamp_header(mut self, header: impl Into<String>) -> Self {
+        let name = header.into();
+        let parsed = HeaderName::from_bytes(name.as_bytes()).ok();
+        self.timestamp = Some(TimestampHeader { name, parsed });
+        self
+    }
+
+    /// Signs the timestamp and the body as this template says instead of
+    /// `{timestamp}.{body}`; used with [`HmacSignatureValidator::timestamp_header`].
+    ///
+    /// ```
+    /// use webhooks_core::{HmacSignatureValidator, SignedPayload};
+    ///
+    /// let validator = HmacSignatureValidator::new("secret")?
+    ///     .timestamp_header("X-Timestamp")
+    ///     .signed_payload("v1:{timestamp}:{body}".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn signed_payload(mut self, payload: SignedPayload) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    freshness_builders!();
+
     extraction_builders!();
 
     /// The lowercase hex HMAC-SHA256 of `body` under `secret`: what a sender
     /// of this scheme puts after the prefix.
     pub fn sign(secret: &[u8], body: &[u8]) -> String {
         hex::encode(hmac_sha256(secret, &[body]))
+    }
+
+    /// The lowercase hex HMAC-SHA256 a timestamped sender puts after the
+    /// prefix: of `payload` filled with `timestamp` and `body`.
+    ///
+    /// ```
+    /// use webhooks_core::{HmacSignatureValidator, SignedPayload};
+    ///
+    /// let default = HmacSignatureValidator::sign_timestamped(b"k", &SignedPayload::default(), 1, b"x");
+    /// assert_eq!(default, HmacSignatureValidator::sign(b"k", b"1.x"));
+    /// ```
+    pub fn sign_timestamped(
+        secret: &[u8],
+        payload: &SignedPayload,
+        timestamp: i64,
+        body: &[u8],
+    ) -> String {
+        let timestamp = timestamp.to_string();
+        hex::encode(hmac_sha256(secret, &payload.pieces(&timestamp, body)))
+    }
+
+    /// The timestamp header's value, checked to be an integer within the
+    /// tolerance; `None` when no timestamp is signed.
+    fn fresh_timestamp<'r>(
+        &self,
+        request: &SignedRequest<'r>,
+    ) -> Result<Option<&'r str>, SignatureError> {
+        let Some(header) = &self.timestamp else {
+            return Ok(None);
+        };
+        let text = header
+            .parsed
+            .as_ref()
+            .and_then(|name| named_header_value(request.headers(), name))
+            .ok_or_else(|| SignatureError::MissingHeader(header.name.clone()))?;
+        let timestamp: i64 = text.parse().map_err(|_| SignatureError::MalformedHeader {
+            header: header.name.clone(),
+            reason: "timestamp is not an integer",
+        })?;
+        self.freshness.check(timestamp)?;
+        Ok(Some(text))
     }
 }
 
@@ -102,10 +223,14 @@ impl SignatureValidator for HmacSignatureValidator {
             .ok_or_else(|| malformed("expected prefix not found"))?;
         let given =
             decode_hex_digest(hex_digest).ok_or_else(|| malformed("expected 64 hex digits"))?;
+        let signed = match self.fresh_timestamp(request)? {
+            Some(timestamp) => self.payload.pieces(timestamp, request.body()),
+            None => vec![request.body()],
+        };
         let matches = self
             .secrets
             .iter()
-            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &[request.body()]), &given));
+            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
         if matches {
             Ok(())
         } else {
@@ -148,7 +273,7 @@ mod tests {
 
     #[test]
     fn each_cause_has_its_own_error() {
-        let validator = HmacSignatureValidator::new(["new", "old"]);
+        let validator = HmacSignatureValidator::new(["new", "old"]).unwrap();
         let body = b"{\"type\":\"order.paid\"}";
         let by_old = format!("sha256={}", HmacSignatureValidator::sign(b"old", body));
         assert_eq!(verify(&validator, "X-Signature", &by_old, body), Ok(()));
@@ -182,7 +307,10 @@ mod tests {
 
     #[test]
     fn custom_header_and_empty_prefix() {
-        let validator = HmacSignatureValidator::new("k").header("X-Sig").prefix("");
+        let validator = HmacSignatureValidator::new("k")
+            .unwrap()
+            .header("X-Sig")
+            .prefix("");
         let signature = HmacSignatureValidator::sign(b"k", b"x");
         assert_eq!(verify(&validator, "x-sig", &signature, b"x"), Ok(()));
         assert_eq!(
@@ -192,8 +320,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            HmacSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+        assert_eq!(
+            HmacSignatureValidator::new(["k", ""]).unwrap_err(),
+            InvalidSecret::Empty { number: 2 }
+        );
+    }
+
+    #[test]
     fn a_header_name_no_request_can_carry_is_missing() {
-        let validator = HmacSignatureValidator::new("k").header("X Sig");
+        let validator = HmacSignatureValidator::new("k").unwrap().header("X Sig");
         assert_eq!(
             verify(&validator, "X-Sig", "sha256=00", b"x"),
             Err(SignatureError::MissingHeader("X Sig".into()))

@@ -7,44 +7,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use crate::Secret;
-
-/// A configured secret or key that cannot be used: not the encoding the
-/// scheme expects, or not a valid public key. The message names which
-/// secret (counting from 1) and why, never the secret itself.
-///
-/// ```
-/// use webhooks_core::StandardSignatureValidator;
-///
-/// let error = StandardSignatureValidator::try_new(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_%%%"]).unwrap_err();
-/// assert_eq!(error.number(), 2);
-/// assert!(!error.to_string().contains("%%%"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("secret number {number}: {reason}")]
-pub struct InvalidSecret {
-    number: usize,
-    reason: &'static str,
-}
-
-impl InvalidSecret {
-    pub(crate) fn new(index: usize, reason: &'static str) -> Self {
-        Self {
-            number: index + 1,
-            reason,
-        }
-    }
-
-    /// Which secret, counting from 1 in the order they were given.
-    pub fn number(&self) -> usize {
-        self.number
-    }
-
-    /// What is wrong with it.
-    pub fn reason(&self) -> &'static str {
-        self.reason
-    }
-}
+use crate::{InvalidSecret, Secret};
 
 /// Standard base64, padded or not.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -82,15 +45,13 @@ pub(crate) fn ed25519_public_key(bytes: &[u8]) -> Result<VerifyingKey, &'static 
     VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid Ed25519 public key")
 }
 
-/// Whether `signature` is a valid Ed25519 signature of the concatenated
-/// `parts` under `key` (strict verification: no malleable signatures, no
-/// weak keys).
-pub(crate) fn ed25519_verifies(key: &VerifyingKey, parts: &[&[u8]], signature: &[u8]) -> bool {
+/// Whether `signature` is a valid Ed25519 signature of `message` under
+/// `key` (strict verification: no malleable signatures, no weak keys).
+pub(crate) fn ed25519_verifies(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
     let Ok(signature) = <[u8; 64]>::try_from(signature) else {
         return false;
     };
-    let message = parts.concat();
-    key.verify_strict(&message, &Signature::from_bytes(&signature))
+    key.verify_strict(message, &Signature::from_bytes(&signature))
         .is_ok()
 }
 
@@ -125,7 +86,7 @@ pub(crate) fn parse_standard_key(
     index: usize,
     secret: &Secret,
 ) -> Result<StandardKey, InvalidSecret> {
-    let invalid = |reason| InvalidSecret::new(index, reason);
+    let invalid = |reason| InvalidSecret::unusable(index, reason);
     let text = std::str::from_utf8(secret.expose())
         .map_err(|_| invalid("expected `whsec_<base64>` or `whpk_<base64>`"))?
         .trim();
@@ -145,7 +106,7 @@ pub(crate) fn parse_standard_key(
     let bytes = decode_base64(encoded)
         .ok_or_else(|| invalid("a `whsec_` secret is base64 after its prefix"))?;
     if bytes.is_empty() {
-        return Err(invalid("the secret is empty"));
+        return Err(InvalidSecret::Empty { number: index + 1 });
     }
     Ok(StandardKey::Hmac(Secret::new(bytes)))
 }
@@ -155,8 +116,8 @@ pub(crate) fn parse_discord_key(index: usize, key: &Secret) -> Result<VerifyingK
     let bytes = std::str::from_utf8(key.expose())
         .ok()
         .and_then(decode_hex_array::<32>)
-        .ok_or_else(|| InvalidSecret::new(index, "a Discord public key is 64 hex digits"))?;
-    ed25519_public_key(&bytes).map_err(|reason| InvalidSecret::new(index, reason))
+        .ok_or_else(|| InvalidSecret::unusable(index, "a Discord public key is 64 hex digits"))?;
+    ed25519_public_key(&bytes).map_err(|reason| InvalidSecret::unusable(index, reason))
 }
 
 /// The 32-byte seed of a `whsk_<base64>` signing key (prefix optional).
@@ -165,7 +126,7 @@ pub(crate) fn standard_signing_seed(signing_key: &str) -> Result<[u8; 32], Inval
     let encoded = encoded.strip_prefix("whsk_").unwrap_or(encoded);
     decode_base64(encoded)
         .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| InvalidSecret::new(0, "a `whsk_` key is the base64 of 32 bytes"))
+        .ok_or_else(|| InvalidSecret::unusable(0, "a `whsk_` key is the base64 of 32 bytes"))
 }
 
 #[cfg(test)]
@@ -196,9 +157,9 @@ mod tests {
         assert_eq!(hex::encode(signature), expected);
         assert_eq!(hex::encode(key), public);
         let key = ed25519_public_key(&key).unwrap();
-        assert!(ed25519_verifies(&key, &[b"\x72"], &signature));
-        assert!(!ed25519_verifies(&key, &[b"\x73"], &signature));
-        assert!(!ed25519_verifies(&key, &[b"\x72"], &signature[..63]));
+        assert!(ed25519_verifies(&key, b"\x72", &signature));
+        assert!(!ed25519_verifies(&key, b"\x73", &signature));
+        assert!(!ed25519_verifies(&key, b"\x72", &signature[..63]));
         assert!(ed25519_public_key(&[0; 31]).is_err());
     }
 
@@ -214,11 +175,12 @@ mod tests {
         ));
         for unusable in ["whsk_abcd", "whpk_AAAA", "whsec_", "not base64!"] {
             let error = parse_standard_key(1, &secret(unusable)).unwrap_err();
-            assert_eq!(error.number(), 2);
+            assert_eq!(error.number(), Some(2));
             assert!(!error.to_string().contains(unusable), "{error}");
         }
         let validator =
-            crate::StandardSignatureValidator::new(["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", public]);
+            crate::StandardSignatureValidator::new(["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", public])
+                .unwrap();
         let printed = format!("{validator:?}");
         assert!(!printed.contains("MfKQ"), "{printed}");
     }

@@ -6,7 +6,7 @@ use super::{
     SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
     header_value, pick_json,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "Linear-Signature";
 const TIMESTAMP_FIELD: &str = "webhookTimestamp";
@@ -28,10 +28,11 @@ const TIMESTAMP_FIELD: &str = "webhookTimestamp";
 /// let headers = Headers::new()
 ///     .with("Linear-Signature", &LinearSignatureValidator::sign(b"lin_wh_secret", body))
 ///     .with("Linear-Delivery", "234d1a4e-b617-4388-90fe-adc3633d6b72");
-/// let validator = LinearSignatureValidator::new("lin_wh_secret").clock(Clock::fixed(1_700_000_010));
+/// let validator = LinearSignatureValidator::new("lin_wh_secret")?.clock(Clock::fixed(1_700_000_010));
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "Issue.create");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinearSignatureValidator {
@@ -43,12 +44,13 @@ impl LinearSignatureValidator {
     /// The window of Linear's SDK: 60 seconds.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 60;
 
-    /// A validator accepting any of these signing secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these signing secrets; an error when
+    /// none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
-        }
+        })
     }
 
     freshness_builders!();
@@ -139,6 +141,7 @@ mod tests {
     ) -> Result<(), SignatureError> {
         let headers = Headers::new().with(SIGNATURE_HEADER, signature);
         LinearSignatureValidator::new(secrets)
+            .unwrap()
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(&headers, body))
     }
@@ -190,7 +193,7 @@ mod tests {
             check(SECRET, &signature, text, NOW),
             Err(SignatureError::MalformedHeader { .. })
         ));
-        let validator = LinearSignatureValidator::new(SECRET);
+        let validator = LinearSignatureValidator::new(SECRET).unwrap();
         assert_eq!(
             validator.verify(&SignedRequest::new(&Headers::new(), BODY)),
             Err(SignatureError::MissingHeader(SIGNATURE_HEADER.into()))
@@ -198,8 +201,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            LinearSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+    }
+
+    #[test]
     fn describe_joins_type_and_action() {
-        let validator = LinearSignatureValidator::new(SECRET);
+        let validator = LinearSignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new()
             .with("Linear-Delivery", "234d1a4e-b617-4388-90fe-adc3633d6b72")
             .with("Linear-Event", "Issue");

@@ -1,8 +1,10 @@
 //! Signature validators: one per provider scheme, each also knowing where
 //! that provider puts the delivery id and the event type.
 
+mod digest;
 mod discord;
 mod extract;
+mod freshness;
 mod github;
 mod gitlab;
 mod hmac;
@@ -12,6 +14,7 @@ mod meta;
 mod noop;
 mod paddle;
 mod shopify;
+mod signed_payload;
 mod slack;
 mod square;
 mod standard;
@@ -21,29 +24,35 @@ mod url;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Headers;
 
+pub use self::digest::MAX_SIGNATURES;
+pub(crate) use self::digest::{
+    any_digest_equal, count_signature, decode_hex_digest, digests_equal, signature_entries,
+};
 pub use self::discord::DiscordSignatureValidator;
 pub use self::extract::body_sha256_key;
 pub(crate) use self::extract::{GenericExtraction, header_value, named_header_value, pick_json};
+pub use self::freshness::Clock;
+pub(crate) use self::freshness::{Freshness, freshness_builders};
 pub use self::github::GitHubSignatureValidator;
 pub use self::gitlab::GitLabSignatureValidator;
 pub use self::hmac::HmacSignatureValidator;
-pub use self::keys::InvalidSecret;
 pub(crate) use self::keys::{parse_discord_key, parse_standard_key};
 pub use self::linear::LinearSignatureValidator;
 pub use self::meta::{EventMeta, EventParseError};
 pub use self::noop::NoOpSignatureValidator;
 pub use self::paddle::PaddleSignatureValidator;
 pub use self::shopify::ShopifySignatureValidator;
+pub use self::signed_payload::{InvalidSignedPayload, SignedPayload};
 pub use self::slack::SlackSignatureValidator;
 pub use self::square::SquareSignatureValidator;
 pub use self::standard::StandardSignatureValidator;
 pub use self::stripe::StripeSignatureValidator;
 pub use self::twilio::TwilioSignatureValidator;
 pub(crate) use self::url::check_public_base;
+pub use self::url::request_url;
 
 /// What a validator sees of a request: the headers, the raw body, and for
 /// schemes that sign the URL, the public URL of the request.
@@ -127,6 +136,15 @@ pub enum SignatureError {
     /// The scheme signs the request URL, and the transport did not give it.
     #[error("the request URL is needed to verify this signature")]
     MissingUrl,
+    /// The scheme signs the request URL, and the one given cannot be the
+    /// URL the provider called: no public URL is configured and the
+    /// request's `Host` is not a plain `host[:port]`.
+    #[error("the request URL cannot be verified: {0}")]
+    UnverifiableUrl(&'static str),
+    /// The body cannot be checked against the signature without more work
+    /// than any genuine delivery needs (Twilio: too many form parameters).
+    #[error("the body cannot be verified: {0}")]
+    UnverifiableBody(&'static str),
 }
 
 /// A provider's signature scheme, and where its deliveries carry their id and
@@ -138,12 +156,13 @@ pub enum SignatureError {
 /// ```
 /// use webhooks_core::{GitHubSignatureValidator, Headers, SignatureValidator, SignedRequest};
 ///
-/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody");
+/// let validator = GitHubSignatureValidator::new("It's a Secret to Everybody")?;
 /// let headers = Headers::new().with(
 ///     "X-Hub-Signature-256",
 ///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
 /// );
 /// assert!(validator.verify(&SignedRequest::new(&headers, b"Hello, World!")).is_ok());
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 pub trait SignatureValidator: Send + Sync + fmt::Debug + 'static {
     /// Checks the request's signature on its raw bytes.
@@ -264,151 +283,3 @@ macro_rules! forward_validator {
     )+};
 }
 forward_validator!(Arc, Box);
-
-/// The clock a timestamped scheme checks its tolerance against: seconds
-/// since the Unix epoch. Injectable so tests can use a fixed time.
-#[derive(Clone)]
-pub struct Clock(Option<Arc<dyn Fn() -> i64 + Send + Sync>>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(None)
-    }
-
-    /// A clock that always reads `unix_seconds`.
-    pub fn fixed(unix_seconds: i64) -> Self {
-        Self(Some(Arc::new(move || unix_seconds)))
-    }
-
-    /// A clock read from a function.
-    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
-        Self(Some(Arc::new(now)))
-    }
-
-    /// Now, in seconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
-        match &self.0 {
-            Some(now) => now(),
-            None => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_secs() as i64),
-        }
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self::system()
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Clock(custom)"
-        } else {
-            "Clock(system)"
-        })
-    }
-}
-
-/// The replay window of a scheme that signs a timestamp: a clock, and how
-/// far from it a signed timestamp may be, either way.
-#[derive(Debug, Clone)]
-pub(crate) struct Freshness {
-    tolerance_seconds: u64,
-    clock: Clock,
-}
-
-impl Freshness {
-    /// This window, on the system clock.
-    pub(crate) fn new(tolerance_seconds: u64) -> Self {
-        Self {
-            tolerance_seconds,
-            clock: Clock::system(),
-        }
-    }
-
-    /// Whether `timestamp` (Unix seconds) is within the window.
-    pub(crate) fn check(&self, timestamp: i64) -> Result<(), SignatureError> {
-        let skew_seconds = self.clock.now().saturating_sub(timestamp);
-        if skew_seconds.unsigned_abs() > self.tolerance_seconds {
-            return Err(SignatureError::TimestampOutsideTolerance {
-                tolerance_seconds: self.tolerance_seconds,
-                skew_seconds,
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The builder methods of a validator whose `freshness` field is its
-/// [`Freshness`]: the same two on every timestamped scheme.
-macro_rules! freshness_builders {
-    () => {
-        /// Accepts timestamps this many seconds away from now, either way.
-        #[must_use]
-        pub fn tolerance_seconds(mut self, seconds: u64) -> Self {
-            self.freshness.tolerance_seconds = seconds;
-            self
-        }
-
-        /// Checks the tolerance against this clock instead of the system's.
-        #[must_use]
-        pub fn clock(mut self, clock: Clock) -> Self {
-            self.freshness.clock = clock;
-            self
-        }
-    };
-}
-pub(crate) use freshness_builders;
-
-/// Decodes a hex SHA-256 digest; `None` unless it is 64 hex digits.
-///
-/// Decoded here rather than with `hex::decode_to_slice`, which the load
-/// benchmark's profile showed at about 940 instructions for these 64 digits,
-/// more than the rest of verification apart from the HMAC itself.
-pub(crate) fn decode_hex_digest(hex_digest: &str) -> Option<[u8; 32]> {
-    const fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
-        }
-    }
-    let digits = hex_digest.trim().as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut digest = [0_u8; 32];
-    for (byte, pair) in digest.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(digest)
-}
-
-/// Whether two digests are equal, in time independent of where they differ.
-pub(crate) fn digests_equal(expected: &[u8], given: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    expected.len() == given.len() && bool::from(expected.ct_eq(given))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_hex_digest;
-
-    #[test]
-    fn hex_digests_decode_like_the_hex_crate() {
-        let digest: [u8; 32] = std::array::from_fn(|index| (index * 37 + 11) as u8);
-        let lower = hex::encode(digest);
-        assert_eq!(decode_hex_digest(&lower), Some(digest));
-        assert_eq!(decode_hex_digest(&lower.to_uppercase()), Some(digest));
-        assert_eq!(decode_hex_digest(&format!(" {lower}\t")), Some(digest));
-        assert_eq!(decode_hex_digest(&lower[..62]), None);
-        assert_eq!(decode_hex_digest(&format!("{lower}00")), None);
-        assert_eq!(decode_hex_digest(&format!("{}g", &lower[..63])), None);
-        assert_eq!(decode_hex_digest(&format!("{}é", &lower[..62])), None);
-    }
-}

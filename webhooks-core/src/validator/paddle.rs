@@ -3,10 +3,10 @@
 use super::hmac::hmac_sha256;
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
-    header_value, pick_json,
+    SignedRequest, any_digest_equal, body_sha256_key, count_signature, decode_hex_digest,
+    freshness_builders, pick_json, signature_entries,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "Paddle-Signature";
 
@@ -15,9 +15,10 @@ const SIGNATURE_HEADER: &str = "Paddle-Signature";
 /// secret key, used whole (`pdl_ntfset_…`).
 ///
 /// Any matching `h1` passes (Paddle sends several while a secret is
-/// rotated). The timestamp must be within the tolerance of the clock, both
-/// ways: 5 seconds by default, the window of Paddle's own SDKs, so the
-/// clock must be synchronised. The delivery id is the payload's `event_id`
+/// rotated; at most [`MAX_SIGNATURES`](crate::MAX_SIGNATURES) entries). The
+/// timestamp must be within the tolerance of the clock, both ways: 5
+/// seconds by default, the window of Paddle's own SDKs, so the clock must
+/// be synchronised. As in those SDKs, it is checked before the signatures. The delivery id is the payload's `event_id`
 /// (else its `notification_id`), the event type its `event_type`.
 ///
 /// ```
@@ -26,10 +27,11 @@ const SIGNATURE_HEADER: &str = "Paddle-Signature";
 /// let body = br#"{"event_id":"evt_01h","event_type":"transaction.completed","data":{}}"#;
 /// let header = PaddleSignatureValidator::sign(b"pdl_ntfset_secret", 1_700_000_000, body);
 /// let headers = Headers::new().with("Paddle-Signature", &header);
-/// let validator = PaddleSignatureValidator::new("pdl_ntfset_secret").clock(Clock::fixed(1_700_000_002));
+/// let validator = PaddleSignatureValidator::new("pdl_ntfset_secret")?.clock(Clock::fixed(1_700_000_002));
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "transaction.completed");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct PaddleSignatureValidator {
@@ -41,12 +43,13 @@ impl PaddleSignatureValidator {
     /// The window of Paddle's SDKs: 5 seconds.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 5;
 
-    /// A validator accepting any of these secret keys.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these secret keys; an error when none
+    /// is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
-        }
+        })
     }
 
     freshness_builders!();
@@ -61,18 +64,16 @@ impl PaddleSignatureValidator {
 
 impl SignatureValidator for PaddleSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = header_value(request.headers(), SIGNATURE_HEADER)
-            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b';'))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
         };
         let mut timestamp = None;
-        let mut given = Vec::new();
-        let mut any_h1 = false;
-        for item in value.split(';') {
-            let (key, content) = item
-                .trim()
+        // The h1 signatures as sent, decoded only once the header is read.
+        let (mut count, mut h1) = (0, Vec::new());
+        for item in entries {
+            let (key, content) = item?
                 .split_once('=')
                 .ok_or_else(|| malformed("expected `key=value` items"))?;
             match key {
@@ -84,28 +85,30 @@ impl SignatureValidator for PaddleSignatureValidator {
                         return Err(malformed("more than one timestamp"));
                     }
                 }
-                "h1" => {
-                    any_h1 = true;
-                    given.extend(decode_hex_digest(content));
+                scheme => {
+                    count_signature(&mut count, SIGNATURE_HEADER)?;
+                    if scheme == "h1" {
+                        h1.push(content);
+                    }
                 }
-                _ => {}
             }
         }
         let (timestamp_text, timestamp) = timestamp.ok_or_else(|| malformed("no timestamp"))?;
-        if !any_h1 {
+        if h1.is_empty() {
             return Err(malformed("no h1 signature"));
         }
+        self.freshness.check(timestamp)?;
+        let given: Vec<[u8; 32]> = h1.into_iter().filter_map(decode_hex_digest).collect();
         let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b":", request.body()];
-        let matches = self.secrets.iter().any(|secret| {
-            let expected = hmac_sha256(secret.expose(), &signed);
-            given
-                .iter()
-                .any(|candidate| digests_equal(&expected, candidate))
-        });
-        if !matches {
-            return Err(SignatureError::NoMatchingSignature);
+        let matches = self
+            .secrets
+            .iter()
+            .any(|secret| any_digest_equal(&hmac_sha256(secret.expose(), &signed), &given));
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
         }
-        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
@@ -151,6 +154,7 @@ mod tests {
     ) -> Result<(), SignatureError> {
         let headers = Headers::new().with(SIGNATURE_HEADER, header);
         PaddleSignatureValidator::new(secrets)
+            .unwrap()
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(&headers, body))
     }
@@ -209,6 +213,7 @@ mod tests {
         );
         assert!(check(SECRET, HEADER, BODY, TIMESTAMP - 6).is_err());
         let relaxed = PaddleSignatureValidator::new(SECRET)
+            .unwrap()
             .tolerance_seconds(60)
             .clock(Clock::fixed(TIMESTAMP + 60));
         let headers = Headers::new().with(SIGNATURE_HEADER, HEADER);
@@ -220,8 +225,27 @@ mod tests {
     }
 
     #[test]
+    fn at_most_ten_signatures_and_an_empty_secret_is_refused() {
+        // The SDK's header with its decoy, and decoys up to ten entries.
+        let ten = HEADER.replace("h1=dummy;", &"h1=dummy;".repeat(9));
+        assert_eq!(check(SECRET, &ten, BODY, TIMESTAMP), Ok(()));
+        let eleven = HEADER.replace("h1=dummy;", &"h2=dummy;".repeat(10));
+        assert_eq!(
+            check(SECRET, &eleven, BODY, TIMESTAMP),
+            Err(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER.into(),
+                reason: "too many signatures (more than 10)"
+            })
+        );
+        assert_eq!(
+            PaddleSignatureValidator::new([SECRET, ""]).unwrap_err(),
+            InvalidSecret::Empty { number: 2 }
+        );
+    }
+
+    #[test]
     fn describe_reads_event_id_and_type() {
-        let validator = PaddleSignatureValidator::new(SECRET);
+        let validator = PaddleSignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new();
         let body = br#"{"event_id":"evt_01h8bzakzx3hm2fmen703n5q45","event_type":"transaction.completed","occurred_at":"2023-08-21T11:57:47.390028Z","notification_id":"ntf_01h8bzam1z32agrxjwhjgqk8w6","data":{"id":"txn_01h8bz7mwqhxv4h6dn2sz1ygq2"}}"#;
         let meta = validator

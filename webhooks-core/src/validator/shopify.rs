@@ -6,7 +6,7 @@ use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
     digests_equal, header_value,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Shopify-Hmac-Sha256";
 
@@ -25,10 +25,11 @@ const SIGNATURE_HEADER: &str = "X-Shopify-Hmac-Sha256";
 ///     .with("X-Shopify-Hmac-Sha256", &ShopifySignatureValidator::sign(b"client-secret", body))
 ///     .with("X-Shopify-Topic", "orders/create")
 ///     .with("X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
-/// let validator = ShopifySignatureValidator::new("client-secret");
+/// let validator = ShopifySignatureValidator::new("client-secret")?;
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "orders/create");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShopifySignatureValidator {
@@ -36,11 +37,12 @@ pub struct ShopifySignatureValidator {
 }
 
 impl ShopifySignatureValidator {
-    /// A validator accepting any of these client secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
-        }
+    /// A validator accepting any of these client secrets; an error when
+    /// none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
+        })
     }
 
     /// The `X-Shopify-Hmac-Sha256` value Shopify sends for `body`.
@@ -103,7 +105,9 @@ mod tests {
         body: &[u8],
     ) -> Result<(), SignatureError> {
         let headers = Headers::new().with(SIGNATURE_HEADER, signature);
-        ShopifySignatureValidator::new(secrets).verify(&SignedRequest::new(&headers, body))
+        ShopifySignatureValidator::new(secrets)
+            .unwrap()
+            .verify(&SignedRequest::new(&headers, body))
     }
 
     #[test]
@@ -144,6 +148,7 @@ mod tests {
         let hex_form = hex::encode(hmac_sha256(SECRET.as_bytes(), &[BODY]));
         assert!(verify(SECRET, &hex_form, BODY).is_err());
         let missing = ShopifySignatureValidator::new(SECRET)
+            .unwrap()
             .verify(&SignedRequest::new(&Headers::new(), BODY));
         assert_eq!(
             missing,
@@ -152,8 +157,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            ShopifySignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+    }
+
+    #[test]
     fn describe_reads_the_headers() {
-        let validator = ShopifySignatureValidator::new(SECRET);
+        let validator = ShopifySignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new().with("X-Shopify-Topic", "shop/redact").with(
             "X-Shopify-Webhook-Id",
             "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",

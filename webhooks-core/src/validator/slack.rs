@@ -7,7 +7,7 @@ use super::{
     SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
     header_value, pick_json,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Slack-Signature";
 const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
@@ -15,7 +15,7 @@ const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
 /// Verifies Slack's signed requests: `X-Slack-Signature: v0=<hex>`, the
 /// HMAC-SHA256 of `"v0:{X-Slack-Request-Timestamp}:{body}"` under the app's
 /// signing secret, with the timestamp within five minutes (the tolerance) of
-/// the clock, both ways.
+/// the clock, both ways; as in Slack's SDKs, the timestamp is checked first.
 ///
 /// The delivery id is the payload's `event_id` (Events API), else the body's
 /// SHA-256; the event type is the payload's `event.type`, else its `type`
@@ -29,10 +29,11 @@ const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
 /// let headers = Headers::new()
 ///     .with("X-Slack-Request-Timestamp", "1700000000")
 ///     .with("X-Slack-Signature", &SlackSignatureValidator::sign(b"signing-secret", 1_700_000_000, body));
-/// let validator = SlackSignatureValidator::new("signing-secret").clock(Clock::fixed(1_700_000_060));
+/// let validator = SlackSignatureValidator::new("signing-secret")?.clock(Clock::fixed(1_700_000_060));
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "app_mention");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SlackSignatureValidator {
@@ -44,12 +45,13 @@ impl SlackSignatureValidator {
     /// Slack's window: five minutes.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
-    /// A validator accepting any of these signing secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these signing secrets; an error when
+    /// none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
-        }
+        })
     }
 
     freshness_builders!();
@@ -84,15 +86,17 @@ impl SignatureValidator for SlackSignatureValidator {
                 header: SIGNATURE_HEADER.into(),
                 reason: "expected `v0=` and 64 hex digits",
             })?;
+        self.freshness.check(timestamp)?;
         let signed: [&[u8]; 4] = [b"v0:", timestamp_text.as_bytes(), b":", request.body()];
         let matches = self
             .secrets
             .iter()
             .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if !matches {
-            return Err(SignatureError::NoMatchingSignature);
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
         }
-        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
@@ -165,6 +169,7 @@ mod tests {
             .with(SIGNATURE_HEADER, signature)
             .with(TIMESTAMP_HEADER, timestamp);
         SlackSignatureValidator::new(secrets)
+            .unwrap()
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(&headers, body))
     }
@@ -209,7 +214,7 @@ mod tests {
 
     #[test]
     fn url_verification_is_answered_with_its_challenge() {
-        let validator = SlackSignatureValidator::new("secret");
+        let validator = SlackSignatureValidator::new("secret").unwrap();
         // The payload of Slack's docs, "url_verification event".
         let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
         let handshake = answer(&validator, body).expect("a url_verification is a handshake");
@@ -268,7 +273,7 @@ mod tests {
             check(SECRET, SIGNATURE, &ts, BODY, TIMESTAMP - 301),
             Err(SignatureError::TimestampOutsideTolerance { .. })
         ));
-        let validator = SlackSignatureValidator::new(SECRET);
+        let validator = SlackSignatureValidator::new(SECRET).unwrap();
         let only_signature = Headers::new().with(SIGNATURE_HEADER, SIGNATURE);
         assert_eq!(
             validator.verify(&SignedRequest::new(&only_signature, BODY)),
@@ -281,8 +286,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            SlackSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+    }
+
+    #[test]
     fn describe_json_events_and_forms() {
-        let validator = SlackSignatureValidator::new(SECRET);
+        let validator = SlackSignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new();
         let describe = |body: &[u8]| validator.describe(&SignedRequest::new(&headers, body));
         let event = br#"{"token":"x","team_id":"T1","event":{"type":"reaction_added","user":"U1"},"type":"event_callback","event_id":"Ev08MFMKH6","event_time":1234567890}"#;

@@ -8,7 +8,7 @@ use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
     digests_equal, pick_json,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
 
@@ -18,7 +18,9 @@ const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
 ///
 /// The notification URL is the one registered with Square; a server behind
 /// a proxy sets its public base with [`SquareSignatureValidator::public_url`]
-/// (`https://example.com`), and the request's path and query are appended.
+/// (`https://example.com`), and the request's path and query are appended,
+/// whatever the `Host` header says. Without it, the URL is the one the
+/// transport rebuilt from a plain `Host` header, or the request is refused.
 /// The delivery id is the payload's `event_id`, the event type its `type`
 /// (`payment.updated`).
 ///
@@ -29,10 +31,11 @@ const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
 /// let url = "https://example.com/webhooks/square";
 /// let headers = Headers::new()
 ///     .with("x-square-hmacsha256-signature", &SquareSignatureValidator::sign(b"signature-key", url, body));
-/// let validator = SquareSignatureValidator::new("signature-key").public_url("https://example.com");
+/// let validator = SquareSignatureValidator::new("signature-key")?.public_url("https://example.com");
 /// let request = SignedRequest::new(&headers, body).with_url("http://127.0.0.1:3000/webhooks/square");
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().id, "6a8f5f28");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SquareSignatureValidator {
@@ -41,12 +44,13 @@ pub struct SquareSignatureValidator {
 }
 
 impl SquareSignatureValidator {
-    /// A validator accepting any of these signature keys.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these signature keys; an error when
+    /// none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             public_url: None,
-        }
+        })
     }
 
     /// The public base URL Square calls (`https://example.com`, optionally
@@ -78,7 +82,7 @@ impl SignatureValidator for SquareSignatureValidator {
             reason: "expected the base64 of a 32-byte digest",
         })?;
         let seen = request.url().ok_or(SignatureError::MissingUrl)?;
-        let url = public_url(self.public_url.as_deref(), seen);
+        let url = public_url(self.public_url.as_deref(), seen)?;
         let signed: [&[u8]; 2] = [url.as_bytes(), request.body()];
         let matches = self
             .secrets
@@ -142,11 +146,13 @@ mod tests {
             SquareSignatureValidator::sign(KEY.as_bytes(), URL, BODY),
             SIGNATURE
         );
-        let validator = SquareSignatureValidator::new(KEY);
+        let validator = SquareSignatureValidator::new(KEY).unwrap();
         assert_eq!(check(&validator, Some(URL), SIGNATURE, BODY), Ok(()));
-        let rotated = SquareSignatureValidator::new(["MCmhFRxGX82xMwg5FsaoQA", KEY]);
+        let rotated = SquareSignatureValidator::new(["MCmhFRxGX82xMwg5FsaoQA", KEY]).unwrap();
         assert_eq!(check(&rotated, Some(URL), SIGNATURE, BODY), Ok(()));
-        let behind_proxy = SquareSignatureValidator::new(KEY).public_url("https://webhook.site");
+        let behind_proxy = SquareSignatureValidator::new(KEY)
+            .unwrap()
+            .public_url("https://webhook.site");
         let seen = "http://127.0.0.1:3000/679a4f3a-dcfa-49ee-bac5-9d0edad886b9";
         assert_eq!(check(&behind_proxy, Some(seen), SIGNATURE, BODY), Ok(()));
         assert!(behind_proxy.needs_url());
@@ -154,7 +160,7 @@ mod tests {
 
     #[test]
     fn square_sdk_negative_cases() {
-        let validator = SquareSignatureValidator::new(KEY);
+        let validator = SquareSignatureValidator::new(KEY).unwrap();
         let no_match = Err(SignatureError::NoMatchingSignature);
         // test_signature_validation_url_mismatch.
         let other_url = "https://webhook.site/79a4f3a-dcfa-49ee-bac5-9d0edad886b9";
@@ -163,7 +169,7 @@ mod tests {
             no_match
         );
         // test_signature_validation_invalid_signature_key.
-        let other_key = SquareSignatureValidator::new("MCmhFRxGX82xMwg5FsaoQA");
+        let other_key = SquareSignatureValidator::new("MCmhFRxGX82xMwg5FsaoQA").unwrap();
         assert_eq!(check(&other_key, Some(URL), SIGNATURE, BODY), no_match);
         // test_signature_validation_invalid_signature_header: a 20-byte value.
         assert!(matches!(
@@ -197,8 +203,43 @@ mod tests {
     }
 
     #[test]
+    fn the_host_cannot_move_the_signed_path() {
+        // Signed for /other; a Host header carrying `?` or `/` would have
+        // turned the real path into a query or appended to it.
+        let signed_for = "https://webhook.site/other";
+        let signature = SquareSignatureValidator::sign(KEY.as_bytes(), signed_for, BODY);
+        let behind_proxy = SquareSignatureValidator::new(KEY)
+            .unwrap()
+            .public_url("https://webhook.site");
+        let direct = SquareSignatureValidator::new(KEY).unwrap();
+        for seen in [
+            "/679a4f3a",
+            "http://x?a=/679a4f3a",
+            "http://x/other?/679a4f3a",
+        ] {
+            for validator in [&behind_proxy, &direct] {
+                assert!(
+                    check(validator, Some(seen), &signature, BODY).is_err(),
+                    "{seen}"
+                );
+            }
+        }
+        // A path alone verifies with the public URL and not without it.
+        let path = "/679a4f3a-dcfa-49ee-bac5-9d0edad886b9";
+        assert_eq!(check(&behind_proxy, Some(path), SIGNATURE, BODY), Ok(()));
+        assert!(matches!(
+            check(&direct, Some(path), SIGNATURE, BODY),
+            Err(SignatureError::UnverifiableUrl(_))
+        ));
+        assert_eq!(
+            SquareSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+    }
+
+    #[test]
     fn describe_reads_event_id_and_type() {
-        let validator = SquareSignatureValidator::new(KEY);
+        let validator = SquareSignatureValidator::new(KEY).unwrap();
         let headers = Headers::new();
         let meta = validator
             .describe(&SignedRequest::new(&headers, BODY))

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use super::hmac::hmac_sha256;
 use super::keys::{
-    InvalidSecret, StandardKey, decode_base64, ed25519_sign, ed25519_verifies, encode_base64,
-    parse_standard_key, standard_signing_seed,
+    StandardKey, decode_base64, ed25519_sign, ed25519_verifies, encode_base64, parse_standard_key,
+    standard_signing_seed,
 };
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, digests_equal, freshness_builders, header_value, pick_json,
+    SignedRequest, any_digest_equal, body_sha256_key, count_signature, freshness_builders,
+    header_value, pick_json, signature_entries,
 };
+use crate::InvalidSecret;
 use crate::{Headers, Secret, Secrets};
 
 /// The header names of one family.
@@ -35,9 +37,13 @@ const SVIX: Names = Names {
 
 /// The `webhook-*` names, or `svix-*` when only Svix's signature is there.
 fn names(headers: &Headers) -> &'static Names {
-    if header_value(headers, STANDARD.signature).is_none()
-        && header_value(headers, SVIX.signature).is_some()
-    {
+    // Raw bytes: a flooded signature header is not read whole here.
+    let present = |name| {
+        headers
+            .get_bytes(name)
+            .is_some_and(|value| !value.trim_ascii().is_empty())
+    };
+    if !present(STANDARD.signature) && present(SVIX.signature) {
         &SVIX
     } else {
         &STANDARD
@@ -51,9 +57,11 @@ fn names(headers: &Headers) -> &'static Names {
 ///
 /// A secret is either `whsec_<base64>` (the prefix optional, padding
 /// optional), the HMAC key, or `whpk_<base64>`, the sender's Ed25519 public
-/// key. Any entry matching any secret passes; unknown versions are ignored.
-/// The timestamp must be within the tolerance (300 s by default) of the
-/// clock, both ways. The `svix-id`, `svix-timestamp` and `svix-signature`
+/// key. Any entry matching any secret passes; unknown versions are ignored,
+/// but count towards the [`MAX_SIGNATURES`](crate::MAX_SIGNATURES) a header
+/// may hold. The timestamp must be within the tolerance (300 s by default)
+/// of the clock, both ways; as in the Standard Webhooks libraries, it is
+/// checked before the signatures, so a replay costs no cryptography. The `svix-id`, `svix-timestamp` and `svix-signature`
 /// headers are accepted too. The delivery id is the `webhook-id` header, the
 /// event type the payload's `type`.
 ///
@@ -67,10 +75,11 @@ fn names(headers: &Headers) -> &'static Names {
 ///     .with("webhook-id", "msg_1")
 ///     .with("webhook-timestamp", "1700000000")
 ///     .with("webhook-signature", &signature);
-/// let validator = StandardSignatureValidator::new(secret).clock(Clock::fixed(1_700_000_030));
+/// let validator = StandardSignatureValidator::new(secret)?.clock(Clock::fixed(1_700_000_030));
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().id, "msg_1");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct StandardSignatureValidator {
@@ -82,22 +91,13 @@ impl StandardSignatureValidator {
     /// The tolerance of the Standard Webhooks libraries: 300 seconds.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
-    /// A validator accepting any of these secrets.
-    ///
-    /// # Panics
-    /// If a secret is neither `whsec_<base64>` nor a valid `whpk_<base64>`
-    /// public key; [`StandardSignatureValidator::try_new`] returns the error.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        match Self::try_new(secrets) {
-            Ok(validator) => validator,
-            Err(error) => panic!("{error}"),
-        }
-    }
-
-    /// A validator accepting any of these secrets, or which one is unusable.
-    pub fn try_new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+    /// A validator accepting any of these secrets, or which one is unusable:
+    /// none given, an empty one, or one that is neither `whsec_<base64>`
+    /// nor a valid `whpk_<base64>` public key.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
         let keys = secrets
             .into()
+            .non_empty()?
             .iter()
             .enumerate()
             .map(|(index, secret)| parse_standard_key(index, secret))
@@ -119,7 +119,7 @@ impl StandardSignatureValidator {
         body: &[u8],
     ) -> Result<String, InvalidSecret> {
         let StandardKey::Hmac(key) = parse_standard_key(0, &Secret::from(secret))? else {
-            return Err(InvalidSecret::new(0, "expected a `whsec_` secret"));
+            return Err(InvalidSecret::unusable(0, "expected a `whsec_` secret"));
         };
         let timestamp = timestamp.to_string();
         let digest = hmac_sha256(
@@ -158,7 +158,7 @@ impl SignatureValidator for StandardSignatureValidator {
         let required = |name: &'static str| {
             header_value(headers, name).ok_or_else(|| SignatureError::MissingHeader(name.into()))
         };
-        let signatures = required(names.signature)?;
+        let entries = signature_entries(headers, names.signature, None)?;
         let id = required(names.id)?;
         let timestamp_text = required(names.timestamp)?;
         let timestamp: i64 =
@@ -168,23 +168,27 @@ impl SignatureValidator for StandardSignatureValidator {
                     header: names.timestamp.into(),
                     reason: "timestamp is not an integer",
                 })?;
-        let (mut v1, mut v1a) = (Vec::new(), Vec::new());
-        for entry in signatures.split_ascii_whitespace() {
-            match entry.split_once(',') {
-                Some(("v1", signature)) => v1.extend(decode_base64(signature)),
-                Some(("v1a", signature)) => v1a.extend(decode_base64(signature)),
+        // The signatures as sent, decoded only once the header is read.
+        let (mut count, mut v1, mut v1a) = (0, Vec::new(), Vec::new());
+        for entry in entries {
+            count_signature(&mut count, names.signature)?;
+            match entry?.split_once(',') {
+                Some(("v1", signature)) => v1.push(signature),
+                Some(("v1a", signature)) => v1a.push(signature),
                 _ => {}
             }
         }
-        let known = signatures
-            .split_ascii_whitespace()
-            .any(|entry| entry.starts_with("v1,") || entry.starts_with("v1a,"));
-        if !known {
+        if v1.is_empty() && v1a.is_empty() {
             return Err(SignatureError::MalformedHeader {
                 header: names.signature.into(),
                 reason: "no `v1,` or `v1a,` signature",
             });
         }
+        self.freshness.check(timestamp)?;
+        let decode = |signatures: Vec<&str>| -> Vec<Vec<u8>> {
+            signatures.into_iter().filter_map(decode_base64).collect()
+        };
+        let (v1, v1a) = (decode(v1), decode(v1a));
         let signed: [&[u8]; 5] = [
             id.as_bytes(),
             b".",
@@ -192,19 +196,26 @@ impl SignatureValidator for StandardSignatureValidator {
             b".",
             request.body(),
         ];
+        // Ed25519 reads its message whole: built once, on the first key
+        // that needs it, whatever the number of keys and signatures.
+        let mut message = None;
         let matches = self.keys.iter().any(|key| match key {
             StandardKey::Hmac(secret) => {
-                let expected = hmac_sha256(secret.expose(), &signed);
-                v1.iter().any(|given| digests_equal(&expected, given))
+                any_digest_equal(&hmac_sha256(secret.expose(), &signed), &v1)
             }
-            StandardKey::Ed25519(public) => v1a
-                .iter()
-                .any(|given| ed25519_verifies(public, &signed, given)),
+            StandardKey::Ed25519(public) => {
+                !v1a.is_empty() && {
+                    let message: &[u8] = message.get_or_insert_with(|| signed.concat());
+                    v1a.iter()
+                        .any(|given| ed25519_verifies(public, message, given))
+                }
+            }
         });
-        if !matches {
-            return Err(SignatureError::NoMatchingSignature);
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
         }
-        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
@@ -253,6 +264,7 @@ mod tests {
         now: i64,
     ) -> Result<(), SignatureError> {
         StandardSignatureValidator::new(secrets)
+            .unwrap()
             .clock(Clock::fixed(now))
             .verify(&SignedRequest::new(headers, PAYLOAD))
     }
@@ -371,7 +383,9 @@ mod tests {
             ));
         }
         assert_eq!(check(SECRET, &signed, TIMESTAMP - 300), Ok(()));
-        let lenient = StandardSignatureValidator::new(SECRET).tolerance_seconds(600);
+        let lenient = StandardSignatureValidator::new(SECRET)
+            .unwrap()
+            .tolerance_seconds(600);
         let lenient = lenient.clock(Clock::fixed(TIMESTAMP + 599));
         assert_eq!(
             lenient.verify(&SignedRequest::new(&signed, PAYLOAD)),
@@ -389,8 +403,54 @@ mod tests {
     }
 
     #[test]
+    fn at_most_ten_signatures_each_checked_against_one_message() {
+        let ts = TIMESTAMP.to_string();
+        let decoy = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8AA==";
+        // Nine forged Ed25519 signatures (one of them of another version),
+        // then the genuine one: verified.
+        let header = |decoys: usize| {
+            let mut value = "v2,x ".to_owned();
+            value.push_str(&format!("{decoy} ").repeat(decoys - 1));
+            value + V1A
+        };
+        let ten = headers(&STANDARD, &header(9), &ts);
+        assert_eq!(check(PUBLIC_KEY, &ten, TIMESTAMP), Ok(()));
+        assert_eq!(check([SECRET, PUBLIC_KEY], &ten, TIMESTAMP), Ok(()));
+        // Eleven: malformed, before any signature is checked.
+        let eleven = headers(&STANDARD, &header(10), &ts);
+        assert_eq!(
+            check(PUBLIC_KEY, &eleven, TIMESTAMP),
+            Err(SignatureError::MalformedHeader {
+                header: "webhook-signature".into(),
+                reason: "too many signatures (more than 10)"
+            })
+        );
+        // A stale forgery is refused for its timestamp, as the libraries do.
+        let stale = headers(&STANDARD, decoy, &ts);
+        assert!(matches!(
+            check(PUBLIC_KEY, &stale, TIMESTAMP + 301),
+            Err(SignatureError::TimestampOutsideTolerance { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        for empty in ["", "whsec_"] {
+            assert_eq!(
+                StandardSignatureValidator::new([SECRET, empty]).unwrap_err(),
+                InvalidSecret::Empty { number: 2 }
+            );
+        }
+        let none = Secrets::from_iter::<[&str; 0]>([]);
+        assert_eq!(
+            StandardSignatureValidator::new(none).unwrap_err(),
+            InvalidSecret::NoSecrets
+        );
+    }
+
+    #[test]
     fn describe_reads_the_id_header_and_payload_type() {
-        let validator = StandardSignatureValidator::new(SECRET);
+        let validator = StandardSignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new()
             .with("svix-id", "msg_2")
             .with("svix-signature", "v1,x");

@@ -3,9 +3,10 @@
 use super::hmac::hmac_sha256;
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, decode_hex_digest, digests_equal, freshness_builders, pick_json,
+    SignedRequest, any_digest_equal, count_signature, decode_hex_digest, freshness_builders,
+    pick_json, signature_entries,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
@@ -13,8 +14,11 @@ const SIGNATURE_HEADER: &str = "Stripe-Signature";
 /// `"{t}.{body}"` under the endpoint secret, used whole (`whsec_` included).
 ///
 /// Any matching `v1` entry passes (Stripe sends several while a secret is
-/// rolled); `v0` and unknown schemes are ignored. The timestamp must be
-/// within the tolerance (300 s by default) of the clock, both ways. The
+/// rolled); `v0` and unknown schemes are ignored, but count towards the
+/// [`MAX_SIGNATURES`](crate::MAX_SIGNATURES) a header may hold. The
+/// timestamp must be within the tolerance (300 s by default) of the clock,
+/// both ways; it is checked before the signatures, as Stripe's libraries
+/// refuse a stale one too, so a replayed delivery costs no HMAC. The
 /// delivery id is the payload's `id`, the event type its `type`.
 ///
 /// ```
@@ -22,11 +26,12 @@ const SIGNATURE_HEADER: &str = "Stripe-Signature";
 ///
 /// let body = br#"{"id":"evt_1","type":"payment_intent.succeeded"}"#;
 /// let header = StripeSignatureValidator::sign(b"whsec_test", 1_700_000_000, body);
-/// let validator = StripeSignatureValidator::new("whsec_test").clock(Clock::fixed(1_700_000_010));
+/// let validator = StripeSignatureValidator::new("whsec_test")?.clock(Clock::fixed(1_700_000_010));
 /// let headers = Headers::new().with("Stripe-Signature", &header);
 /// let request = SignedRequest::new(&headers, body);
 /// assert!(validator.verify(&request).is_ok());
 /// assert_eq!(validator.describe(&request).unwrap().event_type, "payment_intent.succeeded");
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct StripeSignatureValidator {
@@ -38,12 +43,13 @@ impl StripeSignatureValidator {
     /// The tolerance Stripe's own libraries use: 300 seconds.
     pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
-    /// A validator accepting any of these endpoint secrets.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these endpoint secrets; an error when
+    /// none is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             freshness: Freshness::new(Self::DEFAULT_TOLERANCE_SECONDS),
-        }
+        })
     }
 
     freshness_builders!();
@@ -57,19 +63,16 @@ impl StripeSignatureValidator {
 
 impl SignatureValidator for StripeSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = request
-            .headers()
-            .get(SIGNATURE_HEADER)
-            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b','))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
         };
         let mut timestamp = None;
-        let mut any_v1 = false;
-        for item in value.split(',') {
-            let (scheme, content) = item
-                .trim()
+        // The v1 signatures as sent, decoded only once the header is read.
+        let (mut count, mut v1) = (0, Vec::new());
+        for item in entries {
+            let (scheme, content) = item?
                 .split_once('=')
                 .ok_or_else(|| malformed("expected `key=value` items"))?;
             if scheme == "t" {
@@ -79,33 +82,30 @@ impl SignatureValidator for StripeSignatureValidator {
                 if timestamp.replace(parsed).is_some() {
                     return Err(malformed("more than one timestamp"));
                 }
-            } else if scheme == "v1" {
-                any_v1 = true;
+                continue;
+            }
+            count_signature(&mut count, SIGNATURE_HEADER)?;
+            if scheme == "v1" {
+                v1.push(content);
             }
         }
         let timestamp = timestamp.ok_or_else(|| malformed("no timestamp"))?;
-        if !any_v1 {
+        if v1.is_empty() {
             return Err(malformed("no v1 signature"));
         }
+        self.freshness.check(timestamp)?;
+        let given: Vec<[u8; 32]> = v1.into_iter().filter_map(decode_hex_digest).collect();
         let signed_timestamp = timestamp.to_string();
-        let given: Vec<[u8; 32]> = value
-            .split(',')
-            .filter_map(|item| item.trim().strip_prefix("v1="))
-            .filter_map(decode_hex_digest)
-            .collect();
-        let matches = self.secrets.iter().any(|secret| {
-            let expected = hmac_sha256(
-                secret.expose(),
-                &[signed_timestamp.as_bytes(), b".", request.body()],
-            );
-            given
-                .iter()
-                .any(|candidate| digests_equal(&expected, candidate))
-        });
-        if !matches {
-            return Err(SignatureError::NoMatchingSignature);
+        let signed: [&[u8]; 3] = [signed_timestamp.as_bytes(), b".", request.body()];
+        let matches = self
+            .secrets
+            .iter()
+            .any(|secret| any_digest_equal(&hmac_sha256(secret.expose(), &signed), &given));
+        if matches {
+            Ok(())
+        } else {
+            Err(SignatureError::NoMatchingSignature)
         }
-        self.freshness.check(timestamp)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
@@ -135,7 +135,9 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), SignatureError> {
-        let validator = StripeSignatureValidator::new(SECRET).clock(Clock::fixed(now));
+        let validator = StripeSignatureValidator::new(SECRET)
+            .unwrap()
+            .clock(Clock::fixed(now));
         let headers = Headers::new().with(SIGNATURE_HEADER, header);
         validator.verify(&SignedRequest::new(&headers, body))
     }
@@ -240,8 +242,9 @@ mod tests {
 
     #[test]
     fn rotation_and_missing_header() {
-        let validator =
-            StripeSignatureValidator::new(["whsec_new", SECRET]).clock(Clock::fixed(NOW));
+        let validator = StripeSignatureValidator::new(["whsec_new", SECRET])
+            .unwrap()
+            .clock(Clock::fixed(NOW));
         let headers = Headers::new().with(
             SIGNATURE_HEADER,
             &StripeSignatureValidator::sign(SECRET.as_bytes(), NOW, PAYLOAD),
@@ -257,8 +260,46 @@ mod tests {
     }
 
     #[test]
+    fn at_most_ten_signatures_and_a_stale_timestamp_before_any_hmac() {
+        let good = signature(SECRET, NOW, PAYLOAD);
+        // `decoys` entries (v0 ones count too), then the genuine one.
+        let header = |decoys: usize| {
+            let mut value = format!("t={NOW},v0=00");
+            value.push_str(&",v1=bad_signature".repeat(decoys - 1));
+            value + ",v1=" + &good
+        };
+        assert_eq!(check(&header(9), PAYLOAD, NOW), Ok(()));
+        // Eleven: refused as malformed, the genuine one never reached.
+        assert_eq!(
+            check(&header(10), PAYLOAD, NOW),
+            Err(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER.into(),
+                reason: "too many signatures (more than 10)"
+            })
+        );
+        // A stale forgery is refused for its timestamp.
+        assert!(matches!(
+            check(&format!("t={NOW},v1=bad_signature"), PAYLOAD, NOW + 301),
+            Err(SignatureError::TimestampOutsideTolerance { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        assert_eq!(
+            StripeSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
+        );
+        let none = Secrets::from_iter::<[&str; 0]>([]);
+        assert_eq!(
+            StripeSignatureValidator::new(none).unwrap_err(),
+            InvalidSecret::NoSecrets
+        );
+    }
+
+    #[test]
     fn describe_reads_id_and_type() {
-        let validator = StripeSignatureValidator::new(SECRET);
+        let validator = StripeSignatureValidator::new(SECRET).unwrap();
         let headers = Headers::new();
         let meta = validator
             .describe(&SignedRequest::new(&headers, br#"{"id":"evt_1","object":"event","data":{"object":{"id":"pi_1","type":"x"}},"type":"payment_intent.succeeded"}"#))

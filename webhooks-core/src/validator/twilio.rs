@@ -1,21 +1,23 @@
 //! Twilio: `X-Twilio-Signature`, HMAC-SHA1 over the URL and the sorted
 //! form parameters.
 
-use std::borrow::Cow;
-
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::keys::{decode_base64_digest, decode_hex_array, encode_base64};
-use super::url::{parse_form, public_url, query_param};
+use super::url::{parse_form_at_most, public_url, query_param, url_variants};
 use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
     digests_equal, header_value,
 };
-use crate::Secrets;
+use crate::{InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// The most form parameters a delivery may post. Twilio posts a few dozen;
+/// a form holding more is refused before it is decoded or sorted.
+const MAX_FORM_PARAMETERS: usize = 1000;
 
 /// Verifies Twilio's `X-Twilio-Signature`: the base64 HMAC-SHA1, under the
 /// account's auth token, of the full public URL followed by each POST
@@ -29,7 +31,11 @@ const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 /// Twilio signs the URL it called, which a server behind a proxy does not
 /// see: [`TwilioSignatureValidator::public_url`] sets the public base
 /// (`https://example.com`), and the path and query of the request are
-/// appended to it. The delivery id is the `I-Twilio-Idempotency-Token`
+/// appended to it, whatever the `Host` header says. Without it, the URL is
+/// the one the transport rebuilt from a plain `Host` header, or the request
+/// is refused. A form of more than 1,000 parameters is refused unread (401:
+/// no genuine delivery is that large, and it cannot be verified without
+/// decoding and sorting it all). The delivery id is the `I-Twilio-Idempotency-Token`
 /// header, else the body's SHA-256; Twilio sends no event type (listen with
 /// `event = "*"`).
 ///
@@ -40,10 +46,11 @@ const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 /// let body = b"CallSid=CA1234567890ABCDE&From=%2B14158675309";
 /// let signature = TwilioSignatureValidator::sign(b"auth-token", url, &[("CallSid", "CA1234567890ABCDE"), ("From", "+14158675309")]);
 /// let headers = Headers::new().with("X-Twilio-Signature", &signature);
-/// let validator = TwilioSignatureValidator::new("auth-token").public_url("https://example.com");
+/// let validator = TwilioSignatureValidator::new("auth-token")?.public_url("https://example.com");
 /// // The transport sees the internal address; the public base replaces it.
 /// let request = SignedRequest::new(&headers, body).with_url("http://10.0.0.7:3000/webhooks/twilio");
 /// assert!(validator.verify(&request).is_ok());
+/// # Ok::<(), webhooks_core::InvalidSecret>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct TwilioSignatureValidator {
@@ -52,12 +59,13 @@ pub struct TwilioSignatureValidator {
 }
 
 impl TwilioSignatureValidator {
-    /// A validator accepting any of these auth tokens.
-    pub fn new(secrets: impl Into<Secrets>) -> Self {
-        Self {
-            secrets: secrets.into(),
+    /// A validator accepting any of these auth tokens; an error when none
+    /// is given or one is empty.
+    pub fn new(secrets: impl Into<Secrets>) -> Result<Self, InvalidSecret> {
+        Ok(Self {
+            secrets: secrets.into().non_empty()?,
             public_url: None,
-        }
+        })
     }
 
     /// The public base URL Twilio calls (`https://example.com`, optionally
@@ -71,11 +79,8 @@ impl TwilioSignatureValidator {
     /// The `X-Twilio-Signature` Twilio sends when it posts the form
     /// parameters `params` to `url`.
     pub fn sign(auth_token: &[u8], url: &str, params: &[(&str, &str)]) -> String {
-        let params: Vec<(String, String)> = params
-            .iter()
-            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
-            .collect();
-        encode_base64(&hmac_sha1(auth_token, &signed_data(url, &params)))
+        let params = sorted_params(params.to_vec());
+        encode_base64(&hmac_sha1(auth_token, &[url.as_bytes(), &params]))
     }
 
     /// What Twilio sends with a JSON `body` for `url`: the URL with the
@@ -86,64 +91,33 @@ impl TwilioSignatureValidator {
             "{url}{separator}bodySHA256={}",
             hex::encode(Sha256::digest(body))
         );
-        let signature = encode_base64(&hmac_sha1(auth_token, url.as_bytes()));
+        let signature = encode_base64(&hmac_sha1(auth_token, &[url.as_bytes()]));
         (url, signature)
     }
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+/// HMAC-SHA1 of the concatenated `parts`.
+fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(data);
+    for part in parts {
+        mac.update(part);
+    }
     mac.finalize().into_bytes().into()
 }
 
-/// The URL, then every distinct name and value pair sorted by name, then
-/// value (the order of twilio-python's `compute_signature`).
-fn signed_data(url: &str, params: &[(String, String)]) -> Vec<u8> {
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+/// What follows the URL in the signed data: every distinct name and value
+/// pair, sorted by name, then value (the order of twilio-python's
+/// `compute_signature`), each name followed by its value. Sorted once per
+/// request, whatever the number of URLs and secrets tried.
+fn sorted_params<S: AsRef<str> + Ord>(mut pairs: Vec<(S, S)>) -> Vec<u8> {
     pairs.sort_unstable();
     pairs.dedup();
-    let mut data = url.as_bytes().to_vec();
-    for (name, value) in pairs {
-        data.extend_from_slice(name.as_bytes());
-        data.extend_from_slice(value.as_bytes());
+    let mut data = Vec::new();
+    for (name, value) in &pairs {
+        data.extend_from_slice(name.as_ref().as_bytes());
+        data.extend_from_slice(value.as_ref().as_bytes());
     }
     data
-}
-
-/// The URL as given, and without its port, or with the default port of its
-/// scheme when it has none.
-fn url_variants(url: &str) -> Vec<Cow<'_, str>> {
-    let mut variants = vec![Cow::Borrowed(url)];
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return variants;
-    };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    let (userinfo, host_port) = authority.split_at(authority.rfind('@').map_or(0, |at| at + 1));
-    let port_colon = host_port.rfind(':').filter(|&colon| {
-        !host_port[colon..].contains(']')
-            && host_port[colon + 1..].bytes().all(|b| b.is_ascii_digit())
-    });
-    match port_colon {
-        Some(colon) => {
-            let host = &host_port[..colon];
-            variants.push(Cow::Owned(format!("{scheme}://{userinfo}{host}{tail}")));
-        }
-        None => {
-            let port = match scheme.to_ascii_lowercase().as_str() {
-                "https" => 443,
-                "http" => 80,
-                _ => return variants,
-            };
-            variants.push(Cow::Owned(format!(
-                "{scheme}://{userinfo}{host_port}:{port}{tail}"
-            )));
-        }
-    }
-    variants
 }
 
 impl SignatureValidator for TwilioSignatureValidator {
@@ -157,7 +131,7 @@ impl SignatureValidator for TwilioSignatureValidator {
             reason: "expected the base64 of a 20-byte digest",
         })?;
         let seen = request.url().ok_or(SignatureError::MissingUrl)?;
-        let url = public_url(self.public_url.as_deref(), seen);
+        let url = public_url(self.public_url.as_deref(), seen)?;
         let params = match query_param(&url, "bodySHA256") {
             Some(declared) => {
                 let actual: [u8; 32] = Sha256::digest(request.body()).into();
@@ -168,13 +142,17 @@ impl SignatureValidator for TwilioSignatureValidator {
                 }
                 Vec::new()
             }
-            None => parse_form(request.body()),
+            None => parse_form_at_most(request.body(), MAX_FORM_PARAMETERS)
+                .map(sorted_params)
+                .ok_or(SignatureError::UnverifiableBody(
+                    "more than 1000 form parameters",
+                ))?,
         };
         let matches = url_variants(&url).iter().any(|candidate| {
-            let data = signed_data(candidate, &params);
+            let signed = [candidate.as_bytes(), params.as_slice()];
             self.secrets
                 .iter()
-                .any(|secret| digests_equal(&hmac_sha1(secret.expose(), &data), &given))
+                .any(|secret| digests_equal(&hmac_sha1(secret.expose(), &signed), &given))
         });
         if matches {
             Ok(())
@@ -200,6 +178,7 @@ impl SignatureValidator for TwilioSignatureValidator {
 
 #[cfg(test)]
 mod tests {
+    use super::super::url::parse_form;
     use super::*;
     use crate::Headers;
 
@@ -230,7 +209,7 @@ mod tests {
 
     #[test]
     fn twilio_python_vectors() {
-        let validator = TwilioSignatureValidator::new(TOKEN);
+        let validator = TwilioSignatureValidator::new(TOKEN).unwrap();
         let params = parse_form(FORM);
         let pairs: Vec<(&str, &str)> = params
             .iter()
@@ -296,10 +275,11 @@ mod tests {
     #[test]
     fn public_url_replaces_the_seen_origin() {
         let internal = "http://10.0.0.7:3000/myapp.php?foo=1&bar=2";
-        let behind_proxy =
-            TwilioSignatureValidator::new(TOKEN).public_url("https://mycompany.com/");
+        let behind_proxy = TwilioSignatureValidator::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com/");
         assert_eq!(check(&behind_proxy, Some(internal), EXPECTED, FORM), Ok(()));
-        let direct = TwilioSignatureValidator::new(TOKEN);
+        let direct = TwilioSignatureValidator::new(TOKEN).unwrap();
         assert_eq!(
             check(&direct, Some(internal), EXPECTED, FORM),
             Err(SignatureError::NoMatchingSignature)
@@ -309,12 +289,12 @@ mod tests {
 
     #[test]
     fn negative_cases() {
-        let validator = TwilioSignatureValidator::new(["rotated", TOKEN]);
+        let validator = TwilioSignatureValidator::new(["rotated", TOKEN]).unwrap();
         let no_match = Err(SignatureError::NoMatchingSignature);
         assert_eq!(check(&validator, Some(URI), EXPECTED, FORM), Ok(()));
         assert_eq!(
             check(
-                &TwilioSignatureValidator::new("54321"),
+                &TwilioSignatureValidator::new("54321").unwrap(),
                 Some(URI),
                 EXPECTED,
                 FORM
@@ -373,21 +353,85 @@ mod tests {
     }
 
     #[test]
-    fn url_variants_and_description() {
+    fn a_form_of_more_than_1000_parameters_is_refused_unread() {
+        let validator = TwilioSignatureValidator::new(TOKEN).unwrap();
+        let params: Vec<(String, String)> = (0..1001)
+            .map(|index| (format!("P{index}"), index.to_string()))
+            .collect();
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let form = |pairs: &[(&str, &str)]| {
+            let fields: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            fields.join("&")
+        };
+        let signed = TwilioSignatureValidator::sign(TOKEN.as_bytes(), URI, &pairs[..1000]);
+        let body = form(&pairs[..1000]);
         assert_eq!(
-            url_variants("https://h.com:8443/a?b"),
-            ["https://h.com:8443/a?b", "https://h.com/a?b"]
+            check(&validator, Some(URI), &signed, body.as_bytes()),
+            Ok(())
+        );
+        let signed = TwilioSignatureValidator::sign(TOKEN.as_bytes(), URI, &pairs);
+        assert_eq!(
+            check(&validator, Some(URI), &signed, form(&pairs).as_bytes()),
+            Err(SignatureError::UnverifiableBody(
+                "more than 1000 form parameters"
+            ))
+        );
+    }
+
+    #[test]
+    fn the_host_cannot_move_the_signed_path_or_query() {
+        // Signed for /myapp.php?foo=1&bar=2; the request went to /other. A
+        // Host header of `mycompany.com/myapp.php?foo=1&bar=2&x=` would
+        // once have made the rebuilt URL match.
+        let direct = TwilioSignatureValidator::new(TOKEN).unwrap();
+        let behind_proxy = TwilioSignatureValidator::new(TOKEN)
+            .unwrap()
+            .public_url("https://mycompany.com");
+        let hostile = crate::request_url(Some("mycompany.com/myapp.php?foo=1&bar=2&x="), "/other");
+        assert_eq!(hostile, "/other");
+        assert!(matches!(
+            check(&direct, Some(&hostile), EXPECTED, FORM),
+            Err(SignatureError::UnverifiableUrl(_))
+        ));
+        assert_eq!(
+            check(&behind_proxy, Some(&hostile), EXPECTED, FORM),
+            Err(SignatureError::NoMatchingSignature)
+        );
+        // What a transport that trusted the header would have passed.
+        let naive = "http://mycompany.com/myapp.php?foo=1&bar=2&x=/other";
+        assert_eq!(
+            check(&behind_proxy, Some(naive), EXPECTED, FORM),
+            Err(SignatureError::NoMatchingSignature)
+        );
+        let naive = "http://x?a=/myapp.php?foo=1&bar=2";
+        for validator in [&direct, &behind_proxy] {
+            assert!(matches!(
+                check(validator, Some(naive), EXPECTED, FORM),
+                Err(SignatureError::UnverifiableUrl(_))
+            ));
+        }
+        // The right path alone verifies with the public URL.
+        assert_eq!(
+            check(
+                &behind_proxy,
+                Some("/myapp.php?foo=1&bar=2"),
+                EXPECTED,
+                FORM
+            ),
+            Ok(())
         );
         assert_eq!(
-            url_variants("http://u:p@h.com/a"),
-            ["http://u:p@h.com/a", "http://u:p@h.com:80/a"]
+            TwilioSignatureValidator::new("").unwrap_err(),
+            InvalidSecret::Empty { number: 1 }
         );
-        assert_eq!(
-            url_variants("https://[::1]/a"),
-            ["https://[::1]/a", "https://[::1]:443/a"]
-        );
-        assert_eq!(url_variants("ftp://h/a"), ["ftp://h/a"]);
-        let validator = TwilioSignatureValidator::new(TOKEN);
+    }
+
+    #[test]
+    fn description() {
+        let validator = TwilioSignatureValidator::new(TOKEN).unwrap();
         let headers = Headers::new().with(
             "I-Twilio-Idempotency-Token",
             "a6d1f6e4-7f2b-4b8a-9d8e-1c2b3a4d5e6f",
