@@ -9,13 +9,33 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use webhooks_core::config::WebhooksConfig;
 
 use crate::WebhookService;
 use crate::service::Arrival;
 use crate::timed_io::{ConnClock, TimedIo};
+
+/// Connections the kernel completes and holds for the server to accept:
+/// where they wait at `max-connections` and in bursts. The standard
+/// library's (and mio's) 128 overflows under a burst, and the kernel then
+/// drops handshakes; the kernel caps this at `net.core.somaxconn`.
+const BACKLOG: u32 = 1024;
+
+/// Binds `addr` and listens with [`BACKLOG`].
+pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server rebinds at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
 
 /// The transport's limits, from the configuration.
 #[derive(Debug, Clone, Copy)]

@@ -137,9 +137,8 @@ impl Server {
                 "not an address",
             ))
         })?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let listener =
+            crate::connection::listen(addr).map_err(|source| ServeError::Bind { addr, source })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
