@@ -13,6 +13,17 @@
 //! - body not complete by then: the service answers 408 and closes;
 //! - no byte of a new request for as long (a fresh or a kept-alive
 //!   connection): the connection is closed quietly, as an idle one.
+//!
+//! The idle limit is the same value on purpose: an idle connection holds a
+//! descriptor and a `max-connections` slot that a delivery may need, while a
+//! provider that finds its kept-alive connection closed just opens another
+//! (one round trip). It is also what hyper's header timeout gave before.
+//!
+//! Exactly: the deadline runs from the first read that returned bytes while
+//! the connection was idle. A head that was read ahead together with the
+//! previous request's body (pipelining) starts its clock when it reaches the
+//! service. While the service has a request, the socket enforces nothing:
+//! the service bounds the body, and listeners take as long as they take.
 
 use std::future::Future;
 use std::io;
