@@ -171,9 +171,9 @@ impl<S> TimedIo<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TimedIo<S> {
-    /// Writes the 408, reads away what the client sent meanwhile (so that
-    /// closing does not reset the connection under the answer), then ends
-    /// the connection with an error.
+    /// Writes the 408, reads away what the client sent meanwhile (up to
+    /// 64 KiB, so that closing does not reset the connection under the
+    /// answer), then ends the connection with an error.
     fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut written = self.answered.unwrap_or(0);
         while written < REQUEST_TIMEOUT.len() {
@@ -190,7 +190,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TimedIo<S> {
         self.answered = Some(written);
         let _ = Pin::new(&mut self.inner).poll_shutdown(cx);
         let mut scratch = [0_u8; 1024];
-        loop {
+        for _ in 0..64 {
             let mut discard = ReadBuf::new(&mut scratch);
             match Pin::new(&mut self.inner).poll_read(cx, &mut discard) {
                 Poll::Ready(Ok(())) if !discard.filled().is_empty() => {}
