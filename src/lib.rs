@@ -65,7 +65,7 @@ pub use webhooks_macros::webhook_listener;
 #[cfg(feature = "hyper")]
 pub use webhooks_hyper as hyper;
 #[cfg(feature = "hyper")]
-pub use webhooks_hyper::{ServeError, WebhookService};
+pub use webhooks_hyper::{PeerAddr, ServeError, WebhookService};
 
 #[cfg(feature = "redis")]
 pub use webhooks_redis as redis;

@@ -20,6 +20,9 @@ pub enum BuildError {
         /// The source it listens to.
         source_name: String,
     },
+    /// An `allow-ips` list for a source that has no validator.
+    #[error("an allow-list is given for source `{0}`, which has no validator configured")]
+    UnconfiguredAllowList(String),
     /// An event pattern that is not `*`, a name, or a `.*` prefix.
     #[error("listener `{listener}` has event pattern `{pattern}`: {reason}")]
     InvalidPattern {

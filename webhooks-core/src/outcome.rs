@@ -41,6 +41,9 @@ pub enum ProcessError {
     /// No source of that name is configured (404).
     #[error("unknown source")]
     UnknownSource,
+    /// The client's address is not in the source's `allow-ips` (403).
+    #[error("forbidden")]
+    Forbidden,
     /// The signature was refused (401).
     #[error(transparent)]
     InvalidSignature(#[from] SignatureError),

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::SignatureValidator;
+use crate::config::IpRanges;
 use crate::listener::{ErasedListener, EventPattern};
 
 /// A configured source and its listeners.
@@ -11,6 +12,8 @@ pub(crate) struct Source {
     pub(crate) name: Arc<str>,
     pub(crate) validator: Arc<dyn SignatureValidator>,
     pub(crate) listeners: Vec<Listed>,
+    /// `allow-ips`: the only clients it accepts, when set.
+    pub(crate) allow_ips: Option<IpRanges>,
 }
 
 /// A listener of a source: its pattern, and a key unique within the source
@@ -40,6 +43,7 @@ impl fmt::Debug for Source {
         f.debug_struct("Source")
             .field("name", &self.name)
             .field("validator", &self.validator)
+            .field("allow_ips", &self.allow_ips)
             .field(
                 "listeners",
                 &self

@@ -12,14 +12,19 @@
 //! }
 //! ```
 
+mod body;
+mod connection;
 mod dev;
+mod network;
 mod response;
 mod server;
 mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod timed_io;
 
 pub use self::dev::development_config;
+pub use self::network::PeerAddr;
 pub use self::response::WebhookResponse;
 pub use self::server::{BoundServer, Server};
 pub use self::service::{ResponseFuture, WebhookService};

@@ -92,6 +92,16 @@ pub(crate) fn too_large() -> WebhookResponse {
     response
 }
 
+/// The request's head and body did not arrive in time: 408, and the
+/// connection is closed, its body unread.
+pub(crate) fn request_timeout() -> WebhookResponse {
+    let mut response = error(StatusCode::REQUEST_TIMEOUT, "request timeout");
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

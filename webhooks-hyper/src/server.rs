@@ -1,18 +1,19 @@
 //! The ready server: configuration in, a listening, gracefully stopping
 //! server out.
 
-use std::convert::Infallible;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use webhooks_core::config::{DispatchMode, StoreProvider, ValidatorKind, WebhooksConfig};
 use webhooks_core::{BuildError, Config, ProcessorBuilder, WebhookProcessor};
 
+use crate::connection::{Connection, Limits};
 use crate::{ServeError, WebhookService, dev};
 
 /// How long, past the shutdown timeout, open connections may take to
@@ -164,16 +165,20 @@ impl Server {
                 "not an address",
             ))
         })?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let listener =
+            crate::connection::listen(addr).map_err(|source| ServeError::Bind { addr, source })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        let service = WebhookService::new(processor)
+            .max_body_bytes(config.max_body_bytes)
+            .request_timeout(config.request_timeout())
+            .trusted_proxies(config.trusted_proxy_ranges()?);
         Ok(BoundServer {
             listener,
             local_addr,
-            service: WebhookService::new(processor).max_body_bytes(config.max_body_bytes),
+            limits: Limits::from_config(&config),
+            service,
             shutdown_timeout: config.shutdown_timeout(),
             signal: self.signal.unwrap_or_else(|| Box::pin(terminate_signal())),
         })
@@ -203,6 +208,7 @@ impl std::fmt::Debug for Server {
 pub struct BoundServer {
     listener: TcpListener,
     local_addr: SocketAddr,
+    limits: Limits,
     service: WebhookService,
     shutdown_timeout: Duration,
     signal: Signal,
@@ -232,53 +238,46 @@ impl BoundServer {
         let Self {
             listener,
             local_addr,
+            limits,
             service,
             shutdown_timeout,
             mut signal,
         } = self;
         let graceful = GracefulShutdown::new();
-        let mut http = hyper::server::conn::http1::Builder::new();
-        // Room for a whole body in hyper's read buffer (its default stops
-        // near 400 KiB), so a large body arrives in few, large frames.
-        let read_buffer = usize::try_from(service.body_limit())
-            .unwrap_or(usize::MAX)
-            .saturating_add(64 * 1024)
-            .max(416 * 1024);
-        http.timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .max_buf_size(read_buffer)
-            .keep_alive(true);
+        let http = limits.http1(service.body_limit());
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let mut at_limit = false;
         tracing::info!("listening on http://{local_addr}");
         loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let stream = match accepted {
-                        Ok((stream, _peer)) => stream,
-                        Err(error) => {
-                            // Out of file descriptors and the like: pause, go on.
-                            tracing::warn!(error = %error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    // A closure rather than the service itself: hyper then keeps
-                    // each request's future in place instead of a boxed one.
-                    let per_connection = service.clone();
-                    let requests = hyper::service::service_fn(move |request| {
-                        let service = per_connection.clone();
-                        async move { Ok::<_, Infallible>(service.handle(request).await) }
-                    });
-                    let connection = http.serve_connection(TokioIo::new(stream), requests);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(error = %error, "connection ended with an error");
-                        }
-                    });
-                }
-                () = &mut signal => break,
+            // At the limit, nothing is accepted: new connections wait in the
+            // kernel's backlog until an open one closes, and every open one
+            // closes within the request timeout unless it is being served.
+            if slots.available_permits() == 0 && !std::mem::replace(&mut at_limit, true) {
+                tracing::warn!(
+                    "{} connections open, the most max-connections allows: new ones wait",
+                    limits.max_connections
+                );
             }
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = &mut signal => break,
+            };
+            at_limit &= slots.available_permits() == 0;
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut signal => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause, go on.
+                    tracing::warn!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let connection = Connection { stream, peer, slot };
+            connection.spawn(&http, &service, limits.request_timeout, &graceful);
         }
         drop(listener);
         tracing::info!("shutting down: finishing in-flight events (at most {shutdown_timeout:?})");

@@ -2,19 +2,25 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
+use tokio::time::Instant;
+use webhooks_core::config::IpRanges;
 use webhooks_core::{
     BoxError, Headers, Metrics, ProcessError, Processed, Route, WebhookProcessor, metrics::Received,
 };
 
+use crate::body::{BodyError, read_body};
+use crate::network::{self, PeerAddr};
 use crate::response::{self, WebhookResponse};
 
 /// How long `/readyz` waits for the store before answering 503.
@@ -24,9 +30,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// `/readyz` and `/metrics`.
 ///
 /// It is a `tower::Service` (so an axum or tonic application can mount it)
-/// and a `hyper::service::Service` (so hyper serves it directly).
+/// and a `hyper::service::Service` (so hyper serves it directly). Mounted
+/// that way, it knows the client's address only from a [`PeerAddr`] in the
+/// request's extensions (see there), and its request timeout bounds the
+/// body from when the request reached it: the head is the host server's.
 ///
 /// ```
+/// use std::time::Duration;
+///
+/// use webhooks_core::config::IpRanges;
 /// use webhooks_core::{GitHubSignatureValidator, WebhookProcessor};
 /// use webhooks_hyper::WebhookService;
 ///
@@ -34,7 +46,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
 ///     .build()
 ///     .unwrap();
-/// let service = WebhookService::new(processor).max_body_bytes(64 * 1024);
+/// let service = WebhookService::new(processor)
+///     .max_body_bytes(64 * 1024)
+///     .request_timeout(Duration::from_secs(10))
+///     .trusted_proxies(IpRanges::from_cidrs(["10.0.0.0/8"]).unwrap());
 /// assert_eq!(service.processor().sources().count(), 1);
 /// ```
 #[derive(Clone, Debug)]
@@ -42,32 +57,66 @@ pub struct WebhookService {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Inner {
     processor: WebhookProcessor,
     max_body_bytes: u64,
+    request_timeout: Duration,
+    trusted_proxies: IpRanges,
 }
 
+/// What the transport knows of a request besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The TCP peer, when known.
+    pub(crate) peer: Option<IpAddr>,
+    /// When its first byte arrived: its head and body are due
+    /// `request-timeout-seconds` later.
+    pub(crate) started: Instant,
+}
+
+/// Set once a request with an allow-list met no [`PeerAddr`], so that the
+/// reason of those 403s is logged, once.
+static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
+
 impl WebhookService {
-    /// Serves `processor` with the default body limit of 1 MiB.
+    /// Serves `processor` with the default body limit of 1 MiB, a request
+    /// timeout of 30 s and no trusted proxy.
     pub fn new(processor: WebhookProcessor) -> Self {
         Self {
             inner: Arc::new(Inner {
                 processor,
                 max_body_bytes: 1_048_576,
+                request_timeout: Duration::from_secs(30),
+                trusted_proxies: IpRanges::default(),
             }),
         }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
     }
 
     /// Refuses bodies over `bytes` with 413, unread.
     #[must_use]
     pub fn max_body_bytes(self, bytes: u64) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                processor: self.inner.processor.clone(),
-                max_body_bytes: bytes,
-            }),
-        }
+        self.with(|inner| inner.max_body_bytes = bytes)
+    }
+
+    /// Answers 408, and closes the connection, when a webhook's body has
+    /// not arrived within `timeout` of the request's first byte (behind
+    /// [`Server`](crate::Server)) or of its arrival at the service.
+    #[must_use]
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.request_timeout = timeout)
+    }
+
+    /// Believes the `X-Forwarded-For` / `Forwarded` header of peers in
+    /// `proxies` when checking a source's `allow-ips`; nobody else's.
+    #[must_use]
+    pub fn trusted_proxies(self, proxies: IpRanges) -> Self {
+        self.with(|inner| inner.trusted_proxies = proxies)
     }
 
     /// The body limit in bytes.
@@ -80,8 +129,23 @@ impl WebhookService {
         &self.inner.processor
     }
 
-    /// Answers one request.
+    /// Answers one request; the client's address comes from a [`PeerAddr`]
+    /// in its extensions, if any.
     pub async fn handle<B>(&self, request: Request<B>) -> WebhookResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let peer = request
+            .extensions()
+            .get::<PeerAddr>()
+            .map(|peer| peer.0.ip());
+        let started = Instant::now();
+        self.answer(request, Arrival { peer, started }).await
+    }
+
+    /// Answers one request that arrived as `arrival` says.
+    pub(crate) async fn answer<B>(&self, request: Request<B>, arrival: Arrival) -> WebhookResponse
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -98,7 +162,7 @@ impl WebhookService {
             let Some(route) = inner.processor.route(source) else {
                 return response::error(StatusCode::NOT_FOUND, "unknown source");
             };
-            return inner.webhook(route, request).await;
+            return inner.webhook(route, request, arrival).await;
         }
         match path {
             "/healthz" => get_only(request.method())
@@ -128,11 +192,19 @@ fn get_only(method: &Method) -> Option<WebhookResponse> {
 
 impl Inner {
     /// `POST /webhooks/{source}`, the source checked by [`WebhookService::handle`].
-    async fn webhook<B>(&self, route: Route<'_>, request: Request<B>) -> WebhookResponse
+    async fn webhook<B>(
+        &self,
+        route: Route<'_>,
+        request: Request<B>,
+        arrival: Arrival,
+    ) -> WebhookResponse
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        if let Err(refused) = self.admit(&route, &request, arrival.peer) {
+            return answer_error(&refused);
+        }
         let metrics = self.processor.metrics();
         let source = route.source();
         let (parts, body) = request.into_parts();
@@ -146,7 +218,12 @@ impl Inner {
             return response::too_large();
         }
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
-        let body = match read_body(body, limit, declared).await {
+        let due = arrival.started + self.request_timeout;
+        let read = tokio::time::timeout_at(due, read_body(body, limit, declared));
+        let Ok(read) = read.await else {
+            return response::request_timeout();
+        };
+        let body = match read {
             Ok(body) => body,
             Err(BodyError::TooLarge) => {
                 metrics.received(source, "unknown", Received::TooLarge);
@@ -167,6 +244,28 @@ impl Inner {
         }
     }
 
+    /// The network policy, before the body is read: the source's
+    /// `allow-ips`, against the client the peer and trusted proxies name.
+    fn admit<B>(
+        &self,
+        route: &Route<'_>,
+        request: &Request<B>,
+        peer: Option<IpAddr>,
+    ) -> Result<(), ProcessError> {
+        if !route.restricts_clients() {
+            return Ok(());
+        }
+        if peer.is_none() && !WARNED_NO_PEER.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "source {} has allow-ips but the request carries no peer address: refused; \
+                 mount WebhookService with a webhooks_hyper::PeerAddr in each request",
+                route.source()
+            );
+        }
+        let client = network::client_addr(peer, &self.trusted_proxies, request.headers());
+        route.admit(client)
+    }
+
     async fn ready(&self) -> WebhookResponse {
         match tokio::time::timeout(READY_TIMEOUT, self.processor.ready()).await {
             Ok(Ok(())) => response::json(StatusCode::OK, br#"{"status":"ready"}"#.to_vec()),
@@ -182,54 +281,12 @@ impl Inner {
     }
 }
 
-/// Why a body could not be read.
-enum BodyError {
-    /// More than the limit arrived.
-    TooLarge,
-    /// The connection failed or the framing was invalid.
-    Read,
-}
-
-/// Reads the whole body, refusing it as soon as more than `limit` bytes
-/// arrived. A body that arrives in one frame is kept as it is; one in
-/// several is copied frame by frame, while each is still in the cache, into
-/// one buffer sized from `Content-Length`.
-async fn read_body<B>(body: B, limit: usize, declared: Option<u64>) -> Result<Bytes, BodyError>
-where
-    B: Body<Data = Bytes>,
-{
-    let mut body = std::pin::pin!(body);
-    let mut first: Option<Bytes> = None;
-    let mut joined = BytesMut::new();
-    let mut total = 0_usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Read)?.into_data() else {
-            continue; // trailers
-        };
-        total = total.saturating_add(data.len());
-        if total > limit {
-            return Err(BodyError::TooLarge);
-        }
-        match first.take() {
-            None if joined.is_empty() => first = Some(data),
-            held => {
-                if let Some(held) = held {
-                    let expected = declared.and_then(|length| usize::try_from(length).ok());
-                    joined.reserve(expected.unwrap_or(0).clamp(total, limit));
-                    joined.extend_from_slice(&held);
-                }
-                joined.extend_from_slice(&data);
-            }
-        }
-    }
-    Ok(first.unwrap_or_else(|| joined.freeze()))
-}
-
 /// The contract's answer to each processing error: the whole HTTP answer
 /// is decided here, from the core's typed outcome.
 fn answer_error(error: &ProcessError) -> WebhookResponse {
     match error {
         ProcessError::UnknownSource => response::error(StatusCode::NOT_FOUND, "unknown source"),
+        ProcessError::Forbidden => response::error(StatusCode::FORBIDDEN, "forbidden"),
         ProcessError::InvalidSignature(why) => {
             response::error(StatusCode::UNAUTHORIZED, &why.to_string())
         }

@@ -9,6 +9,7 @@
 mod dispatch;
 mod error;
 mod idempotency;
+mod network;
 mod parse;
 mod source;
 mod validator_kind;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub use self::dispatch::{DispatchConfig, DispatchMode};
 pub use self::error::ConfigError;
 pub use self::idempotency::{IdempotencyConfig, RedisConfig, StoreProvider};
+pub use self::network::{InvalidCidr, IpRanges};
 pub use self::source::{ResolvedSource, SourceConfig};
 pub use self::validator_kind::ValidatorKind;
 pub use self::webhooks::WebhooksConfig;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::error::ConfigError;
+use super::network::IpRanges;
 use super::validator_kind::ValidatorKind;
 use crate::validator::check_public_base;
 use crate::{InvalidSecret, Secret, Secrets, SignatureValidator};
@@ -49,6 +50,11 @@ pub struct SourceConfig {
     /// (`https://example.com`); the request's path and query are appended.
     /// Without it, the URL is rebuilt from `http://` and the `Host` header.
     pub public_url: Option<String>,
+    /// CIDRs (or bare addresses) of the clients allowed to deliver; any
+    /// other client gets 403 before any signature work. Absent: every
+    /// client. The client is the TCP peer, or, when the peer is one of
+    /// `trusted-proxies`, the address its forwarding header names.
+    pub allow_ips: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -70,6 +76,7 @@ impl std::fmt::Debug for SourceConfig {
             .field("event_type_field", &self.event_type_field)
             .field("event_type_header", &self.event_type_header)
             .field("public_url", &self.public_url)
+            .field("allow_ips", &self.allow_ips)
             .finish()
     }
 }
@@ -88,6 +95,8 @@ pub struct ResolvedSource {
     pub validator: Arc<dyn SignatureValidator>,
     /// Where its secret came from, for the start-up log; never the secret.
     pub secret_origin: String,
+    /// `allow-ips`: the only clients it accepts, when set.
+    pub allow_ips: Option<IpRanges>,
 }
 
 impl SourceConfig {
@@ -102,12 +111,22 @@ impl SourceConfig {
             kind: self.validator,
             validator,
             secret_origin: self.secret_origin(),
+            allow_ips: self.allow_ip_ranges(name)?,
         })
     }
 
     /// Builds the source's validator, reading `secret-env` now.
     pub fn build_validator(&self, name: &str) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
         self.resolve(name).map(|source| source.validator)
+    }
+
+    /// `allow-ips`, parsed; `None` when every client is allowed.
+    pub fn allow_ip_ranges(&self, name: &str) -> Result<Option<IpRanges>, ConfigError> {
+        let key = format!("webhooks.sources.{name}.allow-ips");
+        self.allow_ips
+            .as_deref()
+            .map(|cidrs| IpRanges::from_key(&key, cidrs, true))
+            .transpose()
     }
 
     /// Where the secret comes from, for the start-up log (never the secret).
@@ -207,7 +226,7 @@ impl SourceConfig {
             check_public_base(base)
                 .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
         }
-        Ok(())
+        self.allow_ip_ranges(name).map(drop)
     }
 
     /// The secrets, from the file or, for `secret-env`, the environment.
@@ -381,6 +400,27 @@ mod tests {
             let source = source(text);
             assert!(source.check(name).is_err(), "{text}");
             assert_eq!(source.check(name), source.resolve(name).map(drop), "{text}");
+        }
+    }
+
+    #[test]
+    fn allow_ips_is_parsed_and_a_bad_cidr_names_the_key() {
+        let source = |text: &str| toml::from_str::<SourceConfig>(text).unwrap();
+        let open = source("validator = \"github\"\nsecret = \"x\"");
+        assert_eq!(open.resolve("gh").unwrap().allow_ips, None);
+        let hooks = source(
+            "validator = \"github\"\nsecret = \"x\"\nallow-ips = [\"192.30.252.0/22\", \"2a0a:a440::/29\"]",
+        );
+        let ranges = hooks.resolve("gh").unwrap().allow_ips.unwrap();
+        assert!(ranges.contains("192.30.255.1".parse().unwrap()));
+        assert!(!ranges.contains("192.30.251.1".parse().unwrap()));
+        for bad in ["[\"192.30.252.0/33\"]", "[\"api.github.com\"]", "[]"] {
+            let text = format!("validator = \"github\"\nsecret = \"x\"\nallow-ips = {bad}");
+            let message = source(&text).check("github").unwrap_err().to_string();
+            assert!(
+                message.contains("webhooks.sources.github.allow-ips"),
+                "{message}"
+            );
         }
     }
 }

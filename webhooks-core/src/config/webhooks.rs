@@ -8,7 +8,13 @@ use serde::Deserialize;
 use super::dispatch::DispatchConfig;
 use super::error::{ConfigError, duration, positive};
 use super::idempotency::IdempotencyConfig;
+use super::network::IpRanges;
 use super::source::{ResolvedSource, SourceConfig};
+
+/// The smallest `max-header-bytes`: a request line and a few headers.
+const MIN_HEADER_BYTES: u64 = 1024;
+/// The largest `max-connections`: more than any process has descriptors for.
+const MAX_CONNECTIONS: u64 = 1_000_000;
 
 fn yes() -> bool {
     true
@@ -27,6 +33,24 @@ pub struct WebhooksConfig {
     /// Larger bodies are refused with 413, unread.
     #[serde(default = "WebhooksConfig::default_max_body_bytes")]
     pub max_body_bytes: u64,
+    /// A request head (request line and headers) larger than this is
+    /// refused with 431 and the connection closed (default 16384; at least
+    /// 1024).
+    #[serde(default = "WebhooksConfig::default_max_header_bytes")]
+    pub max_header_bytes: u64,
+    /// A request's head and body must have arrived within this many seconds
+    /// of its first byte, else 408 and the connection is closed; an idle
+    /// connection is closed after as long (default 30).
+    #[serde(default = "WebhooksConfig::default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Open connections at most; beyond it, new ones wait in the kernel's
+    /// backlog until one closes (default 10000; at most 1000000).
+    #[serde(default = "WebhooksConfig::default_max_connections")]
+    pub max_connections: u64,
+    /// CIDRs of the proxies whose `X-Forwarded-For` / `Forwarded` header is
+    /// believed; nobody else's is (default: none).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// At SIGTERM, in-flight work gets this long to finish; what has not
     /// finished then is handed back (default 30; at most ten years).
     #[serde(default = "WebhooksConfig::default_shutdown_timeout")]
@@ -53,6 +77,18 @@ impl WebhooksConfig {
 
     fn default_shutdown_timeout() -> u64 {
         30
+    }
+
+    fn default_max_header_bytes() -> u64 {
+        16_384
+    }
+
+    fn default_request_timeout() -> u64 {
+        30
+    }
+
+    fn default_max_connections() -> u64 {
+        10_000
     }
 
     /// Checks values serde cannot: ranges, names, which keys apply to which
@@ -93,6 +129,25 @@ impl WebhooksConfig {
             ));
         }
         positive(self.max_body_bytes, "webhooks.max-body-bytes")?;
+        if self.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(ConfigError::invalid(
+                "webhooks.max-header-bytes",
+                format!("must be at least {MIN_HEADER_BYTES}"),
+            ));
+        }
+        duration(
+            self.request_timeout_seconds,
+            1,
+            "webhooks.request-timeout-seconds",
+        )?;
+        positive(self.max_connections, "webhooks.max-connections")?;
+        if self.max_connections > MAX_CONNECTIONS {
+            return Err(ConfigError::invalid(
+                "webhooks.max-connections",
+                format!("must be at most {MAX_CONNECTIONS}"),
+            ));
+        }
+        self.trusted_proxy_ranges()?;
         duration(
             self.shutdown_timeout_seconds,
             1,
@@ -110,6 +165,18 @@ impl WebhooksConfig {
     /// The idempotency TTL as a duration.
     pub fn ttl(&self) -> Duration {
         self.idempotency.ttl()
+    }
+
+    /// `request-timeout-seconds` as a duration: how long a request's head
+    /// and body may take to arrive.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+
+    /// `trusted-proxies`, parsed; an item that is not a CIDR or an address
+    /// is an error naming the key.
+    pub fn trusted_proxy_ranges(&self) -> Result<IpRanges, ConfigError> {
+        IpRanges::from_key("webhooks.trusted-proxies", &self.trusted_proxies, false)
     }
 
     /// `shutdown-timeout-seconds` as a duration: how long in-flight work
@@ -205,5 +272,46 @@ mod tests {
         disabled.bind = "nowhere".into();
         let message = disabled.resolve_sources().unwrap_err().to_string();
         assert!(message.contains("webhooks.bind"), "{message}");
+    }
+
+    #[test]
+    fn transport_limits_default_as_the_contract_and_are_checked() {
+        let empty = WebhooksConfig::default();
+        assert_eq!(empty.max_header_bytes, 16_384);
+        assert_eq!(empty.request_timeout(), Duration::from_secs(30));
+        assert_eq!(empty.max_connections, 10_000);
+        assert!(empty.trusted_proxy_ranges().unwrap().is_empty());
+        let set = Config::from_toml(
+            "[webhooks]\nmax-header-bytes = 4096\nrequest-timeout-seconds = 5\n\
+             max-connections = 20\ntrusted-proxies = [\"10.0.0.0/8\", \"fd00::1\"]",
+        )
+        .unwrap()
+        .webhooks;
+        assert_eq!(set.max_header_bytes, 4096);
+        assert_eq!(set.request_timeout(), Duration::from_secs(5));
+        assert_eq!(set.max_connections, 20);
+        let proxies = set.trusted_proxy_ranges().unwrap();
+        assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(proxies.contains("fd00::1".parse().unwrap()));
+        for (keys, key) in [
+            ("max-header-bytes = 100", "webhooks.max-header-bytes"),
+            (
+                "request-timeout-seconds = 0",
+                "webhooks.request-timeout-seconds",
+            ),
+            ("max-connections = 0", "webhooks.max-connections"),
+            ("max-connections = 1000001", "webhooks.max-connections"),
+            (
+                "trusted-proxies = [\"10.0.0.0/40\"]",
+                "webhooks.trusted-proxies",
+            ),
+            (
+                "trusted-proxies = [\"proxy.internal\"]",
+                "webhooks.trusted-proxies",
+            ),
+        ] {
+            let message = error(&format!("[webhooks]\n{keys}"));
+            assert!(message.contains(key), "{keys}: {message}");
+        }
     }
 }

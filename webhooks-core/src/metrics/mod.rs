@@ -29,6 +29,8 @@ pub enum Received {
     TooLarge,
     /// Store or queue unavailable or full (503).
     Unavailable,
+    /// The client is not in the source's `allow-ips` (403).
+    Forbidden,
 }
 
 impl Received {
@@ -42,6 +44,7 @@ impl Received {
             Self::BadRequest => "bad_request",
             Self::TooLarge => "too_large",
             Self::Unavailable => "unavailable",
+            Self::Forbidden => "forbidden",
         }
     }
 }
@@ -120,7 +123,7 @@ const BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
-const RECEIVED: [Received; 7] = [
+const RECEIVED: [Received; 8] = [
     Received::Accepted,
     Received::Duplicate,
     Received::InProgress,
@@ -128,6 +131,7 @@ const RECEIVED: [Received; 7] = [
     Received::BadRequest,
     Received::TooLarge,
     Received::Unavailable,
+    Received::Forbidden,
 ];
 
 const HANDLED: [Handled; 3] = [Handled::Ok, Handled::Error, Handled::Ignored];

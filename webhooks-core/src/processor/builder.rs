@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::WebhookProcessor;
-use crate::config::{DispatchConfig, DispatchMode, StoreProvider, WebhooksConfig};
+use crate::config::{DispatchConfig, DispatchMode, IpRanges, StoreProvider, WebhooksConfig};
 use crate::lifecycle::{Lifecycle, RetryPolicy, Settings};
 use crate::listener::{ErasedListener, EventPattern};
 use crate::queue::{DeadLetterBounds, EventQueue, Queue};
@@ -37,6 +37,7 @@ pub type Dispatch = DispatchConfig;
 #[must_use]
 pub struct ProcessorBuilder {
     validators: Vec<(String, Arc<dyn SignatureValidator>)>,
+    allow_ips: Vec<(String, IpRanges)>,
     listeners: Vec<Arc<dyn ErasedListener>>,
     store: Option<Store>,
     queue: Option<Queue>,
@@ -53,6 +54,7 @@ impl ProcessorBuilder {
     pub(super) fn new() -> Self {
         Self {
             validators: Vec::new(),
+            allow_ips: Vec::new(),
             listeners: Vec::new(),
             store: None,
             queue: None,
@@ -82,6 +84,9 @@ impl ProcessorBuilder {
             return Ok(builder.registered_listeners(false));
         }
         for source in sources {
+            if let Some(ranges) = source.allow_ips {
+                builder.allow_ips.push((source.name.clone(), ranges));
+            }
             builder.validators.push((source.name, source.validator));
         }
         if config.idempotency.provider == StoreProvider::Redis {
@@ -99,6 +104,29 @@ impl ProcessorBuilder {
         validator: impl SignatureValidator,
     ) -> Self {
         self.validators.push((source.into(), Arc::new(validator)));
+        self
+    }
+
+    /// Accepts deliveries to `source` only from clients in `ranges`: the
+    /// transport refuses any other with 403 before any signature work
+    /// ([`Route::admit`](crate::Route::admit)).
+    ///
+    /// ```
+    /// use webhooks_core::config::IpRanges;
+    /// use webhooks_core::{GitHubSignatureValidator, WebhookProcessor};
+    ///
+    /// let hooks = IpRanges::from_cidrs(["192.30.252.0/22", "2a0a:a440::/29"]).unwrap();
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .allow_ips("github", hooks)
+    ///     .build()
+    ///     .unwrap();
+    /// let github = processor.route("github").unwrap();
+    /// assert!(github.admit(Some("192.30.252.10".parse().unwrap())).is_ok());
+    /// assert!(github.admit(Some("203.0.113.9".parse().unwrap())).is_err());
+    /// ```
+    pub fn allow_ips(mut self, source: impl Into<String>, ranges: IpRanges) -> Self {
+        self.allow_ips.push((source.into(), ranges));
         self
     }
 
@@ -180,9 +208,11 @@ impl ProcessorBuilder {
                 name: Arc::from(name.as_str()),
                 validator,
                 listeners: Vec::new(),
+                allow_ips: None,
             };
             sources.insert(name.into(), source);
         }
+        restrict_clients(&mut sources, self.allow_ips)?;
         let mut listeners = self.listeners;
         if self.registered {
             for registration in registered_listeners()? {
@@ -259,6 +289,21 @@ impl ProcessorBuilder {
         lifecycle.start_worker();
         Ok(WebhookProcessor { lifecycle })
     }
+}
+
+/// Gives each source its `allow-ips`; a list for a source that has no
+/// validator is an error, not a silent no-op.
+fn restrict_clients(
+    sources: &mut HashMap<Box<str>, Source>,
+    allow_ips: Vec<(String, IpRanges)>,
+) -> Result<(), BuildError> {
+    for (name, ranges) in allow_ips {
+        let source = sources
+            .get_mut(name.as_str())
+            .ok_or(BuildError::UnconfiguredAllowList(name))?;
+        source.allow_ips = Some(ranges);
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for ProcessorBuilder {

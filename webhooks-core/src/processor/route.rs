@@ -1,10 +1,12 @@
 //! A configured source, looked up once by a transport.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::WebhookProcessor;
+use crate::metrics::Received;
 use crate::source::Source;
 use crate::{Headers, ProcessError, Processed};
 
@@ -26,6 +28,45 @@ impl<'p> Route<'p> {
     /// [`Route::process`] must then be given.
     pub fn needs_url(&self) -> bool {
         self.source.validator.needs_url()
+    }
+
+    /// Whether the source accepts deliveries from `client`, the client's
+    /// address as the transport established it (`None`: unknown). A source
+    /// without `allow-ips` accepts every client, known or not; one with it
+    /// accepts only the clients in it, and refuses an unknown one. A refusal
+    /// is counted (`outcome="forbidden"`, `event_type="unknown"`) and is
+    /// [`ProcessError::Forbidden`]: ask before reading the body, so that no
+    /// signature work is done for a refused client.
+    ///
+    /// ```
+    /// use webhooks_core::config::IpRanges;
+    /// use webhooks_core::{GitHubSignatureValidator, ProcessError, WebhookProcessor};
+    ///
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .allow_ips("github", IpRanges::from_cidrs(["192.30.252.0/22"]).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let route = processor.route("github").unwrap();
+    /// assert!(route.admit(Some("192.30.252.1".parse().unwrap())).is_ok());
+    /// assert!(matches!(route.admit(None), Err(ProcessError::Forbidden)));
+    /// ```
+    pub fn admit(&self, client: Option<IpAddr>) -> Result<(), ProcessError> {
+        let Some(allowed) = &self.source.allow_ips else {
+            return Ok(());
+        };
+        if client.is_some_and(|client| allowed.contains(client)) {
+            return Ok(());
+        }
+        let metrics = self.processor.metrics();
+        metrics.received(&self.source.name, "unknown", Received::Forbidden);
+        Err(ProcessError::Forbidden)
+    }
+
+    /// Whether the source has an `allow-ips` list, so that
+    /// [`Route::admit`] needs the client's address.
+    pub fn restricts_clients(&self) -> bool {
+        self.source.allow_ips.is_some()
     }
 
     /// Processes a delivery to this source; `url` is the URL it was sent
