@@ -117,7 +117,7 @@ impl ProcessorBuilder {
     ///
     /// let hooks = IpRanges::from_cidrs(["192.30.252.0/22", "2a0a:a440::/29"]).unwrap();
     /// let processor = WebhookProcessor::builder()
-    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
     ///     .allow_ips("github", hooks)
     ///     .build()
     ///     .unwrap();

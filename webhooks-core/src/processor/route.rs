@@ -43,7 +43,7 @@ impl<'p> Route<'p> {
     /// use webhooks_core::{GitHubSignatureValidator, ProcessError, WebhookProcessor};
     ///
     /// let processor = WebhookProcessor::builder()
-    ///     .register_validator("github", GitHubSignatureValidator::new("secret"))
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
     ///     .allow_ips("github", IpRanges::from_cidrs(["192.30.252.0/22"]).unwrap())
     ///     .build()
     ///     .unwrap();
