@@ -73,6 +73,7 @@ for scheme in SCHEMES:
         write(target, scheme, delivery(scheme))
     write("json_fields", scheme, DELIVERIES[scheme][1])
 write("twilio_form", "form", TWILIO_URL.encode() + b"\n" + TWILIO_FORM)
+write("twilio_form", "host", b"mycompany.com /myapp.php?foo=1&bar=2\n" + TWILIO_FORM)
 write("twilio_form", "json", b"https://mycompany.com/myapp.php?bodySHA256="
       b"0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620\n"
       b'{"property": "value", "boolean": true}')

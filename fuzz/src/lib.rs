@@ -87,18 +87,23 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
         (
             "stripe",
             Arc::new(
-                StripeSignatureValidator::new("whsec_test_secret").expect("a usable secret")
+                StripeSignatureValidator::new("whsec_test_secret")
+                    .expect("a usable secret")
                     .clock(Clock::fixed(1_700_000_000)),
             ),
         ),
         (
             "github",
-            Arc::new(GitHubSignatureValidator::new("It's a Secret to Everybody").expect("a usable secret")),
+            Arc::new(
+                GitHubSignatureValidator::new("It's a Secret to Everybody")
+                    .expect("a usable secret"),
+            ),
         ),
         (
             "standard",
             Arc::new(
-                StandardSignatureValidator::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("a usable secret")
+                StandardSignatureValidator::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                    .expect("a usable secret")
                     .clock(Clock::fixed(1_614_265_330)),
             ),
         ),
@@ -107,14 +112,16 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 StandardSignatureValidator::new(
                     "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=",
-                ).expect("a usable secret")
+                )
+                .expect("a usable secret")
                 .clock(Clock::fixed(1_614_265_330)),
             ),
         ),
         (
             "slack",
             Arc::new(
-                SlackSignatureValidator::new("8f742231b10e8888abcd99yyyzzz85a5").expect("a usable secret")
+                SlackSignatureValidator::new("8f742231b10e8888abcd99yyyzzz85a5")
+                    .expect("a usable secret")
                     .clock(Clock::fixed(1_531_420_618)),
             ),
         ),
@@ -123,16 +130,25 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 PaddleSignatureValidator::new(
                     "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_WvRO0eL4Bj9rgYYIBZY6wZhG4EHy9jzh",
-                ).expect("a usable secret")
+                )
+                .expect("a usable secret")
                 .clock(Clock::fixed(1_696_195_954)),
             ),
         ),
         (
             "square",
-            Arc::new(SquareSignatureValidator::new("Ibxx_5AKakO-3qeNVR61Dw").expect("a usable secret")),
+            Arc::new(
+                SquareSignatureValidator::new("Ibxx_5AKakO-3qeNVR61Dw").expect("a usable secret"),
+            ),
         ),
-        ("twilio", Arc::new(TwilioSignatureValidator::new("12345").expect("a usable secret"))),
-        ("shopify", Arc::new(ShopifySignatureValidator::new("hush").expect("a usable secret"))),
+        (
+            "twilio",
+            Arc::new(TwilioSignatureValidator::new("12345").expect("a usable secret")),
+        ),
+        (
+            "shopify",
+            Arc::new(ShopifySignatureValidator::new("hush").expect("a usable secret")),
+        ),
         (
             "gitlab",
             Arc::new(GitLabSignatureValidator::new("My-S3cret-Token").expect("a usable secret")),
@@ -140,7 +156,8 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
         (
             "linear",
             Arc::new(
-                LinearSignatureValidator::new("lin_wh_test_secret").expect("a usable secret")
+                LinearSignatureValidator::new("lin_wh_test_secret")
+                    .expect("a usable secret")
                     .clock(Clock::fixed(1_676_056_940)),
             ),
         ),
@@ -149,13 +166,16 @@ fn build() -> Vec<(&'static str, Arc<dyn SignatureValidator>)> {
             Arc::new(
                 DiscordSignatureValidator::new(
                     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-                ).expect("a usable secret")
+                )
+                .expect("a usable secret")
                 .clock(Clock::fixed(1_700_000_000)),
             ),
         ),
         (
             "hmac",
-            Arc::new(HmacSignatureValidator::new("It's a Secret to Everybody").expect("a usable secret")),
+            Arc::new(
+                HmacSignatureValidator::new("It's a Secret to Everybody").expect("a usable secret"),
+            ),
         ),
         ("none", Arc::new(NoOpSignatureValidator::new())),
     ]

@@ -226,4 +226,45 @@ mod tests {
             Some(ip("192.30.252.1"))
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a client writes into a forwarding header, behind a
+        /// trusted proxy that appends the address it saw, the client is that
+        /// address: never one the client wrote, nor one from a second
+        /// forwarding header it sent along (then nobody: refused).
+        #[test]
+        fn no_forged_chain_decides_the_client(
+            forged in "[ -~]{0,60}",
+            octets in proptest::prelude::any::<[u8; 4]>(),
+            v6 in proptest::prelude::any::<Option<[u16; 8]>>(),
+            append_to_forwarded in proptest::prelude::any::<bool>(),
+            other in proptest::option::of("[ -~]{0,40}"),
+        ) {
+            let seen = match v6 {
+                Some(segments) => IpAddr::from(segments).to_canonical(),
+                None => IpAddr::from(octets),
+            };
+            let trusted = IpRanges::from_cidrs(PROXIES).unwrap();
+            proptest::prop_assume!(!trusted.contains(seen));
+            let (name, appended, other_name) = if append_to_forwarded {
+                let node = match seen {
+                    IpAddr::V6(addr) => format!("\"[{addr}]\""),
+                    IpAddr::V4(addr) => addr.to_string(),
+                };
+                ("forwarded", format!("{forged}, for={node}"), "x-forwarded-for")
+            } else {
+                ("x-forwarded-for", format!("{forged}, {seen}"), "forwarded")
+            };
+            let mut headers = vec![(name, appended.as_str())];
+            if let Some(other) = &other {
+                headers.push((other_name, other.as_str()));
+            }
+            let client = client("10.0.0.2", PROXIES, &headers);
+            if other.is_none() {
+                proptest::prop_assert_eq!(client, Some(seen));
+            } else {
+                proptest::prop_assert!(client.is_none() || client == Some(seen), "{client:?}");
+            }
+        }
+    }
 }
