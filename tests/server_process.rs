@@ -479,6 +479,37 @@ fn a_source_without_a_secret_is_a_start_up_error_naming_the_key() {
     );
 }
 
+/// Values that would break something are refused before the server listens,
+/// each naming its key: an empty secret (a key anybody has), a tolerance of
+/// 0 (nothing verifies), a Cluster hash tag in the key prefix (every key in
+/// one slot), a TTL that overflows Redis's `PX`.
+#[test]
+fn unusable_values_are_start_up_errors_naming_their_key() {
+    let billing = "[webhooks.sources.billing]\nvalidator = \"stripe\"\n";
+    let cases = [
+        (
+            format!("{billing}secret = \"\"\n"),
+            "webhooks.sources.billing.secret",
+        ),
+        (
+            format!("{billing}secret = \"whsec_x\"\ntolerance-seconds = 0\n"),
+            "webhooks.sources.billing.tolerance-seconds",
+        ),
+        (
+            "[webhooks.idempotency.redis]\nurl = \"redis://127.0.0.1:1/0\"\nkey-prefix = \"{webhooks}:\"\n".to_owned(),
+            "webhooks.idempotency.redis.key-prefix",
+        ),
+        (
+            "[webhooks.idempotency]\nttl-seconds = 9300000000000000\n".to_owned(),
+            "webhooks.idempotency.ttl-seconds",
+        ),
+    ];
+    for (table, key) in cases {
+        let output = start_up_error(&format!("{SOURCES}{table}"));
+        assert!(output.contains(key), "{table}: {output}");
+    }
+}
+
 #[test]
 fn a_listener_for_an_unconfigured_source_is_a_start_up_error() {
     let without_partner = SOURCES.split("[webhooks.sources.partner]").next();
