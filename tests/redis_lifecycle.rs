@@ -780,11 +780,18 @@ async fn a_poison_event_that_aborts_its_worker_is_dead_lettered_after_max_attemp
                 Worker::spawn(&binary, &config_path, dir.path(), &bind)
             });
         }
+        // The dump lists the keys, then reads each: not a snapshot. The
+        // script that dead-letters writes the job's reason and creates the
+        // dead-letter stream at once, but a dump can list the keys just
+        // before and read the job just after; so wait until it shows both.
         let stored = dump(&redis, POISON_PREFIX);
-        if stored
+        let lost = stored
             .iter()
-            .any(|(_, _, content)| content.contains("worker lost"))
-        {
+            .any(|(_, _, content)| content.contains("worker lost"));
+        let dead = stored
+            .iter()
+            .any(|(key, _, content)| key.contains("dead") && !content.trim().is_empty());
+        if lost && dead {
             break stored;
         }
         assert!(
