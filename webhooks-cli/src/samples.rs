@@ -14,6 +14,7 @@ pub(crate) fn default_event(kind: ValidatorKind) -> &'static str {
         ValidatorKind::Stripe => "payment_intent.succeeded",
         ValidatorKind::Github => "push",
         ValidatorKind::Slack => "app_mention",
+        ValidatorKind::Standard => "invoice.paid",
         ValidatorKind::Shopify => "orders/create",
         ValidatorKind::Gitlab => "Push Hook",
         ValidatorKind::Square => "payment.updated",

@@ -126,6 +126,15 @@ fn send_stripe_sample_is_accepted_and_each_send_is_a_new_event() {
             .stdout
             .contains(second["answer"]["id"].as_str().unwrap())
     );
+    // Without --url: http://{bind}/webhooks/stripe, WEBHOOKS_BIND first.
+    let bind = server.addr.to_string();
+    let config = file.to_str().unwrap();
+    let third = webhooks(
+        &["send", "stripe", "--config", config],
+        &[("WEBHOOKS_BIND", &bind)],
+    );
+    assert_eq!(third.code, 0, "{third:?}");
+    assert_eq!(server.seen.lock().unwrap().len(), 3);
     for run in [&first.stdout, &first.stderr] {
         assert!(!run.contains(STRIPE), "{run}");
     }
@@ -167,42 +176,51 @@ fn every_scheme_is_signed_as_the_server_verifies_it() {
         ("CLI_TEST_SIGNING_KEY_STANDARD", STANDARD_SIGNING_KEY),
         ("CLI_TEST_SIGNING_KEY_DISCORD", discord_seed.as_str()),
     ];
-    let sends: &[(&str, &[&str])] = &[
-        ("stripe", &[]),
-        ("github", &["--event", "push"]),
-        ("github", &["--event", "issues.opened"]),
-        ("partner", &["--event", "order.shipped"]),
-        ("partner-ts", &[]),
-        ("svix", &["--event", "invoice.paid"]),
+    // Each send, and the event type the server read from it.
+    let sends: &[(&str, &[&str], &str)] = &[
+        ("stripe", &[], "payment_intent.succeeded"),
+        ("github", &["--event", "push"], "push"),
+        ("github", &["--event", "issues.opened"], "issues.opened"),
+        ("partner", &["--event", "order.shipped"], "order.shipped"),
+        ("partner-ts", &[], "order.paid"),
+        ("svix", &["--event", "invoice.paid"], "invoice.paid"),
         (
             "svix-ed25519",
             &["--signing-key-env", "CLI_TEST_SIGNING_KEY_STANDARD"],
+            "invoice.paid",
         ),
-        ("shopify", &["--event", "orders/paid"]),
-        ("slack", &[]),
-        ("gitlab", &[]),
-        ("twilio", &[]),
-        ("square", &[]),
-        ("paddle", &[]),
-        ("linear", &[]),
+        ("shopify", &["--event", "orders/paid"], "orders/paid"),
+        ("slack", &[], "app_mention"),
+        ("gitlab", &[], "Push Hook"),
+        ("twilio", &[], ""), // Twilio sends no event type
+        ("square", &[], "payment.updated"),
+        ("paddle", &[], "transaction.completed"),
+        ("linear", &[], "Issue.create"),
         (
             "discord",
             &["--signing-key-env", "CLI_TEST_SIGNING_KEY_DISCORD"],
+            "APPLICATION_AUTHORIZED",
         ),
-        ("open", &[]),
+        ("open", &[], "order.paid"),
     ];
-    for (source, extra) in sends {
+    for (source, extra, event_type) in sends {
         let url = server.url(source);
         let mut args = vec!["send", source, "--config", config, "--url", &url, "--json"];
         args.extend_from_slice(extra);
         let run = webhooks(&args, &env);
         assert_eq!(run.code, 0, "{source} {extra:?}: {run:?}");
-        assert_eq!(
-            run.json()["answer"]["status"],
-            "accepted",
-            "{source}: {run:?}"
+        let answer = &run.json()["answer"];
+        assert_eq!(answer["status"], "accepted", "{source}: {run:?}");
+        // Inline dispatch: the listener ran before the answer.
+        let last = server.seen.lock().unwrap().last().cloned();
+        let expected = (
+            source.to_string(),
+            event_type.to_string(),
+            answer["id"].as_str().unwrap().to_owned(),
         );
+        assert_eq!(last, Some(expected), "{source} {extra:?}");
     }
+    assert_eq!(server.seen.lock().unwrap().len(), sends.len());
 }
 
 #[test]

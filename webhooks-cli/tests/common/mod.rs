@@ -8,13 +8,48 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
-use webhooks_core::Config;
+use webhooks_core::{Config, WebhookEvent, WebhookListener};
 
-/// A running server; dropping it shuts it down.
+/// What a listener received: source, event type, delivery id.
+pub type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// Records every event of one source.
+struct Recorder {
+    source: String,
+    seen: Seen,
+}
+
+impl WebhookListener for Recorder {
+    type Error = std::convert::Infallible;
+
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn event(&self) -> &str {
+        "*"
+    }
+
+    async fn handle(&self, event: &WebhookEvent) -> Result<(), Self::Error> {
+        let seen = (
+            event.source().to_owned(),
+            event.event_type().to_owned(),
+            event.id().to_owned(),
+        );
+        self.seen.lock().expect("not poisoned").push(seen);
+        Ok(())
+    }
+}
+
+/// A running server whose listeners record every event; dropping it shuts
+/// it down.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Every event handled, in order (inline dispatch: before the answer).
+    pub seen: Seen,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -27,6 +62,15 @@ impl TestServer {
             .expect("the server's configuration is valid")
             .webhooks;
         config.bind = "127.0.0.1:0".into();
+        let seen = Seen::default();
+        let recorders: Vec<Recorder> = config
+            .sources
+            .keys()
+            .map(|source| Recorder {
+                source: source.clone(),
+                seen: seen.clone(),
+            })
+            .collect();
         let (shutdown, stop) = oneshot::channel::<()>();
         let (bound, addr) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -37,6 +81,7 @@ impl TestServer {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let server = webhooks_hyper::Server::from_config(config)
+                    .configure(|builder| recorders.into_iter().fold(builder, |b, r| b.listener(r)))
                     .with_graceful_shutdown(async {
                         let _ = stop.await;
                     })
@@ -52,6 +97,7 @@ impl TestServer {
             .expect("the server is bound within 15 s");
         Self {
             addr,
+            seen,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
