@@ -10,7 +10,6 @@ use crate::output::Failure;
 use crate::samples;
 
 /// What to sign for one source.
-#[derive(Debug)]
 pub(crate) struct Request<'a> {
     /// The source's validator.
     pub(crate) kind: ValidatorKind,
@@ -27,6 +26,20 @@ pub(crate) struct Request<'a> {
     /// `--signing-key-env`, for the schemes whose configuration holds a
     /// public key.
     pub(crate) signing_key_env: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("kind", &self.kind)
+            .field("table", self.table)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("event", &self.event)
+            .field("signed_url", &self.signed_url)
+            .field("signing_key_env", &self.signing_key_env)
+            .finish()
+    }
 }
 
 impl Request<'_> {
@@ -169,4 +182,42 @@ fn mismatch(expected: &str) -> Failure {
     Failure::Usage(format!(
         "the signing key does not match the source's public key: expected {expected}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let table = webhooks_core::Config::from_toml(
+            "[webhooks.sources.s]\nvalidator = \"github\"\nsecret = \"gh-secret-Qq17\"",
+        )
+        .unwrap()
+        .webhooks
+        .sources
+        .remove("s")
+        .unwrap();
+        let request = Request {
+            kind: ValidatorKind::Github,
+            table: &table,
+            secret: Some("gh-secret-Qq17".into()),
+            body: None,
+            event: Some("push"),
+            signed_url: "http://127.0.0.1:3000/webhooks/s".into(),
+            signing_key_env: None,
+        };
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("gh-secret-Qq17"), "{debug}");
+        let signed = request.sign().unwrap();
+        assert!(!format!("{signed:?}").contains("gh-secret-Qq17"));
+    }
+
+    #[test]
+    fn a_discord_seed_is_64_hex_digits() {
+        assert_eq!(parse_seed(&"07".repeat(32)).unwrap(), [7; 32]);
+        for bad in ["07", &"zz".repeat(32), &"é".repeat(32)] {
+            assert!(matches!(parse_seed(bad), Err(Failure::Usage(_))), "{bad}");
+        }
+    }
 }
