@@ -1,0 +1,105 @@
+//! `webhooks`, the command line of the webhooks framework.
+//!
+//! It reads the server's own TOML configuration (`--config FILE`, else
+//! `$WEBHOOKS_CONFIG`, else `./webhooks.toml`), so what it signs and checks
+//! is what the server verifies:
+//!
+//! ```text
+//! $ cargo install --path webhooks-cli
+//! $ webhooks check-config --config webhooks.toml
+//! $ webhooks send stripe --event payment_intent.succeeded
+//! HTTP 200
+//! {"status":"accepted","id":"evt_…"}
+//! ```
+//!
+//! - `webhooks send <source>` signs a delivery exactly as that source's
+//!   provider does, with the source's secret from the configuration (the
+//!   first of `secrets` while rotating), and posts it to
+//!   `http://{bind}/webhooks/{source}` (`WEBHOOKS_BIND` honoured) or `--url`.
+//!   Without `--body` it sends a small realistic sample of the provider's
+//!   payload, with a fresh id every time, so two sends are two events.
+//! - `webhooks check-config` loads and resolves the file as the server does
+//!   at start-up (validators built, `secret-env` read) and lists its sources.
+//!
+//! Both print human text, or one JSON document with `--json`. Exit codes:
+//! 0 on success (a 2xx answer, a valid file), 1 when the server answered
+//! with another status, 2 on a usage or configuration error, 3 when the
+//! server cannot be reached. No secret is ever printed.
+
+mod check;
+mod config;
+mod output;
+mod samples;
+mod send;
+mod sign;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sign and send test webhook deliveries, and check a configuration.
+#[derive(Debug, Parser)]
+#[command(name = "webhooks", version, about)]
+struct Cli {
+    /// The configuration file the server reads.
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOKS_CONFIG",
+        default_value = "webhooks.toml"
+    )]
+    config: PathBuf,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign a delivery as the source's provider does and POST it.
+    Send(SendArgs),
+    /// Load and validate the configuration as the server does; list its sources.
+    CheckConfig,
+}
+
+/// `webhooks send`.
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// The source, as configured: `[webhooks.sources.<source>]`.
+    source: String,
+    /// The event type of the built-in sample (`payment_intent.succeeded`,
+    /// `push`, `issues.opened` …); for GitHub, Shopify and GitLab also the
+    /// event header.
+    #[arg(long)]
+    event: Option<String>,
+    /// The body to sign and send, from a file or `-` for standard input,
+    /// instead of the built-in sample (Twilio: the form, URL-encoded).
+    #[arg(long, value_name = "FILE|-")]
+    body: Option<PathBuf>,
+    /// Where to POST (default `http://{bind}/webhooks/{source}`).
+    #[arg(long)]
+    url: Option<String>,
+    /// An extra header, `Name: value`; repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Discord, or Standard Webhooks with a `whpk_` public key: the
+    /// environment variable holding the private signing key (Discord: 64
+    /// hex digits of the seed; Standard Webhooks: `whsk_…`).
+    #[arg(long, value_name = "VAR")]
+    signing_key_env: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Send(args) => send::run(&cli.config, args, cli.json),
+        Command::CheckConfig => check::run(&cli.config, cli.json),
+    };
+    result.unwrap_or_else(|failure| {
+        output::print_failure(&failure, cli.json);
+        failure.exit_code()
+    })
+}

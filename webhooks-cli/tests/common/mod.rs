@@ -1,0 +1,185 @@
+//! What the command-line tests share: a real server on 127.0.0.1:0 in a
+//! thread of its own, configuration files, and the `webhooks` binary run
+//! as a process.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+use webhooks_core::{Config, WebhookEvent, WebhookListener};
+
+/// What a listener received: source, event type, delivery id.
+pub type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// Records every event of one source.
+struct Recorder {
+    source: String,
+    seen: Seen,
+}
+
+impl WebhookListener for Recorder {
+    type Error = std::convert::Infallible;
+
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn event(&self) -> &str {
+        "*"
+    }
+
+    async fn handle(&self, event: &WebhookEvent) -> Result<(), Self::Error> {
+        let seen = (
+            event.source().to_owned(),
+            event.event_type().to_owned(),
+            event.id().to_owned(),
+        );
+        self.seen.lock().expect("not poisoned").push(seen);
+        Ok(())
+    }
+}
+
+/// A running server whose listeners record every event; dropping it shuts
+/// it down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    /// Every event handled, in order (inline dispatch: before the answer).
+    pub seen: Seen,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves the configuration `text` (its `bind` is replaced by
+    /// 127.0.0.1:0) until dropped.
+    pub fn start(text: &str) -> Self {
+        let mut config = Config::from_toml(text)
+            .expect("the server's configuration is valid")
+            .webhooks;
+        config.bind = "127.0.0.1:0".into();
+        let seen = Seen::default();
+        let recorders: Vec<Recorder> = config
+            .sources
+            .keys()
+            .map(|source| Recorder {
+                source: source.clone(),
+                seen: seen.clone(),
+            })
+            .collect();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let server = webhooks_hyper::Server::from_config(config)
+                    .configure(|builder| recorders.into_iter().fold(builder, |b, r| b.listener(r)))
+                    .with_graceful_shutdown(async {
+                        let _ = stop.await;
+                    })
+                    .bind()
+                    .await
+                    .expect("the server binds");
+                bound.send(server.local_addr()).expect("the test waits");
+                server.await.expect("the server runs");
+            });
+        });
+        let addr = addr
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .expect("the server is bound within 15 s");
+        Self {
+            addr,
+            seen,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// The webhook URL of `source`.
+    pub fn url(&self, source: &str) -> String {
+        format!("http://{}/webhooks/{source}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Writes `text` to a fresh file under the target directory.
+pub fn config_file(text: &str) -> PathBuf {
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!(
+        "cli-{}-{}.toml",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, text).expect("the file is written");
+    path
+}
+
+/// What a run of `webhooks` left.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Standard output as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {self:?}"))
+    }
+}
+
+/// Runs `webhooks args…` with `env` and no `WEBHOOKS_*` variable of the
+/// test's own environment.
+pub fn webhooks(args: &[&str], env: &[(&str, &str)]) -> Run {
+    webhooks_with_input(args, env, b"")
+}
+
+/// [`webhooks`] with `input` on its standard input.
+pub fn webhooks_with_input(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_webhooks"));
+    command
+        .args(args)
+        .env_remove("WEBHOOKS_CONFIG")
+        .env_remove("WEBHOOKS_BIND")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    stdin.write_all(input).expect("the input is written");
+    drop(stdin);
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("the binary exits");
+    Run {
+        code: status.code().expect("the binary exits"),
+        stdout: String::from_utf8(stdout).expect("utf-8 output"),
+        stderr: String::from_utf8(stderr).expect("utf-8 output"),
+    }
+}
