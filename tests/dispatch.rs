@@ -87,16 +87,25 @@ async fn only_the_failing_listener_is_retried_with_its_attempt_number() {
     assert_eq!(steady_seen.attempts(), [1]);
     assert!(processor.dead_letters().await.unwrap().is_empty());
     let text = processor.metrics().encode();
-    let handled = |outcome| {
-        counter(
-            &text,
-            "webhooks_handled_total",
-            "stripe",
-            "invoice.paid",
-            outcome,
-        )
+    let handled = |listener, outcome| {
+        let labels = [
+            ("source", "stripe"),
+            ("event_type", "invoice.paid"),
+            ("listener", listener),
+            ("outcome", outcome),
+        ];
+        metric(&text, "webhooks_handled_total", &labels)
     };
-    assert_eq!((handled("ok"), handled("error")), (2.0, 2.0));
+    assert_eq!(
+        (handled("flaky", "ok"), handled("flaky", "error")),
+        (1.0, 2.0)
+    );
+    assert_eq!(
+        (handled("steady", "ok"), handled("steady", "error")),
+        (1.0, 0.0)
+    );
+    let retries = [("source", "stripe"), ("listener", "flaky")];
+    assert_eq!(metric(&text, "webhooks_retries_total", &retries), 2.0);
 }
 
 #[tokio::test]

@@ -347,9 +347,10 @@ async fn a_panicking_listener_gets_500_and_the_events_other_listeners_still_run(
 
 #[tokio::test]
 async fn health_readiness_and_metrics_after_a_known_sequence() {
-    let ok = Probe::new("stripe", "payment_intent.succeeded");
-    let fails =
-        Probe::new("stripe", "invoice.payment_failed").with(|_, _| async { Err("no".into()) });
+    let ok = Probe::new("stripe", "payment_intent.succeeded").named("on_payment");
+    let fails = Probe::new("stripe", "invoice.payment_failed")
+        .named("on_failed_invoice")
+        .with(|_, _| async { Err("no".into()) });
     let server = TestServer::start(config("max-body-bytes = 1024", ""), |b| {
         b.listener(ok).listener(fails)
     })
@@ -380,32 +381,46 @@ async fn health_readiness_and_metrics_after_a_known_sequence() {
     );
     let text = reply.body;
     let received = |t: &str, o: &str| counter(&text, "webhooks_received_total", "stripe", t, o);
-    let handled = |t: &str, o: &str| counter(&text, "webhooks_handled_total", "stripe", t, o);
+    let handled = |t: &str, l: &str, o: &str| {
+        let labels = [
+            ("source", "stripe"),
+            ("event_type", t),
+            ("listener", l),
+            ("outcome", o),
+        ];
+        metric(&text, "webhooks_handled_total", &labels)
+    };
+    // A listener's label is its name (a `WebhookListener`'s `name()`).
+    let (paid, failing) = ("on_payment", "on_failed_invoice");
     assert_eq!(received("payment_intent.succeeded", "accepted"), 2.0);
     assert_eq!(received("payment_intent.succeeded", "duplicate"), 1.0);
     assert_eq!(received("unknown", "invalid_signature"), 1.0);
     assert_eq!(received("unknown", "too_large"), 1.0);
     assert_eq!(received("customer.created", "accepted"), 1.0);
     assert_eq!(received("invoice.payment_failed", "accepted"), 0.0);
-    assert_eq!(handled("payment_intent.succeeded", "ok"), 2.0);
-    assert_eq!(handled("invoice.payment_failed", "error"), 1.0);
-    assert_eq!(handled("customer.created", "ignored"), 1.0);
-    assert_eq!(handled("customer.created", "ok"), 0.0);
+    assert_eq!(handled("payment_intent.succeeded", paid, "ok"), 2.0);
+    assert_eq!(handled("invoice.payment_failed", failing, "error"), 1.0);
+    assert_eq!(handled("customer.created", "", "ignored"), 1.0);
+    assert_eq!(handled("customer.created", paid, "ok"), 0.0);
+    // Inline dispatch: a failure is the provider's to retry, not ours.
+    assert!(!text.contains("webhooks_retries_total"), "{text}");
+    assert!(!text.contains("webhooks_queue_depth"), "{text}");
     assert!(
-        text.contains("# TYPE webhook_processing_seconds histogram"),
+        text.contains("# TYPE webhooks_processing_seconds histogram"),
         "{text}"
     );
+    assert!(!text.contains("webhook_processing_seconds"), "{text}");
     let timed = [
         ("source", "stripe"),
         ("event_type", "payment_intent.succeeded"),
     ];
     assert_eq!(
-        metric(&text, "webhook_processing_seconds_count", &timed),
+        metric(&text, "webhooks_processing_seconds_count", &timed),
         3.0
     );
     let inf = [timed[0], timed[1], ("le", "+Inf")];
     assert_eq!(
-        metric(&text, "webhook_processing_seconds_bucket", &inf),
+        metric(&text, "webhooks_processing_seconds_bucket", &inf),
         3.0
     );
     server.shutdown().await;

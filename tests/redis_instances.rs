@@ -308,7 +308,7 @@ async fn two_example_processes_handle_one_event_once() {
     assert_one_accepted(&answers);
 
     let client = client();
-    let handled = r#"event_type="push",outcome="ok",source="github""#;
+    let handled = r#"event_type="push",listener="server::pushed",outcome="ok",source="github""#;
     let accepted = r#"event_type="push",outcome="accepted",source="github""#;
     let mut handled_total = 0.0;
     let mut accepted_total = 0.0;

@@ -258,14 +258,17 @@ impl Server {
         answer(client().get(self.url(path))).await
     }
 
-    /// `/metrics` counts one handled run for each `(source, event type, outcome)`.
-    async fn assert_handled_once(&self, runs: &[(&str, &str, &str)]) {
+    /// `/metrics` counts one handled run for each `(source, event type,
+    /// listener, outcome)`; a `#[webhook_listener]` function's listener
+    /// label is its path, `server::<function>` in the example.
+    async fn assert_handled_once(&self, runs: &[(&str, &str, &str, &str)]) {
         let (status, metrics) = self.get("/metrics").await;
         assert_eq!(status, 200);
-        for (source, event_type, outcome) in runs {
+        for (source, event_type, listener, outcome) in runs {
             // The prometheus crate prints the labels sorted by name.
-            let labels =
-                format!(r#"event_type="{event_type}",outcome="{outcome}",source="{source}""#);
+            let labels = format!(
+                r#"event_type="{event_type}",listener="{listener}",outcome="{outcome}",source="{source}""#
+            );
             let line = format!("webhooks_handled_total{{{labels}}} 1");
             assert!(metrics.lines().any(|l| l == line), "{line}?\n{metrics}");
         }
@@ -361,7 +364,12 @@ async fn development_config_names_its_sources_and_secret_origins_never_the_secre
     let other = PAYMENT.replace("evt_1", "evt_2");
     let old = stripe_signed(DEV_SECRETS[0], &other);
     assert_eq!(server.post("stripe", &old, &other).await.0, 401);
-    let handled = ("stripe", "payment_intent.succeeded", "ok");
+    let handled = (
+        "stripe",
+        "payment_intent.succeeded",
+        "server::payment_succeeded",
+        "ok",
+    );
     server.assert_handled_once(&[handled]).await;
     server.stop(&[from_env, DEV_SECRETS[0], DEV_SECRETS[1]]);
     server.line_with(&["payment succeeded", "evt_1"]);
@@ -393,10 +401,10 @@ async fn a_config_file_routes_events_to_the_examples_listeners() {
 
     server
         .assert_handled_once(&[
-            ("github", "push", "ok"),
-            ("github", "issues.opened", "ok"),
-            ("github", "issues.closed", "ignored"),
-            ("partner", "order.created", "ok"),
+            ("github", "push", "server::pushed", "ok"),
+            ("github", "issues.opened", "server::issue_opened", "ok"),
+            ("github", "issues.closed", "", "ignored"),
+            ("partner", "order.created", "server::partner_event", "ok"),
         ])
         .await;
     server.stop(&[GITHUB_SECRET, PARTNER_SECRET, STRIPE_SECRET]);

@@ -22,6 +22,9 @@ pub(crate) struct Source {
 pub(crate) struct Listed {
     pub(crate) pattern: EventPattern,
     pub(crate) key: Box<str>,
+    /// Its position among the source's listeners, from 1: its slot in the
+    /// metrics (0 is "no listener").
+    pub(crate) slot: usize,
     pub(crate) listener: Arc<dyn ErasedListener>,
 }
 
@@ -35,6 +38,16 @@ impl Source {
         self.listeners
             .iter()
             .filter(move |listed| listed.pattern.matches(event_type, families))
+    }
+}
+
+impl Source {
+    /// The metrics slot of the listener with this key, if it has one.
+    pub(crate) fn slot(&self, key: &str) -> Option<usize> {
+        self.listeners
+            .iter()
+            .find(|listed| *listed.key == *key)
+            .map(|listed| listed.slot)
     }
 }
 

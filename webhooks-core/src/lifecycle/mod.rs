@@ -26,7 +26,7 @@ use self::run::run_listeners;
 use crate::queue::{PushError, Queue};
 use crate::source::Source;
 use crate::store::Store;
-use crate::{Claim, Lease, Metrics, ProcessError, Processed, WebhookEvent};
+use crate::{Claim, Lease, Metrics, ProcessError, Processed, StoreError, WebhookEvent};
 
 pub(crate) use self::policy::RetryPolicy;
 pub use self::policy::backoff;
@@ -84,6 +84,10 @@ impl Lifecycle {
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
+        for source in sources.values() {
+            let listeners = source.listeners.iter().map(|listed| &*listed.key);
+            metrics.describe_source(&source.name, listeners, queue.is_some());
+        }
         Self {
             sources,
             store,
@@ -122,7 +126,7 @@ impl Lifecycle {
             Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
         match &self.queue {
-            Some(queue) => self.enqueue(queue, &key, &lease, event).await,
+            Some(queue) => self.enqueue(queue, &source.name, &key, &lease, event).await,
             None => {
                 // Not tied to the connection: if the caller goes away, the
                 // run goes on to its end and settles the claim.
@@ -210,6 +214,7 @@ impl Lifecycle {
     async fn enqueue(
         &self,
         queue: &Queue,
+        source: &str,
         key: &str,
         lease: &Lease,
         mut event: WebhookEvent,
@@ -218,7 +223,11 @@ impl Lifecycle {
         event.drop_secret_headers();
         // The queue takes the event itself; the answer keeps its id and type.
         let (id, event_type) = (event.id().to_owned(), event.event_type().to_owned());
+        // Counted before the push: a worker may settle the event before
+        // `push` returns.
+        self.metrics.queue_moved(source, &event_type, 1);
         if let Err(error) = queue.push(event, self.settings.capacity).await {
+            self.metrics.queue_moved(source, &event_type, -1);
             self.release(key, lease).await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,
@@ -259,6 +268,28 @@ impl Lifecycle {
             }
             Err(error) => tracing::debug!(error = %error, "could not count the dead letters"),
         }
+    }
+
+    /// Puts a dead letter back in the queue; whether it was found.
+    pub(crate) async fn requeue(&self, queue: &Queue, id: &str) -> Result<bool, StoreError> {
+        // Counted before the requeue, as a push is; the letter's source and
+        // type are only in the letter (requeueing is rare: listing is fine).
+        let letter = match queue.dead_letters(None).await {
+            Ok(letters) => letters.into_iter().find(|letter| letter.id == id),
+            Err(_) => None,
+        };
+        let labels = letter
+            .as_ref()
+            .map(|l| (l.event.source(), l.event.event_type()));
+        if let Some((source, event_type)) = labels {
+            self.metrics.queue_moved(source, event_type, 1);
+        }
+        let requeued = queue.requeue(id).await;
+        if let (Some((source, event_type)), false) = (labels, matches!(requeued, Ok(true))) {
+            self.metrics.queue_moved(source, event_type, -1);
+        }
+        self.count_dead_letters().await;
+        requeued
     }
 
     /// Releases a claim, logging a store that does not answer (the claim

@@ -85,10 +85,10 @@ pub(crate) fn run_listeners<'a>(
                     Handled::Error
                 }
             };
-            metrics.handled(event.source(), event.event_type(), outcome);
+            metrics.handled(event.source(), event.event_type(), listed.slot, outcome);
         }
         if !any {
-            metrics.handled(event.source(), event.event_type(), Handled::Ignored);
+            metrics.handled(event.source(), event.event_type(), 0, Handled::Ignored);
         }
         if !report.failed.is_empty() {
             // Each listener ran once above: those that neither failed nor were

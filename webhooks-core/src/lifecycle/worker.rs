@@ -111,11 +111,17 @@ async fn run_job(
         mut state,
     } = job;
     let policy = &lifecycle.settings.policy;
+    // The listeners that failed, for the retries' count: a run in which
+    // every listener succeeded allocates nothing here.
+    let mut failed = Vec::new();
     let settle = match policy.abandoned(&state) {
         // Its workers kept dying: it is not run again.
         Some(reason) => Settle::Dead(reason),
         None => match run(&lifecycle, &queue, &reservation, &event, &state).await {
-            Some(report) => policy.settle(&mut state, report, SystemTime::now()),
+            Some(report) => {
+                failed.clone_from(&report.failed);
+                policy.settle(&mut state, report, SystemTime::now())
+            }
             None => return,
         },
     };
@@ -136,6 +142,9 @@ async fn run_job(
                 .await
         }
     };
+    if matches!(result, Ok(true)) {
+        count_settled(&lifecycle, &event, &settle, &failed);
+    }
     settled(result, event.id());
     if matches!(settle, Settle::Dead(_)) {
         lifecycle.count_dead_letters().await;
@@ -191,6 +200,26 @@ async fn run(
                 );
             }
             None
+        }
+    }
+}
+
+/// Counts a settle that took: out of the queue (done or dead), or each
+/// failed listener retried.
+fn count_settled(lifecycle: &Lifecycle, event: &WebhookEvent, settle: &Settle, failed: &[String]) {
+    let metrics = &lifecycle.metrics;
+    let (source, event_type) = (event.source(), event.event_type());
+    match settle {
+        Settle::Ack | Settle::Dead(_) => metrics.queue_moved(source, event_type, -1),
+        Settle::RetryAt(_) => {
+            let Some(listeners) = lifecycle.sources.get(source) else {
+                return;
+            };
+            for key in failed {
+                if let Some(slot) = listeners.slot(key) {
+                    metrics.retried(source, event_type, slot);
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus::{Encoder, TextEncoder};
 
-use self::series::{Series, Shard, THREAD_SERIES};
+use self::series::{Series, THREAD_SERIES};
 
 /// How a delivery was answered, the `outcome` of `webhooks_received_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +72,16 @@ impl Handled {
     }
 }
 
-/// The processor's counters and histogram, exposed as Prometheus text.
+/// The processor's counters, gauges and histogram, exposed as Prometheus
+/// text: the `webhooks_*` metrics of the contract.
+///
+/// A processor names each source's listeners here when it is built, so a
+/// listener run is counted under its listener's name (`listener` label)
+/// without a lookup by name per run.
 ///
 /// Recording never makes two threads write the same memory: each series
-/// keeps one cache-line-aligned block of counters per shard, a thread
+/// keeps one cache-line-aligned block of counters per shard (and one per
+/// shard and listener), a thread
 /// always writes its own shard, and each thread finds a series through its
 /// own cache (the shared index is locked only the first time a thread meets
 /// a series). Shards are summed when the text is encoded.
@@ -96,7 +102,17 @@ pub struct Metrics {
 }
 
 /// Series by source, then by event type.
-type SeriesBySource = HashMap<Box<str>, HashMap<Box<str>, Arc<Series>>>;
+type SeriesBySource = HashMap<Box<str>, SourceSeries>;
+
+/// A source's series, and what its processor told of it.
+#[derive(Default)]
+struct SourceSeries {
+    /// The `listener` labels of slots 1.. (slot 0 is `""`, no listener).
+    listeners: Arc<[Box<str>]>,
+    /// Whether its events go through a queue (`webhooks_queue_depth`).
+    queued: bool,
+    types: HashMap<Box<str>, Arc<Series>>,
+}
 
 /// The `event_type` label of deliveries refused before their type was known.
 const UNKNOWN: &str = "unknown";
@@ -174,15 +190,59 @@ impl Metrics {
     /// Counts a delivery; `event_type` is `unknown` when it was refused
     /// before its type was known.
     pub fn received(&self, source: &str, event_type: &str, outcome: Received) {
-        self.with_shard(source, event_type, |shard| {
-            shard.received[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        self.with_series(source, event_type, |series| {
+            series.shard().received[outcome as usize].fetch_add(1, Ordering::Relaxed);
         });
     }
 
-    /// Counts a listener run, or an event no listener matched.
-    pub fn handled(&self, source: &str, event_type: &str, outcome: Handled) {
-        self.with_shard(source, event_type, |shard| {
-            shard.handled[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    /// Names a source's listeners, the `listener` labels of slots 1.. in
+    /// order, and says whether its events are queued. A processor does it
+    /// when it is built, before the source's first event: series made
+    /// before keep the listeners they were made with.
+    pub(crate) fn describe_source<'a>(
+        &self,
+        source: &str,
+        listeners: impl IntoIterator<Item = &'a str>,
+        queued: bool,
+    ) {
+        let mut all = lock(&self.inner.series);
+        let entry = all.entry(source.into()).or_default();
+        if entry.types.is_empty() {
+            entry.listeners = listeners.into_iter().map(Box::from).collect();
+        }
+        entry.queued |= queued;
+    }
+
+    /// Counts a listener run (`slot` 1.. as described), or an event no
+    /// listener matched (slot 0, [`Handled::Ignored`]).
+    pub(crate) fn handled(&self, source: &str, event_type: &str, slot: usize, outcome: Handled) {
+        self.with_series(source, event_type, |series| {
+            if let Some(counts) = series.listener(slot) {
+                counts.handled[outcome as usize].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Counts a failed listener run scheduled for another attempt,
+    /// `webhooks_retries_total`.
+    pub(crate) fn retried(&self, source: &str, event_type: &str, slot: usize) {
+        self.with_series(source, event_type, |series| {
+            if let Some(counts) = series.listener(slot) {
+                counts.retries.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Counts an event into the queue (`+1`) or out of it, settled (`-1`):
+    /// `webhooks_queue_depth`.
+    pub(crate) fn queue_moved(&self, source: &str, event_type: &str, change: i64) {
+        self.with_series(source, event_type, |series| {
+            // Two's complement: the wrapping sum of the shards is the depth.
+            let change = change as u64;
+            series
+                .shard()
+                .queue_depth
+                .fetch_add(change, Ordering::Relaxed);
         });
     }
 
@@ -208,7 +268,8 @@ impl Metrics {
     pub fn observe_processing(&self, source: &str, event_type: &str, seconds: f64) {
         let bucket = BUCKETS.iter().position(|&bound| seconds <= bound);
         let nanos = (seconds.max(0.0) * 1e9) as u64;
-        self.with_shard(source, event_type, |shard| {
+        self.with_series(source, event_type, |series| {
+            let shard = series.shard();
             if let Some(bucket) = bucket {
                 shard.buckets[bucket].fetch_add(1, Ordering::Relaxed);
             }
@@ -217,17 +278,17 @@ impl Metrics {
         });
     }
 
-    /// Runs `record` on this thread's shard of the series.
-    fn with_shard(&self, source: &str, event_type: &str, record: impl FnOnce(&Shard)) {
+    /// Runs `record` on the series, found through this thread's cache.
+    fn with_series(&self, source: &str, event_type: &str, record: impl FnOnce(&Series)) {
         let id = self.inner.id;
         THREAD_SERIES.with(|cache| {
             let mut cache = cache.borrow_mut();
             if let Some(series) = cache.find(id, source, event_type) {
-                record(series.shard());
+                record(series);
                 return;
             }
             let (series, own) = self.series(source, event_type);
-            record(series.shard());
+            record(&series);
             // An event type past the cap is not cached under its own name:
             // new ones would only push the real series out of the cache.
             if own {
@@ -242,9 +303,11 @@ impl Metrics {
     fn series(&self, source: &str, event_type: &str) -> (Arc<Series>, bool) {
         let mut all = lock(&self.inner.series);
         if !all.contains_key(source) {
-            all.insert(source.into(), HashMap::new());
+            all.insert(source.into(), SourceSeries::default());
         }
-        let types = all.get_mut(source).expect("inserted just above");
+        let entry = all.get_mut(source).expect("inserted just above");
+        let listeners = entry.listeners.len();
+        let types = &mut entry.types;
         if let Some(series) = types.get(event_type) {
             return (Arc::clone(series), true);
         }
@@ -254,7 +317,7 @@ impl Metrics {
         let label = if own { event_type } else { OTHER };
         let series = types
             .entry(label.into())
-            .or_insert_with(|| Arc::new(Series::new()));
+            .or_insert_with(|| Arc::new(Series::new(listeners)));
         (Arc::clone(series), own)
     }
 
@@ -292,7 +355,7 @@ impl std::fmt::Debug for Metrics {
                 "series",
                 &lock(&self.inner.series)
                     .values()
-                    .map(HashMap::len)
+                    .map(|source| source.types.len())
                     .sum::<usize>(),
             )
             .finish()
@@ -300,121 +363,4 @@ impl std::fmt::Debug for Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcome_order_matches_the_counter_slots() {
-        for (index, outcome) in RECEIVED.iter().enumerate() {
-            assert_eq!(*outcome as usize, index);
-        }
-        for (index, outcome) in HANDLED.iter().enumerate() {
-            assert_eq!(*outcome as usize, index);
-        }
-    }
-
-    /// The `webhooks_received_total` counts of `source`, by event type.
-    fn received_by_type(metrics: &Metrics, source: &str) -> HashMap<String, u64> {
-        let mut counts = HashMap::new();
-        for family in metrics.families() {
-            if family.name() != "webhooks_received_total" {
-                continue;
-            }
-            for metric in family.get_metric() {
-                let label = |name: &str| {
-                    let pair = metric.get_label().iter().find(|p| p.name() == name);
-                    pair.map(|p| p.value().to_owned()).unwrap_or_default()
-                };
-                if label("source") == source {
-                    *counts.entry(label("event_type")).or_default() +=
-                        metric.get_counter().get_value() as u64;
-                }
-            }
-        }
-        counts
-    }
-
-    #[test]
-    fn event_types_past_the_cap_are_counted_as_other() {
-        let metrics = Metrics::new();
-        metrics.received("github", UNKNOWN, Received::InvalidSignature);
-        for n in 0..150 {
-            let event_type = format!("type-{n}");
-            metrics.received("github", &event_type, Received::Accepted);
-            metrics.handled("github", &event_type, Handled::Ignored);
-            metrics.observe_processing("github", &event_type, 0.001);
-        }
-        // A type seen before keeps its label; a new one is `other`, on
-        // every thread (each has its own cache).
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                metrics.received("github", "type-7", Received::Duplicate);
-                metrics.received("github", "type-150", Received::Accepted);
-            });
-        });
-        metrics.received("github", UNKNOWN, Received::BadRequest);
-        metrics.received("stripe", "invoice.paid", Received::Accepted);
-        let counts = received_by_type(&metrics, "github");
-        assert_eq!(counts.len(), Metrics::MAX_EVENT_TYPES + 2, "{counts:?}");
-        assert_eq!(counts["other"], 51);
-        assert_eq!(counts["type-7"], 2);
-        assert_eq!(counts["type-99"], 1);
-        assert!(!counts.contains_key("type-100"), "{counts:?}");
-        assert_eq!(counts[UNKNOWN], 2);
-        assert_eq!(counts.values().sum::<u64>(), 154);
-        assert_eq!(received_by_type(&metrics, "stripe")["invoice.paid"], 1);
-        let text = metrics.encode();
-        for line in [
-            r#"webhooks_handled_total{event_type="other",outcome="ignored",source="github"} 50"#,
-            r#"webhook_processing_seconds_count{event_type="other",source="github"} 50"#,
-        ] {
-            assert!(text.contains(line), "no {line} in\n{text}");
-        }
-    }
-
-    #[test]
-    fn shards_of_every_thread_are_summed() {
-        let metrics = Metrics::new();
-        std::thread::scope(|scope| {
-            for _ in 0..4 {
-                let metrics = &metrics;
-                scope.spawn(move || {
-                    for _ in 0..1000 {
-                        metrics.received("github", "push", Received::Accepted);
-                        metrics.received("github", "issues.opened", Received::Duplicate);
-                        metrics.handled("github", "push", Handled::Ok);
-                        metrics.observe_processing("github", "push", 0.003);
-                    }
-                });
-            }
-        });
-        let text = metrics.encode();
-        for line in [
-            r#"webhooks_received_total{event_type="push",outcome="accepted",source="github"} 4000"#,
-            r#"webhooks_received_total{event_type="issues.opened",outcome="duplicate",source="github"} 4000"#,
-            r#"webhooks_handled_total{event_type="push",outcome="ok",source="github"} 4000"#,
-            r#"webhook_processing_seconds_bucket{event_type="push",source="github",le="0.0025"} 0"#,
-            r#"webhook_processing_seconds_bucket{event_type="push",source="github",le="0.005"} 4000"#,
-            r#"webhook_processing_seconds_bucket{event_type="push",source="github",le="+Inf"} 4000"#,
-            r#"webhook_processing_seconds_count{event_type="push",source="github"} 4000"#,
-            "# TYPE webhook_processing_seconds histogram",
-            "# TYPE webhooks_received_total counter",
-        ] {
-            assert!(text.contains(line), "no {line} in\n{text}");
-        }
-        let sum = text
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix(
-                    r#"webhook_processing_seconds_sum{event_type="push",source="github"} "#,
-                )
-            })
-            .expect("a sum line");
-        assert!((sum.parse::<f64>().unwrap() - 12.0).abs() < 1e-6, "{sum}");
-        // Two processors keep their own series, even on one thread.
-        let other = Metrics::new();
-        other.received("github", "push", Received::Accepted);
-        assert!(other.encode().contains(r#"source="github"} 1"#));
-        assert!(metrics.encode().contains(r#"source="github"} 4000"#));
-    }
-}
+mod tests;

@@ -16,6 +16,20 @@ const SHARDS: usize = 16;
 /// The counters of one source and event type.
 pub(super) struct Series {
     shards: [Shard; SHARDS],
+    /// Per shard, per listener slot (0: no listener; then the source's
+    /// listeners in order): `slots` counters per shard, shard after shard.
+    listeners: Box<[ListenerCounts]>,
+    slots: usize,
+}
+
+/// One thread's counters of one listener in a series, alone on its cache
+/// line.
+#[repr(align(64))]
+#[derive(Default)]
+pub(super) struct ListenerCounts {
+    pub(super) handled: [AtomicU64; HANDLED.len()],
+    /// Failed runs scheduled for another attempt.
+    pub(super) retries: AtomicU64,
 }
 
 /// One thread's counters of a series, alone on its cache lines.
@@ -23,24 +37,61 @@ pub(super) struct Series {
 #[derive(Default)]
 pub(super) struct Shard {
     pub(super) received: [AtomicU64; RECEIVED.len()],
-    pub(super) handled: [AtomicU64; HANDLED.len()],
     /// Observations per bucket (not cumulative); above the last bound only
     /// in `count`.
     pub(super) buckets: [AtomicU64; BUCKETS.len()],
     pub(super) count: AtomicU64,
     pub(super) sum_nanos: AtomicU64,
+    /// Events queued minus events settled, wrapping: only the sum over the
+    /// shards means something (one thread queues, another settles).
+    pub(super) queue_depth: AtomicU64,
 }
 
 impl Series {
-    pub(super) fn new() -> Self {
+    /// Series for a source with `listeners` listeners.
+    pub(super) fn new(listeners: usize) -> Self {
+        let slots = listeners + 1;
         Self {
             shards: std::array::from_fn(|_| Shard::default()),
+            listeners: (0..SHARDS * slots)
+                .map(|_| ListenerCounts::default())
+                .collect(),
+            slots,
         }
     }
 
     /// The calling thread's shard.
     pub(super) fn shard(&self) -> &Shard {
         &self.shards[THREAD_SHARD.with(|shard| *shard)]
+    }
+
+    /// The calling thread's counters of listener `slot`; `None` past the
+    /// source's listeners.
+    pub(super) fn listener(&self, slot: usize) -> Option<&ListenerCounts> {
+        if slot >= self.slots {
+            return None;
+        }
+        self.listeners
+            .get(THREAD_SHARD.with(|shard| *shard) * self.slots + slot)
+    }
+
+    /// Listener slots: the source's listeners, and one for none.
+    pub(super) fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// A listener slot's counter, every shard summed.
+    pub(super) fn sum_listener(
+        &self,
+        slot: usize,
+        field: impl Fn(&ListenerCounts) -> &AtomicU64,
+    ) -> u64 {
+        self.listeners
+            .iter()
+            .skip(slot)
+            .step_by(self.slots)
+            .map(|counts| field(counts).load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 
     pub(super) fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {

@@ -242,9 +242,11 @@ impl ProcessorBuilder {
                 0 => listener.name().into(),
                 n => format!("{}#{}", listener.name(), n + 1).into(),
             };
+            let slot = source.listeners.len() + 1;
             source.listeners.push(Listed {
                 pattern,
                 key,
+                slot,
                 listener,
             });
         }

@@ -126,11 +126,7 @@ impl WebhookProcessor {
     /// that had succeeded still skipped; whether it was found.
     pub async fn requeue_dead_letter(&self, id: &str) -> Result<bool, StoreError> {
         match &self.lifecycle.queue {
-            Some(queue) => {
-                let requeued = queue.requeue(id).await;
-                self.lifecycle.count_dead_letters().await;
-                requeued
-            }
+            Some(queue) => self.lifecycle.requeue(queue, id).await,
             None => Ok(false),
         }
     }
