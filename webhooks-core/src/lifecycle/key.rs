@@ -24,6 +24,13 @@ impl StoreKey {
     }
 }
 
+impl StoreKey {
+    /// The source part: source names have no `:`.
+    pub(crate) fn source(&self) -> &str {
+        self.split_once(':').map_or("", |(source, _)| source)
+    }
+}
+
 impl std::ops::Deref for StoreKey {
     type Target = str;
 
@@ -46,6 +53,7 @@ mod tests {
         let short = StoreKey::new("github", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
         assert!(matches!(short, StoreKey::Inline { .. }));
         assert_eq!(&*short, "github:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(short.source(), "github");
         let id = "é".repeat(60);
         let long = StoreKey::new("stripe", &id);
         assert!(matches!(long, StoreKey::Heap(_)));

@@ -126,7 +126,7 @@ impl Lifecycle {
             Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
         match &self.queue {
-            Some(queue) => self.enqueue(queue, &source.name, &key, &lease, event).await,
+            Some(queue) => self.enqueue(queue, &key, &lease, event).await,
             None => {
                 // Not tied to the connection: if the caller goes away, the
                 // run goes on to its end and settles the claim.
@@ -214,8 +214,7 @@ impl Lifecycle {
     async fn enqueue(
         &self,
         queue: &Queue,
-        source: &str,
-        key: &str,
+        key: &StoreKey,
         lease: &Lease,
         mut event: WebhookEvent,
     ) -> (Result<Processed, ProcessError>, String) {
@@ -225,9 +224,9 @@ impl Lifecycle {
         let (id, event_type) = (event.id().to_owned(), event.event_type().to_owned());
         // Counted before the push: a worker may settle the event before
         // `push` returns.
-        self.metrics.queue_moved(source, &event_type, 1);
+        self.metrics.queue_moved(key.source(), &event_type, 1);
         if let Err(error) = queue.push(event, self.settings.capacity).await {
-            self.metrics.queue_moved(source, &event_type, -1);
+            self.metrics.queue_moved(key.source(), &event_type, -1);
             self.release(key, lease).await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,

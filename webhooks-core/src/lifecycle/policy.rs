@@ -59,19 +59,20 @@ impl RetryPolicy {
         Some(reason)
     }
 
-    /// After a run: records it in `state` and decides.
+    /// After a run: records it in `state` (taking the report's succeeded
+    /// listeners and error; its failed ones are left) and decides.
     pub(crate) fn settle(
         &self,
         state: &mut JobState,
-        report: RunReport,
+        report: &mut RunReport,
         now: SystemTime,
     ) -> Settle {
         if report.is_ok() {
             return Settle::Ack;
         }
-        state.done.extend(report.succeeded);
+        state.done.append(&mut report.succeeded);
         state.failures += 1;
-        let error = report.last_error.unwrap_or_default();
+        let error = report.last_error.take().unwrap_or_default();
         state.last_error = Some(error.clone());
         if state.attempts >= self.max_attempts {
             let listeners = report.failed.join(", ");
@@ -120,18 +121,18 @@ mod tests {
             attempts: 2,
             ..JobState::default()
         };
-        let decided = policy().settle(&mut state, failed("a"), now);
+        let decided = policy().settle(&mut state, &mut failed("a"), now);
         assert_eq!(decided, Settle::RetryAt(now + Duration::from_secs(1)));
         assert_eq!(
             (state.failures, state.done.as_slice()),
             (1, &["ok".to_owned()][..])
         );
         state.attempts = 3;
-        let decided = policy().settle(&mut state, failed("a"), now);
+        let decided = policy().settle(&mut state, &mut failed("a"), now);
         assert_eq!(decided, Settle::Dead("boom (listeners: a)".into()));
         let mut fine = JobState::default();
         assert_eq!(
-            policy().settle(&mut fine, RunReport::default(), now),
+            policy().settle(&mut fine, &mut RunReport::default(), now),
             Settle::Ack
         );
     }

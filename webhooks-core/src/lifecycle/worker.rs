@@ -111,16 +111,16 @@ async fn run_job(
         mut state,
     } = job;
     let policy = &lifecycle.settings.policy;
-    // The listeners that failed, for the retries' count: a run in which
-    // every listener succeeded allocates nothing here.
-    let mut failed = Vec::new();
     let settle = match policy.abandoned(&state) {
         // Its workers kept dying: it is not run again.
         Some(reason) => Settle::Dead(reason),
         None => match run(&lifecycle, &queue, &reservation, &event, &state).await {
-            Some(report) => {
-                failed.clone_from(&report.failed);
-                policy.settle(&mut state, report, SystemTime::now())
+            Some(mut report) => {
+                let settle = policy.settle(&mut state, &mut report, SystemTime::now());
+                if matches!(settle, Settle::RetryAt(_)) {
+                    count_retries(&lifecycle, &event, &report.failed);
+                }
+                settle
             }
             None => return,
         },
@@ -142,8 +142,11 @@ async fn run_job(
                 .await
         }
     };
-    if matches!(result, Ok(true)) {
-        count_settled(&lifecycle, &event, &settle, &failed);
+    if matches!(settle, Settle::Ack | Settle::Dead(_)) && matches!(result, Ok(true)) {
+        // Out of the queue: done, or a dead letter.
+        lifecycle
+            .metrics
+            .queue_moved(event.source(), event.event_type(), -1);
     }
     settled(result, event.id());
     if matches!(settle, Settle::Dead(_)) {
@@ -204,22 +207,16 @@ async fn run(
     }
 }
 
-/// Counts a settle that took: out of the queue (done or dead), or each
-/// failed listener retried.
-fn count_settled(lifecycle: &Lifecycle, event: &WebhookEvent, settle: &Settle, failed: &[String]) {
-    let metrics = &lifecycle.metrics;
-    let (source, event_type) = (event.source(), event.event_type());
-    match settle {
-        Settle::Ack | Settle::Dead(_) => metrics.queue_moved(source, event_type, -1),
-        Settle::RetryAt(_) => {
-            let Some(listeners) = lifecycle.sources.get(source) else {
-                return;
-            };
-            for key in failed {
-                if let Some(slot) = listeners.slot(key) {
-                    metrics.retried(source, event_type, slot);
-                }
-            }
+/// Counts each failed listener of a run scheduled for another attempt.
+fn count_retries(lifecycle: &Lifecycle, event: &WebhookEvent, failed: &[String]) {
+    let Some(source) = lifecycle.sources.get(event.source()) else {
+        return;
+    };
+    for key in failed {
+        if let Some(slot) = source.slot(key) {
+            lifecycle
+                .metrics
+                .retried(event.source(), event.event_type(), slot);
         }
     }
 }
