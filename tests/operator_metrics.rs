@@ -114,3 +114,62 @@ async fn metrics_name_each_listener_count_retries_and_the_queue_drains_to_zero()
     assert!(timed.iter().all(|line| line.ends_with("} 1")), "{text}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dead_letter_leaves_the_queue_and_a_requeued_one_comes_back_until_it_runs() {
+    let gate = Gate::default();
+    let gate_in_listener = gate.clone();
+    let fails_once = Probe::new("github", "push")
+        .named("app::on_push")
+        .with(move |_, calls| {
+            let gate = gate_in_listener.clone();
+            async move {
+                if calls == 0 {
+                    return Err("the build farm is down".into());
+                }
+                gate.pass().await;
+                Ok(())
+            }
+        });
+    let tables = queued("max-attempts = 1\nworkers = 1");
+    let server = TestServer::start(config("", &tables), |b| b.listener(fails_once)).await;
+    server
+        .post(&github("gh-dead", "push", "{}"))
+        .await
+        .accepted("gh-dead");
+    let gauge = |text: &str, name: &str| metric(text, name, &[("source", "github")]);
+    let dead = |text: &str| gauge(text, "webhooks_dead_letters") == 1.0;
+    let text = metrics_once(&server, "the event to be dead-lettered", dead).await;
+    assert_eq!(gauge(&text, "webhooks_queue_depth"), 0.0, "{text}");
+    // One attempt only: a failure that is not retried is no retry.
+    assert!(!text.contains("webhooks_retries_total"), "{text}");
+
+    let letters = server.processor.dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        server
+            .processor
+            .requeue_dead_letter(&letters[0].id)
+            .await
+            .unwrap()
+    );
+    gate.arrivals(1).await;
+    let text = server.metrics().await;
+    assert_eq!(gauge(&text, "webhooks_queue_depth"), 1.0, "{text}");
+    assert_eq!(gauge(&text, "webhooks_dead_letters"), 0.0, "{text}");
+    gate.open();
+    let drained = |text: &str| gauge(text, "webhooks_queue_depth") == 0.0;
+    let text = metrics_once(&server, "the requeued event to run", drained).await;
+    let handled = |outcome| {
+        let labels = [
+            ("source", "github"),
+            ("event_type", "push"),
+            ("listener", "app::on_push"),
+            ("outcome", outcome),
+        ];
+        metric(&text, "webhooks_handled_total", &labels)
+    };
+    assert_eq!((handled("error"), handled("ok")), (1.0, 1.0), "{text}");
+    assert_eq!(gauge(&text, "webhooks_dead_letters"), 0.0, "{text}");
+    server.shutdown().await;
+}

@@ -39,9 +39,7 @@ impl Source {
             .iter()
             .filter(move |listed| listed.pattern.matches(event_type, families))
     }
-}
 
-impl Source {
     /// The metrics slot of the listener with this key, if it has one.
     pub(crate) fn slot(&self, key: &str) -> Option<usize> {
         self.listeners
