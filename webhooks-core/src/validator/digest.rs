@@ -114,6 +114,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn any_candidate_that_matches_is_enough_even_twice() {
+        let genuine = [7_u8; 32];
+        let forged = [8_u8; 32];
+        assert!(any_digest_equal(&genuine, &[forged, genuine]));
+        // The same genuine signature listed twice is still a match (a fold
+        // with exclusive or would cancel the two out).
+        assert!(any_digest_equal(&genuine, &[genuine, forged, genuine]));
+        assert!(!any_digest_equal(&genuine, &[forged, forged]));
+        assert!(!any_digest_equal::<[u8; 32]>(&genuine, &[]));
+        assert!(!any_digest_equal(&genuine, &[&genuine[..31]]));
+    }
+
+    #[test]
     fn the_signature_bound_is_the_one_its_message_names() {
         assert!(TOO_MANY_SIGNATURES.contains(&format!("more than {MAX_SIGNATURES})")));
         let mut count = 0;

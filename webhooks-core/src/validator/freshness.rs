@@ -105,3 +105,18 @@ macro_rules! freshness_builders {
     };
 }
 pub(crate) use freshness_builders;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_reads_its_source_and_says_which_it_is() {
+        let custom = Clock::from_fn(|| 1_234);
+        assert_eq!(custom.now(), 1_234);
+        assert_eq!(Clock::fixed(-5).now(), -5);
+        assert!(Clock::system().now() > 1_700_000_000);
+        assert_eq!(format!("{custom:?}"), "Clock(custom)");
+        assert_eq!(format!("{:?}", Clock::default()), "Clock(system)");
+    }
+}
