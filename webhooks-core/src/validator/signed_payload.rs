@@ -137,6 +137,14 @@ mod tests {
         Clock, Headers, HmacSignatureValidator, SignatureError, SignatureValidator, SignedRequest,
     };
 
+    #[test]
+    fn a_template_displays_as_written() {
+        let template = "v0:{timestamp}:{body}";
+        let parsed: SignedPayload = template.parse().unwrap();
+        assert_eq!(parsed.to_string(), template);
+        assert_eq!(SignedPayload::default().to_string(), "{timestamp}.{body}");
+    }
+
     fn signed(template: &str) -> Result<Vec<u8>, InvalidSignedPayload> {
         let payload: SignedPayload = template.parse()?;
         Ok(payload.pieces("1700000000", b"{\"a\":1}").concat())

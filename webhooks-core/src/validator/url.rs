@@ -66,13 +66,14 @@ pub(crate) fn is_plain_authority(authority: &str) -> bool {
     port_ok && host_ok
 }
 
-/// The origin (`scheme://authority`, `None` for a path alone) and the path
-/// and query of a URL from [`request_url`] or an application; an error for
-/// anything else, and for an absolute URL whose authority is not plain or
-/// is followed by a query or fragment without a path.
-fn split_url(url: &str) -> Result<(Option<&str>, &str), SignatureError> {
+/// Whether a URL from [`request_url`] or an application is absolute (has a
+/// plain `scheme://authority`, `false` for a path alone), and its path and
+/// query; an error for anything else, and for an absolute URL whose
+/// authority is not plain or is followed by a query or fragment without a
+/// path.
+fn split_url(url: &str) -> Result<(bool, &str), SignatureError> {
     if url.starts_with('/') {
-        return Ok((None, url));
+        return Ok((false, url));
     }
     let unverifiable = |reason| Err(SignatureError::UnverifiableUrl(reason));
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -89,7 +90,7 @@ fn split_url(url: &str) -> Result<(Option<&str>, &str), SignatureError> {
     if !path.is_empty() && !path.starts_with('/') {
         return unverifiable("the URL's path does not start with `/`");
     }
-    Ok((Some(&url[..scheme.len() + 3 + end]), path))
+    Ok((true, path))
 }
 
 /// The URL the provider signed: `public_base` (`https://example.com`, no
@@ -100,12 +101,12 @@ pub(crate) fn public_url<'u>(
     public_base: Option<&str>,
     seen: &'u str,
 ) -> Result<Cow<'u, str>, SignatureError> {
-    let (origin, path) = split_url(seen)?;
+    let (absolute, path) = split_url(seen)?;
     let path = if path.is_empty() { "/" } else { path };
-    match (public_base, origin) {
+    match (public_base, absolute) {
         (Some(base), _) => Ok(Cow::Owned(format!("{}{path}", base.trim_end_matches('/')))),
-        (None, Some(_)) => Ok(Cow::Borrowed(seen)),
-        (None, None) => Err(SignatureError::UnverifiableUrl(
+        (None, true) => Ok(Cow::Borrowed(seen)),
+        (None, false) => Err(SignatureError::UnverifiableUrl(
             "the Host header is not a plain host[:port] and no public URL is configured",
         )),
     }
