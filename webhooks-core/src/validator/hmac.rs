@@ -8,8 +8,7 @@ use sha2::Sha256;
 use super::extract::{GenericExtraction, extraction_builders};
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedPayload, SignedRequest, decode_hex_digest, digests_equal, freshness_builders,
-    named_header_value,
+    SignedPayload, SignedRequest, decode_hex_digest, freshness_builders, named_header_value,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -197,6 +196,26 @@ impl HmacSignatureValidator {
     }
 }
 
+/// `Ok` when the HMAC-SHA256 of the concatenated `signed` parts under one
+/// of `secrets` equals one of the `given` digests: the MAC is computed once
+/// per secret, and each candidate compared in constant time
+/// ([`any_digest_equal`](super::any_digest_equal)); else
+/// [`SignatureError::NoMatchingSignature`].
+pub(crate) fn verify_hmac_sha256<D: AsRef<[u8]>>(
+    secrets: &Secrets,
+    signed: &[&[u8]],
+    given: &[D],
+) -> Result<(), SignatureError> {
+    let matches = secrets
+        .iter()
+        .any(|secret| super::any_digest_equal(&hmac_sha256(secret.expose(), signed), given));
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::NoMatchingSignature)
+    }
+}
+
 /// HMAC-SHA256 of the concatenated `parts`.
 pub(crate) fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
@@ -227,15 +246,7 @@ impl SignatureValidator for HmacSignatureValidator {
             Some(timestamp) => self.payload.pieces(timestamp, request.body()),
             None => vec![request.body()],
         };
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &signed, &[given])
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

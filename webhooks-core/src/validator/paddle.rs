@@ -1,10 +1,10 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>…]`.
 
-use super::hmac::hmac_sha256;
+use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, any_digest_equal, body_sha256_key, count_signature, decode_hex_digest,
-    freshness_builders, pick_json, signature_entries,
+    SignedRequest, body_sha256_key, count_signature, decode_hex_digest, freshness_builders,
+    pick_json, signature_entries,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -100,15 +100,7 @@ impl SignatureValidator for PaddleSignatureValidator {
         self.freshness.check(timestamp)?;
         let given: Vec<[u8; 32]> = h1.into_iter().filter_map(decode_hex_digest).collect();
         let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b":", request.body()];
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| any_digest_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &signed, &given)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

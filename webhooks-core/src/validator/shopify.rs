@@ -1,10 +1,10 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: <base64>`.
 
-use super::hmac::hmac_sha256;
+use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::keys::{decode_base64_digest, encode_base64};
 use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
-    digests_equal, header_value,
+    header_value,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -61,15 +61,7 @@ impl SignatureValidator for ShopifySignatureValidator {
             header: SIGNATURE_HEADER.into(),
             reason: "expected the base64 of a 32-byte digest",
         })?;
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &[request.body()]), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &[request.body()], &[given])
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

@@ -1,11 +1,10 @@
 //! Slack: `X-Slack-Signature: v0=<hex>` over `v0:{timestamp}:{body}`.
 
-use super::hmac::hmac_sha256;
+use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::url::parse_form;
 use super::{
     Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, decode_hex_digest, digests_equal, freshness_builders,
-    header_value, pick_json,
+    SignedRequest, body_sha256_key, decode_hex_digest, freshness_builders, header_value, pick_json,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -88,15 +87,7 @@ impl SignatureValidator for SlackSignatureValidator {
             })?;
         self.freshness.check(timestamp)?;
         let signed: [&[u8]; 4] = [b"v0:", timestamp_text.as_bytes(), b":", request.body()];
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &signed, &[given])
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

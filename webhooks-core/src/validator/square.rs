@@ -1,12 +1,12 @@
 //! Square: `x-square-hmacsha256-signature`, HMAC-SHA256 over the
 //! notification URL and the body.
 
-use super::hmac::hmac_sha256;
+use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::keys::{decode_base64_digest, encode_base64};
 use super::url::public_url;
 use super::{
     EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
-    digests_equal, pick_json,
+    pick_json,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -84,15 +84,7 @@ impl SignatureValidator for SquareSignatureValidator {
         let seen = request.url().ok_or(SignatureError::MissingUrl)?;
         let url = public_url(self.public_url.as_deref(), seen)?;
         let signed: [&[u8]; 2] = [url.as_bytes(), request.body()];
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| digests_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &signed, &[given])
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

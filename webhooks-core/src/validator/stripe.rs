@@ -1,10 +1,10 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]`.
 
-use super::hmac::hmac_sha256;
+use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::{
     Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, any_digest_equal, count_signature, decode_hex_digest, freshness_builders,
-    pick_json, signature_entries,
+    SignedRequest, count_signature, decode_hex_digest, freshness_builders, pick_json,
+    signature_entries,
 };
 use crate::{InvalidSecret, Secrets};
 
@@ -97,15 +97,7 @@ impl SignatureValidator for StripeSignatureValidator {
         let given: Vec<[u8; 32]> = v1.into_iter().filter_map(decode_hex_digest).collect();
         let signed_timestamp = timestamp.to_string();
         let signed: [&[u8]; 3] = [signed_timestamp.as_bytes(), b".", request.body()];
-        let matches = self
-            .secrets
-            .iter()
-            .any(|secret| any_digest_equal(&hmac_sha256(secret.expose(), &signed), &given));
-        if matches {
-            Ok(())
-        } else {
-            Err(SignatureError::NoMatchingSignature)
-        }
+        verify_hmac_sha256(&self.secrets, &signed, &given)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
