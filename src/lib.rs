@@ -43,16 +43,17 @@ mod server;
 
 pub use webhooks_core::{
     BoxError, BoxFuture, BuildError, Claim, Clock, Config, ConfigError, DeadLetter,
-    DiscordSignatureValidator, Dispatch, DuplicateListener, EventMeta, EventParseError, EventQueue,
-    GitHubSignatureValidator, GitLabSignatureValidator, Handshake, Headers, HmacSignatureValidator,
-    IdempotencyStore, InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
+    DiscordSignatureValidator, Dispatch, DuplicateListener, EventLog, EventMeta, EventParseError,
+    EventQueue, EventRecord, EventStatus, GitHubSignatureValidator, GitLabSignatureValidator,
+    Handshake, Headers, HmacSignatureValidator, IdempotencyStore, InMemoryEventLog,
+    InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
     InvalidSignedPayload, Json, JsonBodyError, Lease, LinearSignatureValidator, MAX_SIGNATURES,
     Metrics, NoOpSignatureValidator, PaddleSignatureValidator, ProcessError, Processed,
     ProcessorBuilder, Route, Secret, Secrets, ShopifySignatureValidator, SignatureError,
     SignatureValidator, SignedPayload, SignedRequest, SlackSignatureValidator,
     SquareSignatureValidator, StandardSignatureValidator, StoreError, StripeSignatureValidator,
     TwilioSignatureValidator, WebhookEvent, WebhookListener, WebhookProcessor, backoff,
-    body_sha256_key, config, metrics, queue, request_url,
+    body_sha256_key, config, event_log, metrics, queue, request_url,
 };
 
 pub use self::backend::storage_from_config;

@@ -115,6 +115,32 @@ impl Headers {
         lines
     }
 
+    /// [`Headers::to_lines`] without the headers that carry a secret: what
+    /// the event log keeps.
+    ///
+    /// ```
+    /// use webhooks_core::Headers;
+    ///
+    /// let headers = Headers::new().with("Authorization", "Bearer t").with("X-GitHub-Event", "push");
+    /// assert_eq!(headers.to_lines_without_secrets(), b"x-github-event: push\r\n");
+    /// ```
+    pub fn to_lines_without_secrets(&self) -> Vec<u8> {
+        let mut lines = Vec::new();
+        for (name, value) in self.iter() {
+            if SENSITIVE
+                .iter()
+                .any(|secret| name.eq_ignore_ascii_case(secret))
+            {
+                continue;
+            }
+            lines.extend_from_slice(name.as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value);
+            lines.extend_from_slice(b"\r\n");
+        }
+        lines
+    }
+
     /// Headers read back from [`Headers::to_lines`]; lines that are not a
     /// header are skipped.
     pub fn from_lines(lines: &[u8]) -> Self {

@@ -40,6 +40,7 @@
 pub mod config;
 mod error;
 mod event;
+pub mod event_log;
 mod headers;
 mod json;
 mod lifecycle;
@@ -64,6 +65,7 @@ use std::pin::Pin;
 pub use self::config::{Config, ConfigError};
 pub use self::error::BuildError;
 pub use self::event::WebhookEvent;
+pub use self::event_log::{EventLog, EventRecord, EventStatus, InMemoryEventLog};
 pub use self::headers::{Headers, InvalidHeader};
 pub use self::json::{Json, JsonBodyError};
 pub use self::lifecycle::backoff;

@@ -8,6 +8,7 @@
 
 mod dispatch;
 mod error;
+mod event_log;
 mod idempotency;
 mod network;
 mod parse;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 pub use self::dispatch::{DispatchConfig, DispatchMode};
 pub use self::error::ConfigError;
+pub use self::event_log::{AdminConfig, EventLogConfig, MIN_ADMIN_TOKEN_BYTES};
 pub use self::idempotency::{IdempotencyConfig, RedisConfig, StoreProvider};
 pub use self::network::{InvalidCidr, IpRanges};
 pub use self::source::{ResolvedSource, SourceConfig};

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::dispatch::DispatchConfig;
 use super::error::{ConfigError, duration, positive};
+use super::event_log::{AdminConfig, EventLogConfig};
 use super::idempotency::IdempotencyConfig;
 use super::network::IpRanges;
 use super::source::{ResolvedSource, SourceConfig};
@@ -61,6 +62,12 @@ pub struct WebhooksConfig {
     /// `[webhooks.dispatch]`.
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// `[webhooks.event-log]`.
+    #[serde(default)]
+    pub event_log: EventLogConfig,
+    /// `[webhooks.admin]`: absent, there is no admin API at all.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
     /// `[webhooks.sources.<name>]`: `POST /webhooks/<name>`.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -154,6 +161,10 @@ impl WebhooksConfig {
             "webhooks.shutdown-timeout-seconds",
         )?;
         self.idempotency.check()?;
+        self.event_log.check()?;
+        if let Some(admin) = &self.admin {
+            admin.check(&self.bind)?;
+        }
         self.dispatch.check()
     }
 

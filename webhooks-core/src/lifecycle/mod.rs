@@ -7,6 +7,7 @@
 
 mod key;
 mod lease;
+mod log;
 mod policy;
 mod run;
 mod worker;
@@ -23,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use self::key::StoreKey;
 use self::lease::{Detached, Kept, keep_alive};
 use self::run::run_listeners;
+use crate::event_log::{Arrival, EventStatus, Log};
 use crate::queue::{PushError, Queue};
 use crate::source::Source;
 use crate::store::Store;
@@ -62,6 +64,10 @@ pub(crate) struct Lifecycle {
     pub(crate) sources: HashMap<Box<str>, Arc<Source>>,
     pub(crate) store: Store,
     pub(crate) queue: Option<Queue>,
+    /// The event log, unless `[webhooks.event-log] enabled = false`.
+    pub(crate) log: Option<Log>,
+    /// Whether the log keeps bodies and headers.
+    pub(crate) keep_bodies: bool,
     pub(crate) metrics: Metrics,
     pub(crate) settings: Settings,
     /// Shutdown began: no new delivery is taken. Read by every delivery, so
@@ -81,9 +87,14 @@ impl Lifecycle {
         sources: HashMap<Box<str>, Arc<Source>>,
         store: Store,
         queue: Option<Queue>,
+        log: Option<(Log, bool)>,
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
+        let (log, keep_bodies) = match log {
+            Some((log, keep_bodies)) => (Some(log), keep_bodies),
+            None => (None, false),
+        };
         for source in sources.values() {
             let listeners = source.listeners.iter().map(|listed| &*listed.key);
             metrics.describe_source(&source.name, listeners, queue.is_some());
@@ -92,6 +103,8 @@ impl Lifecycle {
             sources,
             store,
             queue,
+            log,
+            keep_bodies,
             metrics,
             settings,
             stopping: AtomicBool::new(false),
@@ -116,15 +129,18 @@ impl Lifecycle {
         let lease = match self.store.claim(&key, self.settings.lease).await {
             Ok(Claim::Acquired(lease)) => lease,
             Ok(Claim::InProgress) => {
+                self.log_redelivered(&source.name, event.id()).await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Err(ProcessError::InProgress { id }), event_type);
             }
             Ok(Claim::Completed) => {
+                self.log_redelivered(&source.name, event.id()).await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Ok(Processed::Duplicate { id }), event_type);
             }
             Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
+        self.log_received(&event, Arrival::Delivery).await;
         match &self.queue {
             Some(queue) => self.enqueue(queue, &key, &lease, event).await,
             None => {
@@ -164,16 +180,25 @@ impl Lifecycle {
                     &[],
                     settings.listener_timeout,
                     &self.metrics,
+                    self.records_runs(),
                 ));
                 let renew = || self.store.renew(&key, &lease, settings.lease);
                 keep_alive(work, settings.lease / 3, renew, &self.abandon).await
             };
             let Kept::Done {
-                output: report,
+                output: mut report,
                 lost,
             } = kept
             else {
                 self.release(&key, &lease).await;
+                let why = "cut short at shutdown; the provider's retry runs it again";
+                self.log_ran(
+                    (event.source(), event.id()),
+                    EventStatus::Failed,
+                    None,
+                    Some(why.into()),
+                )
+                .await;
                 tracing::error!(
                     source = event.source(),
                     id = event.id(),
@@ -183,6 +208,14 @@ impl Lifecycle {
             };
             if !report.is_ok() {
                 self.release(&key, &lease).await;
+                let error = report.last_error.take();
+                self.log_ran(
+                    (event.source(), event.id()),
+                    EventStatus::Failed,
+                    Some(&mut report),
+                    error,
+                )
+                .await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Err(ProcessError::ListenerFailed { id }), event_type);
             }
@@ -191,6 +224,18 @@ impl Lifecycle {
             } else {
                 self.store.complete(&key, &lease, settings.ttl).await
             };
+            let note = match &completed {
+                Ok(true) => None,
+                Ok(false) => Some("claim lost while the listeners ran: answered 503".to_owned()),
+                Err(error) => Some(format!("not recorded as done ({error}): answered 503")),
+            };
+            self.log_ran(
+                (event.source(), event.id()),
+                EventStatus::Succeeded,
+                Some(&mut report),
+                note,
+            )
+            .await;
             let (id, event_type) = event.into_id_and_type();
             match completed {
                 Ok(true) => (Ok(Processed::Accepted { id }), event_type),
@@ -228,6 +273,9 @@ impl Lifecycle {
         if let Err(error) = queue.push(event, self.settings.capacity).await {
             self.metrics.queue_moved(key.source(), &event_type, -1);
             self.release(key, lease).await;
+            let why = format!("not queued ({error}): answered 503 for the provider's retry");
+            self.log_ran((key.source(), &id), EventStatus::Failed, None, Some(why))
+                .await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,
                 PushError::Unavailable(error) => ProcessError::Unavailable(error),
@@ -283,9 +331,23 @@ impl Lifecycle {
         if let Some((source, event_type)) = labels {
             self.metrics.queue_moved(source, event_type, 1);
         }
+        // Recorded before the requeue: a worker may run it at once.
+        if let Some(letter) = &letter {
+            self.log_received(&letter.event, Arrival::Replay).await;
+        }
         let requeued = queue.requeue(id).await;
         if let (Some((source, event_type)), false) = (labels, matches!(requeued, Ok(true))) {
             self.metrics.queue_moved(source, event_type, -1);
+        }
+        if let (Some(letter), false) = (&letter, matches!(requeued, Ok(true))) {
+            let why = format!("requeue failed; still a dead letter: {}", letter.reason);
+            self.log_ran(
+                (letter.event.source(), letter.event.id()),
+                EventStatus::Dead,
+                None,
+                Some(why),
+            )
+            .await;
         }
         self.count_dead_letters().await;
         requeued

@@ -102,6 +102,7 @@ mod tests {
             succeeded: vec!["ok".into()],
             failed: vec![key.into()],
             last_error: Some("boom".into()),
+            runs: Vec::new(),
         }
     }
 

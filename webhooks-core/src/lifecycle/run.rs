@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::lease::within;
+use crate::event_log::ListenerRun;
 use crate::listener::run_listener;
 use crate::metrics::Handled;
 use crate::source::Source;
@@ -21,6 +22,8 @@ pub(crate) struct RunReport {
     pub(crate) failed: Vec<String>,
     /// The last failure's error.
     pub(crate) last_error: Option<String>,
+    /// Each listener's run, for the event log; only filled when it is kept.
+    pub(crate) runs: Vec<ListenerRun>,
 }
 
 impl RunReport {
@@ -42,6 +45,7 @@ impl RunReport {
 /// whose keys are in `done`. A listener still running after `timeout` has
 /// failed (its `on_error` runs); the others still run. `source` is `None`
 /// for an event of a source that is no longer configured, which fails.
+/// With `record`, each listener's run is listed for the event log.
 ///
 /// A plain `fn` returning an `async move` block: an `async fn` keeps its
 /// arguments twice, and this future is part of one boxed for every delivery.
@@ -55,6 +59,7 @@ pub(crate) fn run_listeners<'a>(
     done: &'a [String],
     timeout: Duration,
     metrics: &'a Metrics,
+    record: bool,
 ) -> impl Future<Output = RunReport> + Send + 'a {
     async move {
         let Some(source) = source else {
@@ -68,6 +73,7 @@ pub(crate) fn run_listeners<'a>(
             if done.iter().any(|key| **key == *listed.key) {
                 continue;
             }
+            let started = record.then(std::time::Instant::now);
             let ran = match within(timeout, run_listener(&*listed.listener, event)).await {
                 Some(ran) => ran,
                 None => {
@@ -77,11 +83,18 @@ pub(crate) fn run_listeners<'a>(
                     Err(error)
                 }
             };
-            let outcome = match ran {
-                Ok(()) => Handled::Ok,
-                Err(error) => {
+            let error = ran.err().map(|error| error.to_string());
+            if let Some(started) = started {
+                let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                report
+                    .runs
+                    .push(ListenerRun::new(&*listed.key, millis, error.clone()));
+            }
+            let outcome = match error {
+                None => Handled::Ok,
+                Some(error) => {
                     report.failed.push(listed.key.to_string());
-                    report.last_error = Some(error.to_string());
+                    report.last_error = Some(error);
                     Handled::Error
                 }
             };

@@ -12,6 +12,7 @@ use super::lease::{Kept, keep_alive};
 use super::policy::Settle;
 use super::run::{RunReport, run_listeners};
 use crate::WebhookEvent;
+use crate::event_log::EventStatus;
 use crate::queue::{JobState, Queue, Reservation, Reserved};
 
 /// How long one reserve waits for a job before looking at the stop signal.
@@ -111,6 +112,7 @@ async fn run_job(
         mut state,
     } = job;
     let policy = &lifecycle.settings.policy;
+    let mut runs = RunReport::default();
     let settle = match policy.abandoned(&state) {
         // Its workers kept dying: it is not run again.
         Some(reason) => Settle::Dead(reason),
@@ -120,11 +122,22 @@ async fn run_job(
                 if matches!(settle, Settle::RetryAt(_)) {
                     count_retries(&lifecycle, &event, &report.failed);
                 }
+                runs = report;
                 settle
             }
             None => return,
         },
     };
+    let (status, error) = match &settle {
+        Settle::Ack => (EventStatus::Succeeded, None),
+        Settle::RetryAt(_) => (EventStatus::Retrying, state.last_error.clone()),
+        Settle::Dead(reason) => (EventStatus::Dead, Some(reason.clone())),
+    };
+    // Recorded before the settle: once settled, a requeue or a retry may
+    // run it again at once.
+    lifecycle
+        .log_ran((event.source(), event.id()), status, Some(&mut runs), error)
+        .await;
     let result = match &settle {
         Settle::Ack => queue.ack(&reservation).await,
         Settle::RetryAt(due) => queue.retry_at(&reservation, *due, &state).await,
@@ -176,6 +189,7 @@ async fn run(
         &state.done,
         lifecycle.settings.listener_timeout,
         &lifecycle.metrics,
+        lifecycle.records_runs(),
     ));
     let renew = || queue.renew(reservation, visibility);
     match keep_alive(work, visibility / 3, renew, &lifecycle.abandon).await {

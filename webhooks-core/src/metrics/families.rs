@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
@@ -59,7 +60,14 @@ impl Metrics {
                 counter(&[("listener", listener), ("source", source)], n)
             })
             .collect();
+        let log_errors = self.inner.event_log_errors.load(Ordering::Relaxed);
         [
+            (
+                "webhooks_event_log_errors_total",
+                "Event log writes that failed; the deliveries' answers were unchanged.",
+                MetricType::COUNTER,
+                vec![counter(&[], log_errors)],
+            ),
             (
                 "webhooks_dead_letters",
                 "Dead letters in the queue, by source, as last counted by this instance.",

@@ -129,6 +129,8 @@ struct Inner {
     series: Mutex<SeriesBySource>,
     /// Claims lost while listeners ran, by source: rare, so a plain map.
     claims_lost: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
+    /// Event log writes that failed.
+    event_log_errors: std::sync::atomic::AtomicU64,
     /// Dead letters by source, as the queue last reported them.
     dead_letters: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
@@ -182,6 +184,7 @@ impl Metrics {
                 id: NEXT_METRICS_ID.fetch_add(1, Ordering::Relaxed),
                 series: Mutex::new(HashMap::new()),
                 claims_lost: Mutex::default(),
+                event_log_errors: std::sync::atomic::AtomicU64::new(0),
                 dead_letters: Mutex::default(),
             }),
         }
@@ -252,6 +255,12 @@ impl Metrics {
         *lock(&self.inner.claims_lost)
             .entry(source.into())
             .or_default() += 1;
+    }
+
+    /// Counts a write to the event log that failed (the delivery's answer
+    /// was unchanged), `webhooks_event_log_errors_total`.
+    pub fn event_log_failed(&self) {
+        self.inner.event_log_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sets the `webhooks_dead_letters{source}` gauge to the queue's count of

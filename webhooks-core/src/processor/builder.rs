@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::WebhookProcessor;
-use crate::config::{DispatchConfig, DispatchMode, IpRanges, StoreProvider, WebhooksConfig};
+use crate::config::{
+    DispatchConfig, DispatchMode, EventLogConfig, IpRanges, StoreProvider, WebhooksConfig,
+};
+use crate::event_log::{EventLog, InMemoryEventLog, Log};
 use crate::lifecycle::{Lifecycle, RetryPolicy, Settings};
 use crate::listener::{ErasedListener, EventPattern};
 use crate::queue::{DeadLetterBounds, EventQueue, Queue};
@@ -41,6 +44,8 @@ pub struct ProcessorBuilder {
     listeners: Vec<Arc<dyn ErasedListener>>,
     store: Option<Store>,
     queue: Option<Queue>,
+    event_log: Option<Log>,
+    log_config: EventLogConfig,
     missing_store: Option<String>,
     registered: bool,
     ttl: Duration,
@@ -58,6 +63,8 @@ impl ProcessorBuilder {
             listeners: Vec::new(),
             store: None,
             queue: None,
+            event_log: None,
+            log_config: EventLogConfig::default(),
             missing_store: None,
             registered: true,
             ttl: Duration::from_secs(86_400),
@@ -79,7 +86,8 @@ impl ProcessorBuilder {
             .idempotency_ttl(config.ttl())
             .claim_lease(config.lease())
             .shutdown_timeout(config.shutdown_timeout())
-            .dispatch(config.dispatch.clone());
+            .dispatch(config.dispatch.clone())
+            .event_log_config(config.event_log.clone());
         if !config.enabled {
             return Ok(builder.registered_listeners(false));
         }
@@ -154,6 +162,30 @@ impl ProcessorBuilder {
     /// Queued mode: keeps events in this queue instead of the in-memory one.
     pub fn queue(mut self, queue: impl EventQueue) -> Self {
         self.queue = Some(Queue::new(queue));
+        self
+    }
+
+    /// Records events in this log instead of the in-memory one (unless the
+    /// log is turned off with [`ProcessorBuilder::event_log_config`]).
+    pub fn event_log(mut self, log: impl EventLog) -> Self {
+        self.event_log = Some(Log::new(log));
+        self
+    }
+
+    /// The event log's settings, `[webhooks.event-log]`: on or off, whether
+    /// bodies are kept, and the in-memory log's bounds (default: on, bodies
+    /// kept, 100000 events, 72 hours, 256 MiB of bodies).
+    ///
+    /// ```
+    /// use webhooks_core::config::EventLogConfig;
+    /// use webhooks_core::WebhookProcessor;
+    ///
+    /// let off = EventLogConfig { enabled: false, ..EventLogConfig::default() };
+    /// let processor = WebhookProcessor::builder().event_log_config(off).build().unwrap();
+    /// assert!(!processor.has_event_log());
+    /// ```
+    pub fn event_log_config(mut self, config: EventLogConfig) -> Self {
+        self.log_config = config;
         self
     }
 
@@ -281,10 +313,18 @@ impl ProcessorBuilder {
             .into_iter()
             .map(|(name, source)| (name, Arc::new(source)))
             .collect();
+        let log_config = &self.log_config;
+        let log = log_config.enabled.then(|| {
+            let log = self
+                .event_log
+                .unwrap_or_else(|| Log::memory(InMemoryEventLog::new(log_config.bounds())));
+            (log, log_config.keep_bodies)
+        });
         let lifecycle = Arc::new(Lifecycle::new(
             sources,
             self.store.unwrap_or_default(),
             queue,
+            log,
             self.metrics.unwrap_or_default(),
             settings,
         ));

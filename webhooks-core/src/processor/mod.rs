@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::event_log::{EventPage, EventQuery, EventRecord, ReplayError};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Received;
 use crate::queue::DeadLetter;
@@ -127,6 +128,77 @@ impl WebhookProcessor {
     pub async fn requeue_dead_letter(&self, id: &str) -> Result<bool, StoreError> {
         match &self.lifecycle.queue {
             Some(queue) => self.lifecycle.requeue(queue, id).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Whether events are recorded (`[webhooks.event-log] enabled`).
+    pub fn has_event_log(&self) -> bool {
+        self.lifecycle.log.is_some()
+    }
+
+    /// A page of the event log, newest first; `None` when the log is off.
+    ///
+    /// ```
+    /// use webhooks_core::event_log::{EventQuery, EventStatus};
+    /// use webhooks_core::{GitHubSignatureValidator, Headers, WebhookProcessor};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let body = br#"{"zen":"Keep it logically awesome."}"#;
+    /// let headers = Headers::new()
+    ///     .with("X-GitHub-Event", "ping")
+    ///     .with("X-GitHub-Delivery", "d-1")
+    ///     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
+    /// processor.process("github", body.as_slice(), headers).await.unwrap();
+    /// let page = processor.events(&EventQuery::default().source("github")).await.unwrap()?;
+    /// assert_eq!(page.events[0].id, "d-1");
+    /// assert_eq!(page.events[0].status, EventStatus::Succeeded);
+    /// # Ok::<_, webhooks_core::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn events(&self, query: &EventQuery) -> Option<Result<EventPage, StoreError>> {
+        self.lifecycle.events(query).await
+    }
+
+    /// The record of one event, its body included when kept; `None` when
+    /// there is no such record, or the log is off.
+    pub async fn event(&self, source: &str, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        self.lifecycle.event(source, id).await
+    }
+
+    /// Runs a recorded event through its listeners again, as a new attempt,
+    /// whatever the dedupe says: queued, as a new job (retried and
+    /// dead-lettered like any); inline, in the background. Every matching
+    /// listener runs, those that had succeeded too. Returns the record as it
+    /// was before the replay, once the replay is queued or started.
+    pub async fn replay(&self, source: &str, id: &str) -> Result<EventRecord, ReplayError> {
+        self.lifecycle.replay(source, id).await
+    }
+
+    /// Queued mode: the dead letters of one source, or of all, oldest first.
+    pub async fn dead_letters_of(
+        &self,
+        source: Option<&str>,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        match &self.lifecycle.queue {
+            Some(queue) => queue.dead_letters(source).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Queued mode: puts the dead letter of this source and event id back
+    /// in the queue; whether there was one.
+    pub async fn requeue_dead_event(&self, source: &str, id: &str) -> Result<bool, StoreError> {
+        let Some(queue) = &self.lifecycle.queue else {
+            return Ok(false);
+        };
+        let letters = queue.dead_letters(Some(source)).await?;
+        match letters.iter().find(|letter| letter.event.id() == id) {
+            Some(letter) => self.lifecycle.requeue(queue, &letter.id).await,
             None => Ok(false),
         }
     }

@@ -1,0 +1,177 @@
+//! Writing the event log, and replaying what it recorded: the lifecycle's
+//! side of [`crate::event_log`].
+//!
+//! Writing the log never decides an answer: a write that fails is logged
+//! and counted (`webhooks_event_log_errors_total`), and the delivery gets
+//! the answer its store decided.
+
+use std::sync::Arc;
+
+use super::Lifecycle;
+use super::run::{RunReport, run_listeners};
+use crate::event_log::{
+    Arrival, EventPage, EventQuery, EventRecord, EventStatus, Received, ReplayError, RunRecord,
+};
+use crate::queue::PushError;
+use crate::{Headers, StoreError, WebhookEvent};
+
+impl Lifecycle {
+    /// Whether runs list each listener's outcome (for the log).
+    pub(crate) fn records_runs(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// An event was claimed, or is replayed: its record says `processing`.
+    pub(crate) async fn log_received(&self, event: &WebhookEvent, arrival: Arrival) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let lines;
+        let mut received = Received::new(
+            event.source(),
+            event.id(),
+            event.event_type(),
+            event.received_at(),
+            arrival,
+        );
+        if self.keep_bodies {
+            lines = event.headers().to_lines_without_secrets();
+            received = received.with_body(event.body(), &lines);
+        }
+        if let Err(error) = log.received(&received).await {
+            self.log_failed(&error, event.id());
+        }
+    }
+
+    /// A redelivery of a key that was done or still running was caught.
+    pub(crate) async fn log_redelivered(&self, source: &str, id: &str) {
+        if let Some(log) = &self.log
+            && let Err(error) = log.redelivered(source, id).await
+        {
+            self.log_failed(&error, id);
+        }
+    }
+
+    /// A run ended in `status`; `report` gives the listeners' runs.
+    pub(crate) async fn log_ran(
+        &self,
+        (source, id): (&str, &str),
+        status: EventStatus,
+        report: Option<&mut RunReport>,
+        error: Option<String>,
+    ) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let listeners = report.map(|report| std::mem::take(&mut report.runs));
+        let run = RunRecord::new(status, listeners.unwrap_or_default(), error);
+        if let Err(error) = log.ran(source, id, &run).await {
+            self.log_failed(&error, id);
+        }
+    }
+
+    fn log_failed(&self, error: &StoreError, id: &str) {
+        self.metrics.event_log_failed();
+        tracing::warn!(error = %error, id, "could not write the event log; the delivery's answer is unchanged");
+    }
+
+    /// A page of the log; `None` when there is no log.
+    pub(crate) async fn events(&self, query: &EventQuery) -> Option<Result<EventPage, StoreError>> {
+        Some(self.log.as_ref()?.list(query).await)
+    }
+
+    /// One record; `Ok(None)` when there is no log or no such record.
+    pub(crate) async fn event(
+        &self,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        match &self.log {
+            Some(log) => log.get(source, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a recorded event through its listeners again, as a new attempt
+    /// whatever the dedupe says: queued, as a new job (with its retries);
+    /// inline, in the background. Returns once it is queued or started.
+    pub(crate) async fn replay(
+        self: &Arc<Self>,
+        source: &str,
+        id: &str,
+    ) -> Result<EventRecord, ReplayError> {
+        let log = self.log.as_ref().ok_or(ReplayError::NoEventLog)?;
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ReplayError::ShuttingDown);
+        }
+        let record = log
+            .get(source, id)
+            .await
+            .map_err(ReplayError::Unavailable)?
+            .ok_or(ReplayError::NotFound)?;
+        let Some(source) = self.sources.get(source) else {
+            return Err(ReplayError::UnknownSource);
+        };
+        let Some(body) = record.body.clone() else {
+            return Err(ReplayError::BodyNotKept);
+        };
+        let headers = record
+            .headers
+            .as_deref()
+            .map(|lines| Headers::from_lines(lines.as_bytes()))
+            .unwrap_or_default();
+        let event = WebhookEvent::new(
+            Arc::clone(&source.name),
+            record.event_type.clone(),
+            record.id.clone(),
+            body,
+        )
+        .with_headers(headers)
+        .with_received_at(record.received_at)
+        .with_attempt(record.attempts.saturating_add(1));
+        self.log_received(&event, Arrival::Replay).await;
+        match &self.queue {
+            Some(queue) => {
+                let event_type = event.event_type().to_owned();
+                self.metrics.queue_moved(&source.name, &event_type, 1);
+                if let Err(error) = queue.push(event.clone(), self.settings.capacity).await {
+                    self.metrics.queue_moved(&source.name, &event_type, -1);
+                    let reason = format!("replay not queued: {error}");
+                    self.log_ran(
+                        (event.source(), event.id()),
+                        EventStatus::Failed,
+                        None,
+                        Some(reason),
+                    )
+                    .await;
+                    return Err(match error {
+                        PushError::Full => ReplayError::QueueFull,
+                        PushError::Unavailable(error) => ReplayError::Unavailable(error),
+                    });
+                }
+            }
+            None => {
+                let lifecycle = Arc::clone(self);
+                self.tracker.spawn(async move {
+                    let source = lifecycle.sources.get(event.source()).map(|s| &**s);
+                    let timeout = lifecycle.settings.listener_timeout;
+                    let mut report =
+                        run_listeners(source, &event, &[], timeout, &lifecycle.metrics, true).await;
+                    let (status, error) = match report.is_ok() {
+                        true => (EventStatus::Succeeded, None),
+                        false => (EventStatus::Failed, report.last_error.take()),
+                    };
+                    lifecycle
+                        .log_ran(
+                            (event.source(), event.id()),
+                            status,
+                            Some(&mut report),
+                            error,
+                        )
+                        .await;
+                });
+            }
+        }
+        Ok(record)
+    }
+}
