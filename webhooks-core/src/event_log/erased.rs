@@ -63,6 +63,7 @@ impl<L: EventLog> ErasedLog for L {
 /// [`ErasedLog`].
 #[derive(Debug, Clone)]
 pub(crate) enum Log {
+    /// Written in place: a lock, no round trip.
     Memory(Arc<InMemoryEventLog>),
     Other(Arc<dyn ErasedLog>),
 }
@@ -81,13 +82,6 @@ impl Log {
         match self {
             Self::Memory(log) => EventLog::received(&**log, event).await,
             Self::Other(log) => log.received(event).await,
-        }
-    }
-
-    pub(crate) async fn redelivered(&self, source: &str, id: &str) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(log) => EventLog::redelivered(&**log, source, id).await,
-            Self::Other(log) => log.redelivered(source, id).await,
         }
     }
 

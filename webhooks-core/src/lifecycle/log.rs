@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::Lifecycle;
 use super::run::{RunReport, run_listeners};
 use crate::event_log::{
-    Arrival, EventPage, EventQuery, EventRecord, EventStatus, Received, ReplayError, RunRecord,
+    Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, Log, Received, ReplayError,
+    RunRecord,
 };
 use crate::queue::PushError;
 use crate::{Headers, StoreError, WebhookEvent};
@@ -43,13 +44,50 @@ impl Lifecycle {
         }
     }
 
-    /// A redelivery of a key that was done or still running was caught.
-    pub(crate) async fn log_redelivered(&self, source: &str, id: &str) {
-        if let Some(log) = &self.log
-            && let Err(error) = log.redelivered(source, id).await
-        {
-            self.log_failed(&error, id);
+    /// A redelivery of a key that was done or still running was caught:
+    /// counted after the answer for a remote log (no round trip added).
+    pub(crate) async fn log_redelivered(self: &Arc<Self>, source: &str, id: &str) {
+        match &self.log {
+            None => {}
+            Some(Log::Memory(log)) => {
+                if let Err(error) = EventLog::redelivered(&**log, source, id).await {
+                    self.log_failed(&error, id);
+                }
+            }
+            Some(Log::Other(log)) => {
+                let (log, lifecycle) = (Arc::clone(log), Arc::clone(self));
+                let (source, id) = (source.to_owned(), id.to_owned());
+                self.tracker.spawn(async move {
+                    if let Err(error) = log.redelivered(&source, &id).await {
+                        lifecycle.log_failed(&error, &id);
+                    }
+                });
+            }
         }
+    }
+
+    /// [`Lifecycle::log_ran`] on the accept path: a remote log is written
+    /// after the answer, so the accept path pays one round trip to the log
+    /// at most (the `received` before the listeners run).
+    pub(crate) async fn log_ran_after_answer(
+        self: &Arc<Self>,
+        (source, id): (&str, &str),
+        status: EventStatus,
+        report: Option<&mut RunReport>,
+        error: Option<String>,
+    ) {
+        let Some(Log::Other(log)) = &self.log else {
+            return self.log_ran((source, id), status, report, error).await;
+        };
+        let listeners = report.map(|report| std::mem::take(&mut report.runs));
+        let run = RunRecord::new(status, listeners.unwrap_or_default(), error);
+        let (log, lifecycle) = (Arc::clone(log), Arc::clone(self));
+        let (source, id) = (source.to_owned(), id.to_owned());
+        self.tracker.spawn(async move {
+            if let Err(error) = log.ran(&source, &id, &run).await {
+                lifecycle.log_failed(&error, &id);
+            }
+        });
     }
 
     /// A run ended in `status`; `report` gives the listeners' runs.

@@ -192,7 +192,7 @@ impl Lifecycle {
             else {
                 self.release(&key, &lease).await;
                 let why = "cut short at shutdown; the provider's retry runs it again";
-                self.log_ran(
+                self.log_ran_after_answer(
                     (event.source(), event.id()),
                     EventStatus::Failed,
                     None,
@@ -209,7 +209,7 @@ impl Lifecycle {
             if !report.is_ok() {
                 self.release(&key, &lease).await;
                 let error = report.last_error.take();
-                self.log_ran(
+                self.log_ran_after_answer(
                     (event.source(), event.id()),
                     EventStatus::Failed,
                     Some(&mut report),
@@ -229,7 +229,7 @@ impl Lifecycle {
                 Ok(false) => Some("claim lost while the listeners ran: answered 503".to_owned()),
                 Err(error) => Some(format!("not recorded as done ({error}): answered 503")),
             };
-            self.log_ran(
+            self.log_ran_after_answer(
                 (event.source(), event.id()),
                 EventStatus::Succeeded,
                 Some(&mut report),
@@ -257,7 +257,7 @@ impl Lifecycle {
     /// Queued: pushes the event, then marks its key completed; the claim is
     /// released if the queue refuses it.
     async fn enqueue(
-        &self,
+        self: &Arc<Self>,
         queue: &Queue,
         key: &StoreKey,
         lease: &Lease,
@@ -274,7 +274,7 @@ impl Lifecycle {
             self.metrics.queue_moved(key.source(), &event_type, -1);
             self.release(key, lease).await;
             let why = format!("not queued ({error}): answered 503 for the provider's retry");
-            self.log_ran((key.source(), &id), EventStatus::Failed, None, Some(why))
+            self.log_ran_after_answer((key.source(), &id), EventStatus::Failed, None, Some(why))
                 .await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,
