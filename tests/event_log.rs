@@ -60,12 +60,13 @@ fn builder(listener: &Flaky) -> webhooks::ProcessorBuilder {
 }
 
 fn queued() -> DispatchConfig {
-    let mut dispatch = DispatchConfig::default();
-    dispatch.mode = DispatchMode::Queued;
-    dispatch.max_attempts = 2;
-    dispatch.backoff_initial_ms = 10;
-    dispatch.workers = Some(2);
-    dispatch
+    DispatchConfig {
+        mode: DispatchMode::Queued,
+        max_attempts: 2,
+        backoff_initial_ms: 10,
+        workers: Some(2),
+        ..DispatchConfig::default()
+    }
 }
 
 fn push(id: &str) -> testing::SignedEvent {
@@ -106,19 +107,32 @@ async fn an_inline_event_is_recorded_once_with_its_listener_and_its_redeliveries
 
     let record = record(&processor, "d-ok").await;
     assert_eq!(record.status, EventStatus::Succeeded);
-    assert_eq!((record.attempts, record.redeliveries, record.replays), (1, 1, 0));
+    assert_eq!(
+        (record.attempts, record.redeliveries, record.replays),
+        (1, 1, 0)
+    );
     assert_eq!(record.event_type, "push");
     assert!(record.finished_at.is_some());
     assert_eq!(record.listeners.len(), 1);
-    assert_eq!(record.listeners[0].listener, "flaky");
+    assert_eq!(&*record.listeners[0].listener, "flaky");
     assert!(record.listeners[0].ok);
-    assert_eq!(record.body.as_deref(), Some(&br#"{"ref":"refs/heads/main"}"#[..]));
+    assert_eq!(
+        record.body.as_deref(),
+        Some(&br#"{"ref":"refs/heads/main"}"#[..])
+    );
     let headers = record.headers.unwrap();
     assert!(headers.contains("x-github-event: push"), "{headers}");
-    assert!(!headers.to_lowercase().contains("authorization"), "{headers}");
+    assert!(
+        !headers.to_lowercase().contains("authorization"),
+        "{headers}"
+    );
     assert!(!headers.contains("not-for-the-log"), "{headers}");
 
-    let page = processor.events(&EventQuery::default()).await.unwrap().unwrap();
+    let page = processor
+        .events(&EventQuery::default())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(page.events.len(), 1, "a duplicate makes no second record");
     assert_eq!(page.events[0].body, None, "listings carry no body");
 }
@@ -133,7 +147,10 @@ async fn an_inline_failure_is_failed_then_the_providers_retry_succeeds() {
     let record = record(&processor, "d-fail").await;
     assert_eq!(record.status, EventStatus::Failed);
     assert_eq!(record.error.as_deref(), Some("the database said no"));
-    assert_eq!(record.listeners[0].error.as_deref(), Some("the database said no"));
+    assert_eq!(
+        record.listeners[0].error.as_deref(),
+        Some("the database said no")
+    );
 
     listener.failing.store(false, Ordering::SeqCst);
     push("d-fail").send_to(&processor, "github").await.unwrap();
@@ -148,7 +165,10 @@ async fn an_inline_failure_is_failed_then_the_providers_retry_succeeds() {
 async fn an_inline_replay_runs_the_listeners_again_whatever_the_dedupe_says() {
     let listener = Flaky::default();
     let processor = builder(&listener).build().unwrap();
-    push("d-replay").send_to(&processor, "github").await.unwrap();
+    push("d-replay")
+        .send_to(&processor, "github")
+        .await
+        .unwrap();
     let before = processor.replay("github", "d-replay").await.unwrap();
     assert_eq!(before.status, EventStatus::Succeeded);
     let record = until_status(&processor, "d-replay", EventStatus::Succeeded).await;
@@ -194,13 +214,26 @@ async fn a_requeued_dead_letter_is_recorded_as_running_again() {
     let listener = Flaky::default();
     listener.failing.store(true, Ordering::SeqCst);
     let processor = builder(&listener).dispatch(queued()).build().unwrap();
-    push("d-requeue").send_to(&processor, "github").await.unwrap();
+    push("d-requeue")
+        .send_to(&processor, "github")
+        .await
+        .unwrap();
     until_status(&processor, "d-requeue", EventStatus::Dead).await;
     listener.failing.store(false, Ordering::SeqCst);
-    assert!(processor.requeue_dead_event("github", "d-requeue").await.unwrap());
+    assert!(
+        processor
+            .requeue_dead_event("github", "d-requeue")
+            .await
+            .unwrap()
+    );
     let done = until_status(&processor, "d-requeue", EventStatus::Succeeded).await;
     assert_eq!(done.replays, 1);
-    assert!(!processor.requeue_dead_event("github", "d-requeue").await.unwrap());
+    assert!(
+        !processor
+            .requeue_dead_event("github", "d-requeue")
+            .await
+            .unwrap()
+    );
     processor.shutdown().await;
 }
 
@@ -212,12 +245,18 @@ async fn without_bodies_the_metadata_stays_and_a_replay_says_why_not() {
         ..EventLogConfig::default()
     };
     let processor = builder(&listener).event_log_config(config).build().unwrap();
-    push("d-nobody").send_to(&processor, "github").await.unwrap();
+    push("d-nobody")
+        .send_to(&processor, "github")
+        .await
+        .unwrap();
     let record = record(&processor, "d-nobody").await;
     assert_eq!((record.body, record.headers), (None, None));
     assert_eq!(record.status, EventStatus::Succeeded);
     let replay = processor.replay("github", "d-nobody").await;
-    assert!(matches!(replay, Err(ReplayError::BodyNotKept)), "{replay:?}");
+    assert!(
+        matches!(replay, Err(ReplayError::BodyNotKept)),
+        "{replay:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,9 +284,16 @@ async fn max_events_keeps_the_newest() {
     };
     let processor = builder(&listener).event_log_config(config).build().unwrap();
     for n in 0..5 {
-        push(&format!("d-{n}")).send_to(&processor, "github").await.unwrap();
+        push(&format!("d-{n}"))
+            .send_to(&processor, "github")
+            .await
+            .unwrap();
     }
-    let page = processor.events(&EventQuery::default()).await.unwrap().unwrap();
+    let page = processor
+        .events(&EventQuery::default())
+        .await
+        .unwrap()
+        .unwrap();
     let ids: Vec<_> = page.events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["d-4", "d-3", "d-2"]);
 }
@@ -292,10 +338,26 @@ async fn a_log_that_fails_changes_no_answer_and_is_counted() {
             .dispatch(dispatch)
             .build()
             .unwrap();
-        let answer = push("d-broken").send_to(&processor, "github").await.unwrap();
-        assert_eq!(answer, Processed::Accepted { id: "d-broken".into() });
-        let again = push("d-broken").send_to(&processor, "github").await.unwrap();
-        assert_eq!(again, Processed::Duplicate { id: "d-broken".into() });
+        let answer = push("d-broken")
+            .send_to(&processor, "github")
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            Processed::Accepted {
+                id: "d-broken".into()
+            }
+        );
+        let again = push("d-broken")
+            .send_to(&processor, "github")
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Processed::Duplicate {
+                id: "d-broken".into()
+            }
+        );
         let deadline = Instant::now() + PATIENCE;
         // received, ran and redelivered each failed (the last two may be
         // written after the answer).
@@ -304,7 +366,13 @@ async fn a_log_that_fails_changes_no_answer_and_is_counted() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(listener.runs.load(Ordering::SeqCst), 1);
-        assert!(processor.events(&EventQuery::default()).await.unwrap().is_err());
+        assert!(
+            processor
+                .events(&EventQuery::default())
+                .await
+                .unwrap()
+                .is_err()
+        );
         processor.shutdown().await;
     }
 }

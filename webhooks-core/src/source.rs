@@ -21,7 +21,7 @@ pub(crate) struct Source {
 /// listeners that already succeeded.
 pub(crate) struct Listed {
     pub(crate) pattern: EventPattern,
-    pub(crate) key: Box<str>,
+    pub(crate) key: Arc<str>,
     /// Its position among the source's listeners, from 1: its slot in the
     /// metrics (0 is "no listener").
     pub(crate) slot: usize,

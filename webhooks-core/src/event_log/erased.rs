@@ -85,15 +85,19 @@ impl Log {
         }
     }
 
+    /// Writes a run; the in-memory log takes it without a copy.
     pub(crate) async fn ran(
         &self,
         source: &str,
         id: &str,
-        run: &RunRecord,
+        run: RunRecord,
     ) -> Result<(), StoreError> {
         match self {
-            Self::Memory(log) => EventLog::ran(&**log, source, id, run).await,
-            Self::Other(log) => log.ran(source, id, run).await,
+            Self::Memory(log) => {
+                log.ran_owned(source, id, run);
+                Ok(())
+            }
+            Self::Other(log) => log.ran(source, id, &run).await,
         }
     }
 

@@ -7,7 +7,10 @@ use std::time::SystemTime;
 
 use hashbrown::HashTable;
 
-use super::{EventLog, EventPage, EventQuery, EventRecord, LogBounds, Received, RunRecord};
+use super::{
+    Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, ListenerRun, LogBounds,
+    Received, RunRecord,
+};
 use crate::StoreError;
 
 /// The event log of one process, bounded by [`LogBounds`]: at most
@@ -55,10 +58,156 @@ struct Ring {
     bodies_from: u64,
 }
 
+/// One record, compact: its texts, headers and body in one allocation
+/// (five copies would be five), the rest inline.
 #[derive(Debug)]
 struct Entry {
     hash: u64,
-    record: EventRecord,
+    /// `source`, `id`, `event_type`, the header lines, then the body.
+    blob: Box<[u8]>,
+    /// The lengths of the first four parts of `blob`.
+    lens: [u32; 4],
+    /// Whether the body and headers are kept (else both are empty).
+    kept: bool,
+    status: EventStatus,
+    attempts: u32,
+    redeliveries: u32,
+    replays: u32,
+    received_at: SystemTime,
+    finished_at: Option<SystemTime>,
+    listeners: Vec<ListenerRun>,
+    error: Option<String>,
+}
+
+impl Entry {
+    fn new(hash: u64, event: &Received<'_>) -> Self {
+        let texts = [event.source, event.id, event.event_type];
+        let headers = event
+            .headers
+            .filter(|_| event.body.is_some())
+            .unwrap_or_default();
+        let body = event.body.unwrap_or_default();
+        let size = texts.iter().map(|t| t.len()).sum::<usize>() + headers.len() + body.len();
+        let mut blob = Vec::with_capacity(size);
+        for text in texts {
+            blob.extend_from_slice(text.as_bytes());
+        }
+        blob.extend_from_slice(headers);
+        blob.extend_from_slice(body);
+        // A key is at most 256 bytes, a type 128 and a body far below 4 GiB.
+        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            hash,
+            blob: blob.into_boxed_slice(),
+            lens: [
+                len(event.source.len()),
+                len(event.id.len()),
+                len(event.event_type.len()),
+                len(headers.len()),
+            ],
+            kept: event.body.is_some(),
+            status: EventStatus::Processing,
+            attempts: 0,
+            redeliveries: 0,
+            replays: u32::from(event.arrival == Arrival::Replay),
+            received_at: event.at,
+            finished_at: None,
+            listeners: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The `n`th part of the blob; 4 is the body.
+    fn part(&self, n: usize) -> &[u8] {
+        let start: usize = self.lens[..n].iter().map(|&l| l as usize).sum();
+        let end = match n {
+            4 => self.blob.len(),
+            _ => start + self.lens[n] as usize,
+        };
+        &self.blob[start..end]
+    }
+
+    fn text(&self, n: usize) -> &str {
+        // Written from `&str`s above.
+        std::str::from_utf8(self.part(n)).unwrap_or_default()
+    }
+
+    fn is(&self, source: &str, id: &str) -> bool {
+        self.part(1) == id.as_bytes() && self.part(0) == source.as_bytes()
+    }
+
+    /// The bytes the kept body and headers take.
+    fn body_size(&self) -> usize {
+        self.lens[3] as usize + self.part(4).len()
+    }
+
+    /// Drops the body and headers, keeping the rest.
+    fn drop_body(&mut self) {
+        let texts = self.lens[..3].iter().map(|&l| l as usize).sum();
+        let mut blob = std::mem::take(&mut self.blob).into_vec();
+        blob.truncate(texts);
+        self.blob = blob.into_boxed_slice();
+        self.lens[3] = 0;
+        self.kept = false;
+    }
+
+    /// The record, its body and headers only when asked for.
+    fn record(&self, with_body: bool) -> EventRecord {
+        let mut record = EventRecord::new(
+            self.text(0),
+            self.text(1),
+            self.text(2),
+            self.status,
+            self.received_at,
+        );
+        record.attempts = self.attempts;
+        record.redeliveries = self.redeliveries;
+        record.replays = self.replays;
+        record.finished_at = self.finished_at;
+        record.listeners.clone_from(&self.listeners);
+        record.error.clone_from(&self.error);
+        if with_body && self.kept {
+            record.body = Some(bytes::Bytes::copy_from_slice(self.part(4)));
+            record.headers = Some(String::from_utf8_lossy(self.part(3)).into_owned());
+        }
+        record
+    }
+
+    fn matches(&self, query: &EventQuery) -> bool {
+        query.admits(self.text(0), self.status, self.text(2), self.received_at)
+    }
+
+    /// [`EventRecord::arrived_again`], in place.
+    fn arrived_again(&mut self, arrival: Arrival) {
+        match arrival {
+            Arrival::Delivery => self.redeliveries = self.redeliveries.saturating_add(1),
+            Arrival::Replay => self.replays = self.replays.saturating_add(1),
+        }
+        self.status = EventStatus::Processing;
+        self.finished_at = None;
+    }
+
+    /// [`EventRecord::apply`], in place, taking what the run owns.
+    fn apply(&mut self, run: RunRecord) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.status = run.status;
+        self.finished_at = run.status.is_final().then_some(run.at);
+        self.error = run.error;
+        if self.listeners.is_empty() {
+            self.listeners = run.listeners;
+            return;
+        }
+        for ran in run.listeners {
+            match self
+                .listeners
+                .iter_mut()
+                .find(|l| l.listener == ran.listener)
+            {
+                Some(last) => *last = ran,
+                None => self.listeners.push(ran),
+            }
+        }
+    }
 }
 
 impl Default for InMemoryEventLog {
@@ -87,6 +236,12 @@ impl InMemoryEventLog {
         self.len() == 0
     }
 
+    /// [`EventLog::ran`], taking the run rather than copying it: what the
+    /// core calls.
+    pub(crate) fn ran_owned(&self, source: &str, id: &str, run: RunRecord) {
+        self.with_entry(source, id, |entry| entry.apply(run));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -95,19 +250,13 @@ impl InMemoryEventLog {
         self.hasher.hash_one((source, id))
     }
 
-    fn with_record(&self, source: &str, id: &str, change: impl FnOnce(&mut EventRecord)) {
+    fn with_entry(&self, source: &str, id: &str, change: impl FnOnce(&mut Entry)) {
         let hash = self.hash(source, id);
         let mut ring = self.lock();
         if let Some(at) = ring.find(hash, source, id) {
-            change(&mut ring.entries[at].record);
+            change(&mut ring.entries[at]);
         }
     }
-}
-
-/// The bytes a record's body and headers take.
-fn body_size(record: &EventRecord) -> usize {
-    record.body.as_ref().map_or(0, bytes::Bytes::len)
-        + record.headers.as_ref().map_or(0, String::len)
 }
 
 impl Ring {
@@ -116,17 +265,14 @@ impl Ring {
         let first = self.first;
         let entries = &self.entries;
         self.index
-            .find(hash, |&seq| {
-                let record = &entries[(seq - first) as usize].record;
-                record.id == id && record.source == source
-            })
+            .find(hash, |&seq| entries[(seq - first) as usize].is(source, id))
             .map(|&seq| (seq - first) as usize)
     }
 
-    fn push(&mut self, hash: u64, record: EventRecord) {
-        self.body_bytes += body_size(&record);
-        let seq = self.first + self.entries.len() as u64;
-        self.entries.push_back(Entry { hash, record });
+    fn push(&mut self, entry: Entry) {
+        self.body_bytes += entry.body_size();
+        let (hash, seq) = (entry.hash, self.first + self.entries.len() as u64);
+        self.entries.push_back(entry);
         let (first, entries) = (self.first, &self.entries);
         self.index
             .insert_unique(hash, seq, |&seq| entries[(seq - first) as usize].hash);
@@ -140,7 +286,7 @@ impl Ring {
         if let Ok(found) = self.index.find_entry(oldest.hash, |&s| s == seq) {
             found.remove();
         }
-        self.body_bytes -= body_size(&oldest.record);
+        self.body_bytes -= oldest.body_size();
         self.first += 1;
         self.bodies_from = self.bodies_from.max(self.first);
     }
@@ -152,7 +298,7 @@ impl Ring {
             self.pop_oldest();
         }
         let expired = |entry: &Entry| {
-            now.duration_since(entry.record.received_at)
+            now.duration_since(entry.received_at)
                 .is_ok_and(|age| age > bounds.retention)
         };
         while self.entries.front().is_some_and(expired) {
@@ -163,9 +309,8 @@ impl Ring {
             let Some(entry) = self.entries.get_mut(at) else {
                 break;
             };
-            self.body_bytes -= body_size(&entry.record);
-            entry.record.body = None;
-            entry.record.headers = None;
+            self.body_bytes -= entry.body_size();
+            entry.drop_body();
             self.bodies_from += 1;
         }
     }
@@ -176,10 +321,9 @@ impl EventLog for InMemoryEventLog {
         let hash = self.hash(event.source, event.id);
         let mut ring = self.lock();
         match ring.find(hash, event.source, event.id) {
-            Some(at) => ring.entries[at].record.arrived_again(event.arrival),
+            Some(at) => ring.entries[at].arrived_again(event.arrival),
             None => {
-                let record = event.to_record();
-                ring.push(hash, record);
+                ring.push(Entry::new(hash, event));
                 ring.trim(&self.bounds, event.at);
             }
         }
@@ -187,14 +331,14 @@ impl EventLog for InMemoryEventLog {
     }
 
     async fn redelivered(&self, source: &str, id: &str) -> Result<(), StoreError> {
-        self.with_record(source, id, |record| {
-            record.redeliveries = record.redeliveries.saturating_add(1);
+        self.with_entry(source, id, |entry| {
+            entry.redeliveries = entry.redeliveries.saturating_add(1);
         });
         Ok(())
     }
 
     async fn ran(&self, source: &str, id: &str, run: &RunRecord) -> Result<(), StoreError> {
-        self.with_record(source, id, |record| record.apply(run));
+        self.with_entry(source, id, |entry| entry.apply(run.clone()));
         Ok(())
     }
 
@@ -203,7 +347,7 @@ impl EventLog for InMemoryEventLog {
         let ring = self.lock();
         Ok(ring
             .find(hash, source, id)
-            .map(|at| ring.entries[at].record.clone()))
+            .map(|at| ring.entries[at].record(true)))
     }
 
     async fn list(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
@@ -220,37 +364,16 @@ impl EventLog for InMemoryEventLog {
         let newest_first = ring.entries.iter().enumerate().rev();
         for (at, entry) in newest_first {
             let seq = ring.first + at as u64;
-            if seq >= before || !entry.record.matches(query) {
+            if seq >= before || !entry.matches(query) {
                 continue;
             }
             if events.len() == limit {
                 next = Some((seq + 1).to_string());
                 break;
             }
-            events.push(entry.record.clone_without_body());
+            events.push(entry.record(false));
         }
         Ok(EventPage { events, next })
-    }
-}
-
-impl EventRecord {
-    /// The record without its body and headers, for a listing.
-    pub(crate) fn clone_without_body(&self) -> Self {
-        Self {
-            source: self.source.clone(),
-            id: self.id.clone(),
-            event_type: self.event_type.clone(),
-            status: self.status,
-            attempts: self.attempts,
-            redeliveries: self.redeliveries,
-            replays: self.replays,
-            received_at: self.received_at,
-            finished_at: self.finished_at,
-            listeners: self.listeners.clone(),
-            error: self.error.clone(),
-            body: None,
-            headers: None,
-        }
     }
 }
 
@@ -259,7 +382,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::event_log::{Arrival, EventStatus};
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -339,11 +461,7 @@ mod tests {
         block_on(log.redelivered("s", "a")).unwrap();
         let failed = RunRecord::new(
             EventStatus::Failed,
-            vec![crate::event_log::ListenerRun::new(
-                "l",
-                3,
-                Some("boom".into()),
-            )],
+            vec![ListenerRun::new("l", 3, Some("boom".into()))],
             Some("boom".into()),
         );
         block_on(log.ran("s", "a", &failed)).unwrap();

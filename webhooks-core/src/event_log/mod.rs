@@ -102,7 +102,7 @@ impl FromStr for EventStatus {
 #[non_exhaustive]
 pub struct ListenerRun {
     /// The listener's name (its function's path for `#[webhook_listener]`).
-    pub listener: String,
+    pub listener: Arc<str>,
     /// `true` when it returned `Ok`.
     pub ok: bool,
     /// How long it ran, in milliseconds.
@@ -114,7 +114,7 @@ pub struct ListenerRun {
 
 impl ListenerRun {
     /// A listener's run, as the lifecycle reports it.
-    pub fn new(listener: impl Into<String>, duration_ms: u64, error: Option<String>) -> Self {
+    pub fn new(listener: impl Into<Arc<str>>, duration_ms: u64, error: Option<String>) -> Self {
         Self {
             listener: listener.into(),
             ok: error.is_none(),
@@ -223,14 +223,12 @@ impl EventRecord {
 
     /// Whether the record passes the query's filters (not its cursor).
     pub fn matches(&self, query: &EventQuery) -> bool {
-        query.source.as_deref().is_none_or(|s| s == self.source)
-            && query.status.is_none_or(|s| s == self.status)
-            && query
-                .event_type
-                .as_deref()
-                .is_none_or(|t| t == self.event_type)
-            && query.since.is_none_or(|since| self.received_at >= since)
-            && query.until.is_none_or(|until| self.received_at < until)
+        query.admits(
+            &self.source,
+            self.status,
+            &self.event_type,
+            self.received_at,
+        )
     }
 }
 
@@ -443,6 +441,32 @@ impl EventQuery {
         self.since = since;
         self.until = until;
         self
+    }
+
+    /// Whether a record of this source, status, type and arrival time
+    /// passes the filters (not the cursor): what a backend that filters
+    /// records itself calls.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use webhooks_core::event_log::{EventQuery, EventStatus};
+    ///
+    /// let dead = EventQuery::default().source("stripe").status(EventStatus::Dead);
+    /// assert!(dead.admits("stripe", EventStatus::Dead, "invoice.paid", SystemTime::now()));
+    /// assert!(!dead.admits("github", EventStatus::Dead, "push", SystemTime::now()));
+    /// ```
+    pub fn admits(
+        &self,
+        source: &str,
+        status: EventStatus,
+        event_type: &str,
+        received_at: SystemTime,
+    ) -> bool {
+        self.source.as_deref().is_none_or(|s| s == source)
+            && self.status.is_none_or(|s| s == status)
+            && self.event_type.as_deref().is_none_or(|t| t == event_type)
+            && self.since.is_none_or(|since| received_at >= since)
+            && self.until.is_none_or(|until| received_at < until)
     }
 
     /// At most this many, clamped to `1..=MAX_LIMIT`.

@@ -103,7 +103,7 @@ impl Lifecycle {
         };
         let listeners = report.map(|report| std::mem::take(&mut report.runs));
         let run = RunRecord::new(status, listeners.unwrap_or_default(), error);
-        if let Err(error) = log.ran(source, id, &run).await {
+        if let Err(error) = log.ran(source, id, run).await {
             self.log_failed(&error, id);
         }
     }

@@ -2,6 +2,7 @@
 //! share.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::lease::within;
@@ -86,9 +87,11 @@ pub(crate) fn run_listeners<'a>(
             let error = ran.err().map(|error| error.to_string());
             if let Some(started) = started {
                 let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                report
-                    .runs
-                    .push(ListenerRun::new(&*listed.key, millis, error.clone()));
+                report.runs.push(ListenerRun::new(
+                    Arc::clone(&listed.key),
+                    millis,
+                    error.clone(),
+                ));
             }
             let outcome = match error {
                 None => Handled::Ok,
