@@ -26,8 +26,11 @@
 //! with another status, 2 on a usage or configuration error, 3 when the
 //! server cannot be reached. No secret is ever printed.
 
+mod admin;
 mod check;
 mod config;
+mod dead;
+mod events;
 mod output;
 mod samples;
 mod send;
@@ -53,6 +56,8 @@ struct Cli {
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    admin: admin::AdminArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +68,69 @@ enum Command {
     Send(SendArgs),
     /// Load and validate the configuration as the server does; list its sources.
     CheckConfig,
+    /// The event log, over the admin API: list, show, replay.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// The dead letters (queued dispatch), over the admin API: list, requeue.
+    #[command(subcommand)]
+    Dead(DeadCommand),
+}
+
+/// `webhooks events …`.
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Recorded events, newest first.
+    List {
+        #[command(flatten)]
+        filters: events::Filters,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Every page, not only the first.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One event's record: status, attempts, each listener, the body.
+    Show { source: String, id: String },
+    /// Run one event, or every dead and failed event of a source (filters
+    /// narrow it), through its listeners again as a new attempt.
+    Replay {
+        /// The source of the one event to replay.
+        #[arg(requires = "id")]
+        source_name: Option<String>,
+        /// Its id.
+        id: Option<String>,
+        #[command(flatten)]
+        filters: events::Filters,
+        /// List what would be replayed, and replay nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `webhooks dead …`.
+#[derive(Debug, Subcommand)]
+enum DeadCommand {
+    /// The dead letters, oldest first.
+    List {
+        /// Only this source's.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Put one dead letter, or with `--all` every one (of `--source`), back in the queue.
+    Requeue {
+        /// The source of the one dead letter.
+        #[arg(requires = "id", conflicts_with = "all")]
+        source_name: Option<String>,
+        /// Its event id.
+        id: Option<String>,
+        /// Every dead letter (of `--source` when given).
+        #[arg(long)]
+        all: bool,
+        /// With `--all`: only this source's.
+        #[arg(long, requires = "all")]
+        source: Option<String>,
+    },
 }
 
 /// `webhooks send`.
@@ -97,9 +165,53 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Send(args) => send::run(&cli.config, args, cli.json),
         Command::CheckConfig => check::run(&cli.config, cli.json),
+        Command::Events(command) => run_events(&cli, command),
+        Command::Dead(command) => run_dead(&cli, command),
     };
     result.unwrap_or_else(|failure| {
         output::print_failure(&failure, cli.json);
         failure.exit_code()
     })
+}
+
+fn run_events(cli: &Cli, command: &EventsCommand) -> Result<ExitCode, output::Failure> {
+    let admin = admin::Admin::from_config(&cli.config, &cli.admin)?;
+    match command {
+        EventsCommand::List {
+            filters,
+            limit,
+            all,
+        } => events::list(&admin, filters, *limit, *all, cli.json),
+        EventsCommand::Show { source, id } => events::show(&admin, source, id, cli.json),
+        EventsCommand::Replay {
+            source_name,
+            id,
+            filters,
+            dry_run,
+        } => {
+            let one = source_name.as_deref().zip(id.as_deref());
+            events::replay(&admin, one, filters, *dry_run, cli.json)
+        }
+    }
+}
+
+fn run_dead(cli: &Cli, command: &DeadCommand) -> Result<ExitCode, output::Failure> {
+    let admin = admin::Admin::from_config(&cli.config, &cli.admin)?;
+    match command {
+        DeadCommand::List { source } => dead::list(&admin, source.as_deref(), cli.json),
+        DeadCommand::Requeue {
+            source_name,
+            id,
+            all,
+            source,
+        } => {
+            let one = source_name.as_deref().zip(id.as_deref());
+            if one.is_none() && !all {
+                return Err(output::Failure::Usage(
+                    "give <SOURCE> <ID>, or --all".into(),
+                ));
+            }
+            dead::requeue(&admin, one, source.as_deref(), cli.json)
+        }
+    }
 }
