@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use serde_json::{Value, json};
-use webhooks::Server;
-use webhooks::event_log::parse_time;
+use webhooks::event_log::{EventPage, EventQuery, Received, RunRecord, parse_time};
+use webhooks::{EventLog, EventRecord, InMemoryEventLog, Server, StoreError};
 
 const TOKEN: &str = "admin-token-of-the-tests-7Qx2";
 /// A variable nobody sets: the tests give the token in code.
@@ -277,6 +277,9 @@ async fn events_are_listed_newest_first_filtered_and_paged() {
     }
     assert_eq!(events[1]["type"], "invoice.paid");
     assert_eq!(events[1]["source"], "stripe");
+    // An id with a slash, percent-encoded in the path.
+    let reply = admin.get("/admin/events/partner/order%2F42").await;
+    assert_eq!(reply.json()["id"], "order/42", "{}", reply.body);
 
     for (query, expected) in [
         ("source=stripe", &["evt_3", "evt_2", "evt_1"][..]),
@@ -548,5 +551,86 @@ async fn the_event_routes_answer_404_when_the_log_is_off() {
         .expect(200, json!({"dead": []}));
     let reply = admin.post("/admin/dead/stripe/evt_off/requeue").await;
     reply.expect(404, json!({"error": "no such dead letter"}));
+    server.shutdown().await;
+}
+
+/// The in-memory event log, which answers "down" to everything while
+/// switched off.
+#[derive(Debug, Clone, Default)]
+struct FlakyLog {
+    inner: Arc<InMemoryEventLog>,
+    down: Arc<AtomicBool>,
+}
+
+impl FlakyLog {
+    fn check(&self) -> Result<(), StoreError> {
+        match self.down.load(Ordering::SeqCst) {
+            true => Err(StoreError::new("down")),
+            false => Ok(()),
+        }
+    }
+}
+
+impl EventLog for FlakyLog {
+    async fn received(&self, event: &Received<'_>) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.received(event).await
+    }
+    async fn redelivered(&self, source: &str, id: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.redelivered(source, id).await
+    }
+    async fn ran(&self, source: &str, id: &str, run: &RunRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.ran(source, id, run).await
+    }
+    async fn get(&self, source: &str, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        self.check()?;
+        self.inner.get(source, id).await
+    }
+    async fn list(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        self.check()?;
+        self.inner.list(query).await
+    }
+}
+
+#[tokio::test]
+async fn an_event_log_that_does_not_answer_is_a_503_with_retry_after() {
+    let log = FlakyLog::default();
+    let (server, admin) = start("", {
+        let log = log.clone();
+        move |b| b.event_log(log)
+    })
+    .await;
+    server
+        .post(&stripe("evt_down", "invoice.paid"))
+        .await
+        .accepted("evt_down");
+    let (ids, next) = admin.page("/admin/events?limit=1").await;
+    assert_eq!(ids, ["evt_down"]);
+    assert_eq!(next, None);
+
+    log.down.store(true, Ordering::SeqCst);
+    for (post, path) in [
+        (false, "/admin/events"),
+        // While the log is down, a cursor is not blamed for its failure.
+        (false, "/admin/events?cursor=not-a-cursor"),
+        (false, "/admin/events/stripe/evt_down"),
+        (true, "/admin/events/stripe/evt_down/replay"),
+    ] {
+        let reply = match post {
+            true => admin.post(path).await,
+            false => admin.get(path).await,
+        };
+        reply.expect_retry_later(503);
+        assert!(
+            reply.error().contains("unavailable"),
+            "{path}: {}",
+            reply.body
+        );
+    }
+    log.down.store(false, Ordering::SeqCst);
+    let reply = admin.get("/admin/events/stripe/evt_down").await;
+    assert_eq!(reply.json()["status"], "succeeded", "{}", reply.body);
     server.shutdown().await;
 }
