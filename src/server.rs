@@ -3,8 +3,8 @@
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
-use webhooks_core::ProcessorBuilder;
 use webhooks_core::config::WebhooksConfig;
+use webhooks_core::{ProcessorBuilder, Secret};
 use webhooks_hyper::{BoundServer, ServeError};
 
 /// The ready server: [`webhooks_hyper::Server`] with the store and queue
@@ -70,6 +70,19 @@ impl Server {
         customize: impl FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send + 'static,
     ) -> Self {
         Self(self.0.configure(customize))
+    }
+
+    /// Gives the admin API's bearer token instead of reading it from the
+    /// variable `[webhooks.admin] token-env` names (16 bytes at least): see
+    /// [`webhooks_hyper::Server::admin_token`].
+    ///
+    /// ```no_run
+    /// # async fn run(token_from_vault: String) -> Result<(), webhooks::ServeError> {
+    /// webhooks::Server::from_env().admin_token(token_from_vault).await
+    /// # }
+    /// ```
+    pub fn admin_token(self, token: impl Into<Secret>) -> Self {
+        Self(self.0.admin_token(token))
     }
 
     /// Loads the configuration, builds the processor and binds, without

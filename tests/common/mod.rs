@@ -88,6 +88,8 @@ pub fn queued(keys: &str) -> String {
 /// A real server, serving in a task until [`TestServer::shutdown`].
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin API's address, when the configuration has `[webhooks.admin]`.
+    pub admin_addr: Option<SocketAddr>,
     pub client: Client,
     /// The processor the server serves (shares its queue and dead letters).
     pub processor: WebhookProcessor,
@@ -103,8 +105,17 @@ impl TestServer {
         configure: impl FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send + 'static,
     ) -> Self {
         assert_eq!(config.bind, "127.0.0.1:0");
+        Self::start_with(Server::from_config(config), configure).await
+    }
+
+    /// Like [`TestServer::start`], from a server the test has set up further
+    /// (its configuration must bind 127.0.0.1:0).
+    pub async fn start_with(
+        server: Server,
+        configure: impl FnOnce(ProcessorBuilder) -> ProcessorBuilder + Send + 'static,
+    ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::from_config(config)
+        let server = server
             .configure(move |builder| configure(builder.registered_listeners(false)))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
@@ -114,10 +125,12 @@ impl TestServer {
             .expect("the server binds");
         let addr = server.local_addr();
         assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+        let admin_addr = server.admin_addr();
         let processor = server.processor().clone();
         let task = tokio::spawn(server.into_future());
         Self {
             addr,
+            admin_addr,
             client: Client::new(addr),
             processor,
             stop: Some(stop),

@@ -1,21 +1,47 @@
-//! One accepted connection: hyper's settings from the limits, the
-//! request clock around the socket, and the task that serves it.
+//! Accepting connections, and serving one: hyper's settings from the
+//! limits, the request clock around the socket, and the task that serves
+//! it.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use webhooks_core::config::WebhooksConfig;
 
 use crate::WebhookService;
+use crate::response::WebhookResponse;
 use crate::service::Arrival;
 use crate::timed_io::{ConnClock, TimedIo};
+
+/// What answers a connection's requests: the webhook endpoint, or the
+/// admin API on its own listener.
+pub(crate) trait Respond: Clone + Send + Sync + 'static {
+    /// Answers one request that arrived as `arrival` says.
+    fn respond(
+        &self,
+        request: Request<Incoming>,
+        arrival: Arrival,
+    ) -> impl Future<Output = WebhookResponse> + Send;
+}
+
+impl Respond for WebhookService {
+    fn respond(
+        &self,
+        request: Request<Incoming>,
+        arrival: Arrival,
+    ) -> impl Future<Output = WebhookResponse> + Send {
+        self.answer(request, arrival)
+    }
+}
 
 /// Connections the kernel completes and holds for the server to accept:
 /// where they wait at `max-connections` and in bursts. The standard
@@ -86,10 +112,10 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Serves the connection's requests in a task of its own.
-    pub(crate) fn spawn(
+    pub(crate) fn spawn<S: Respond>(
         self,
         http: &http1::Builder,
-        service: &WebhookService,
+        service: &S,
         request_timeout: Duration,
         graceful: &GracefulShutdown,
     ) {
@@ -108,7 +134,7 @@ impl Connection {
                 started: clock.request_started(),
             };
             async move {
-                let response = service.answer(request, arrival).await;
+                let response = service.respond(request, arrival).await;
                 clock.request_finished();
                 Ok::<_, Infallible>(response)
             }
@@ -120,5 +146,72 @@ impl Connection {
             }
             drop(slot);
         });
+    }
+}
+
+/// One listener's accept loop.
+pub(crate) struct Accept {
+    pub(crate) listener: TcpListener,
+    pub(crate) http: http1::Builder,
+    pub(crate) max_connections: usize,
+    /// What the warnings say first: which listener.
+    pub(crate) name: &'static str,
+    /// What sets `max_connections`, as the warning at the limit names it.
+    pub(crate) limit: &'static str,
+}
+
+impl Accept {
+    /// Accepts connections, each served by `service` in a task of its own,
+    /// until `stopped` says so; the listener is closed then.
+    pub(crate) async fn run<S: Respond>(
+        self,
+        service: &S,
+        limits: Limits,
+        graceful: &GracefulShutdown,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        let Self {
+            listener,
+            http,
+            max_connections,
+            name,
+            limit,
+        } = self;
+        let mut stop = std::pin::pin!(async move {
+            // A dropped sender stops the loop too.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        });
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let mut at_limit = false;
+        loop {
+            // At the limit, nothing is accepted: new connections wait in the
+            // kernel's backlog until an open one closes, and every open one
+            // closes within the request timeout unless it is being served.
+            if slots.available_permits() == 0 && !std::mem::replace(&mut at_limit, true) {
+                tracing::warn!(
+                    "{name}{max_connections} connections open, the most {limit} allows: new ones wait"
+                );
+            }
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = &mut stop => break,
+            };
+            at_limit &= slots.available_permits() == 0;
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut stop => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause, go on.
+                    tracing::warn!(error = %error, "{name}accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let connection = Connection { stream, peer, slot };
+            connection.spawn(&http, service, limits.request_timeout, graceful);
+        }
     }
 }

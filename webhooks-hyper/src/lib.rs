@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+mod admin;
 mod body;
 mod connection;
 mod dev;

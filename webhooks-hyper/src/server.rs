@@ -4,16 +4,16 @@
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 use webhooks_core::config::{DispatchMode, StoreProvider, ValidatorKind, WebhooksConfig};
-use webhooks_core::{BuildError, Config, ProcessorBuilder, WebhookProcessor};
+use webhooks_core::{BuildError, Config, ProcessorBuilder, Secret, WebhookProcessor};
 
-use crate::connection::{Connection, Limits};
+use crate::admin::{self, AdminListener, AdminService, admin_token};
+use crate::connection::{Accept, Limits};
 use crate::{ServeError, WebhookService, dev};
 
 /// How long, past the shutdown timeout, open connections may take to
@@ -52,6 +52,7 @@ pub struct Server {
     signal: Option<Signal>,
     storage: Option<Storage>,
     customize: Vec<Customize>,
+    admin_token: Option<Secret>,
 }
 
 impl Server {
@@ -93,6 +94,7 @@ impl Server {
             signal: None,
             storage: None,
             customize: Vec::new(),
+            admin_token: None,
         }
     }
 
@@ -142,8 +144,30 @@ impl Server {
         self
     }
 
+    /// Gives the admin API's bearer token, instead of reading it from the
+    /// variable `[webhooks.admin] token-env` names: for a token from a
+    /// secret manager. It must be 16 bytes at least, like one from the
+    /// environment; without `[webhooks.admin]` there is no admin API, and
+    /// it is not used.
+    ///
+    /// ```no_run
+    /// # async fn run(token_from_vault: String) -> Result<(), webhooks_hyper::ServeError> {
+    /// webhooks_hyper::Server::from_env()
+    ///     .admin_token(token_from_vault)
+    ///     .await
+    /// # }
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<Secret>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
     /// Loads the configuration, builds the processor and binds, without
     /// serving yet; the result tells the address (useful with port 0).
+    ///
+    /// With `[webhooks.admin]`, the admin API gets a listener of its own
+    /// ([`BoundServer::admin_addr`]); its token is read now, and a missing
+    /// or short one is a start-up error that names the variable.
     pub async fn bind(self) -> Result<BoundServer, ServeError> {
         let (config, development) = match self.origin {
             Origin::Config(config) => (*config, false),
@@ -151,6 +175,10 @@ impl Server {
             Origin::EnvOrDevelopment => load_from_env(true)?,
         };
         log_start_up(&config, development);
+        let admin_token = match &config.admin {
+            Some(admin) => Some(admin_token(admin, self.admin_token)?),
+            None => None,
+        };
         let mut builder = ProcessorBuilder::from_config(&config)?;
         if let Some(storage) = self.storage {
             builder = storage(&config, builder)?;
@@ -170,6 +198,13 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        let admin = match (&config.admin, admin_token) {
+            (Some(admin), Some(token)) => {
+                let service = AdminService::new(processor.clone(), token, config.request_timeout());
+                Some(AdminListener::bind(admin, service)?)
+            }
+            _ => None,
+        };
         let service = WebhookService::new(processor)
             .max_body_bytes(config.max_body_bytes)
             .request_timeout(config.request_timeout())
@@ -179,6 +214,7 @@ impl Server {
             local_addr,
             limits: Limits::from_config(&config),
             service,
+            admin,
             shutdown_timeout: config.shutdown_timeout(),
             signal: self.signal.unwrap_or_else(|| Box::pin(terminate_signal())),
         })
@@ -210,6 +246,7 @@ pub struct BoundServer {
     local_addr: SocketAddr,
     limits: Limits,
     service: WebhookService,
+    admin: Option<AdminListener>,
     shutdown_timeout: Duration,
     signal: Signal,
 }
@@ -218,6 +255,32 @@ impl BoundServer {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin API's address (`[webhooks.admin] bind`, its port chosen
+    /// when it is 0); `None` without the section: then there is no admin
+    /// API at all.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = webhooks_core::Config::from_toml(r#"
+    ///     [webhooks]
+    ///     bind = "127.0.0.1:0"
+    ///     [webhooks.admin]
+    ///     bind = "127.0.0.1:0"
+    ///     token-env = "ADMIN_TOKEN"
+    /// "#).unwrap();
+    /// let server = webhooks_hyper::Server::from_config(config.webhooks)
+    ///     .admin_token("a-long-random-admin-token")
+    ///     .bind()
+    ///     .await
+    ///     .unwrap();
+    /// let admin = server.admin_addr().unwrap();
+    /// assert_ne!(admin, server.local_addr());
+    /// # });
+    /// ```
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.addr)
     }
 
     /// The processor it serves.
@@ -240,46 +303,57 @@ impl BoundServer {
             local_addr,
             limits,
             service,
+            admin,
             shutdown_timeout,
             mut signal,
         } = self;
         let graceful = GracefulShutdown::new();
-        let http = limits.http1(service.body_limit());
-        let slots = Arc::new(Semaphore::new(limits.max_connections));
-        let mut at_limit = false;
-        tracing::info!("listening on http://{local_addr}");
-        loop {
-            // At the limit, nothing is accepted: new connections wait in the
-            // kernel's backlog until an open one closes, and every open one
-            // closes within the request timeout unless it is being served.
-            if slots.available_permits() == 0 && !std::mem::replace(&mut at_limit, true) {
-                tracing::warn!(
-                    "{} connections open, the most max-connections allows: new ones wait",
-                    limits.max_connections
-                );
-            }
-            let slot = tokio::select! {
-                slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
-                () = &mut signal => break,
-            };
-            at_limit &= slots.available_permits() == 0;
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = &mut signal => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: pause, go on.
-                    tracing::warn!(error = %error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let connection = Connection { stream, peer, slot };
-            connection.spawn(&http, &service, limits.request_timeout, &graceful);
+        let (stop, stopped) = watch::channel(false);
+        // Polled once before the line that says the server listens: the
+        // Ctrl-C and SIGTERM handlers are installed by that first poll, and a
+        // SIGTERM sent as soon as the line appears must find them.
+        let signalled = tokio::select! {
+            biased;
+            () = &mut signal => true,
+            () = std::future::ready(()) => false,
+        };
+        if signalled {
+            let _ = stop.send(true);
         }
-        drop(listener);
+        tracing::info!("listening on http://{local_addr}");
+        let public = Accept {
+            listener,
+            http: limits.http1(service.body_limit()),
+            max_connections: limits.max_connections,
+            name: "",
+            limit: "max-connections",
+        };
+        let public = public.run(&service, limits, &graceful, stopped.clone());
+        let admin = async {
+            if let Some(AdminListener {
+                listener,
+                addr,
+                service,
+            }) = admin
+            {
+                tracing::info!("admin API on http://{addr}/admin/ (bearer token required)");
+                let accept = Accept {
+                    listener,
+                    http: limits.http1(admin::MAX_BODY_BYTES),
+                    max_connections: admin::MAX_CONNECTIONS.min(limits.max_connections),
+                    name: "admin API: ",
+                    limit: "the admin listener",
+                };
+                accept.run(&service, limits, &graceful, stopped).await;
+            }
+        };
+        let trigger = async {
+            if !signalled {
+                signal.await;
+            }
+            let _ = stop.send(true);
+        };
+        tokio::join!(public, admin, trigger);
         tracing::info!("shutting down: finishing in-flight events (at most {shutdown_timeout:?})");
         // The processor gives in-flight events the shutdown timeout, then
         // cuts them short and hands them back; the connections waiting for
@@ -312,6 +386,7 @@ impl std::fmt::Debug for BoundServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoundServer")
             .field("local_addr", &self.local_addr)
+            .field("admin_addr", &self.admin_addr())
             .field("service", &self.service)
             .finish_non_exhaustive()
     }
