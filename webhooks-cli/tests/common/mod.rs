@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -16,14 +16,15 @@ use webhooks_core::{Config, WebhookEvent, WebhookListener};
 /// What a listener received: source, event type, delivery id.
 pub type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
 
-/// Records every event of one source.
+/// Records every event of one source; fails while `failing` is set.
 struct Recorder {
     source: String,
     seen: Seen,
+    failing: Arc<AtomicBool>,
 }
 
 impl WebhookListener for Recorder {
-    type Error = std::convert::Infallible;
+    type Error = String;
 
     fn source(&self) -> &str {
         &self.source
@@ -40,7 +41,14 @@ impl WebhookListener for Recorder {
             event.id().to_owned(),
         );
         self.seen.lock().expect("not poisoned").push(seen);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err("the ledger is down".into());
+        }
         Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "recorder"
     }
 }
 
@@ -50,6 +58,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Every event handled, in order (inline dispatch: before the answer).
     pub seen: Seen,
+    /// The admin API's address, with `[webhooks.admin]`.
+    pub admin: Option<SocketAddr>,
+    /// While set, every listener fails.
+    pub failing: Arc<AtomicBool>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -58,17 +70,30 @@ impl TestServer {
     /// Serves the configuration `text` (its `bind` is replaced by
     /// 127.0.0.1:0) until dropped.
     pub fn start(text: &str) -> Self {
+        Self::start_with_admin(text, None)
+    }
+
+    /// [`TestServer::start`], with the admin API's token when the
+    /// configuration has `[webhooks.admin]` (its `bind` replaced by
+    /// 127.0.0.1:0 too).
+    pub fn start_with_admin(text: &str, admin_token: Option<&str>) -> Self {
         let mut config = Config::from_toml(text)
             .expect("the server's configuration is valid")
             .webhooks;
         config.bind = "127.0.0.1:0".into();
+        if let Some(admin) = &mut config.admin {
+            admin.bind = "127.0.0.1:0".into();
+        }
+        let admin_token = admin_token.map(str::to_owned);
         let seen = Seen::default();
+        let failing = Arc::new(AtomicBool::new(false));
         let recorders: Vec<Recorder> = config
             .sources
             .keys()
             .map(|source| Recorder {
                 source: source.clone(),
                 seen: seen.clone(),
+                failing: Arc::clone(&failing),
             })
             .collect();
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -80,24 +105,29 @@ impl TestServer {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                let server = webhooks_hyper::Server::from_config(config)
+                let mut server = webhooks_hyper::Server::from_config(config)
                     .configure(|builder| recorders.into_iter().fold(builder, |b, r| b.listener(r)))
                     .with_graceful_shutdown(async {
                         let _ = stop.await;
-                    })
-                    .bind()
-                    .await
-                    .expect("the server binds");
-                bound.send(server.local_addr()).expect("the test waits");
+                    });
+                if let Some(token) = admin_token {
+                    server = server.admin_token(token);
+                }
+                let server = server.bind().await.expect("the server binds");
+                bound
+                    .send((server.local_addr(), server.admin_addr()))
+                    .expect("the test waits");
                 server.await.expect("the server runs");
             });
         });
-        let addr = addr
+        let (addr, admin) = addr
             .recv_timeout(std::time::Duration::from_secs(15))
             .expect("the server is bound within 15 s");
         Self {
             addr,
             seen,
+            admin,
+            failing,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
