@@ -9,12 +9,24 @@
 //!
 //! The listeners below are found through `#[webhook_listener]` alone: no
 //! registration call.
+//!
+//! To see a failure retried, dead-lettered and replayed without writing
+//! code: while a file named `payments-down` exists in the directory the
+//! server runs in, the Stripe listener fails (README, "Operating it day to
+//! day"; `examples/operations.toml` is a configuration for it).
 
 use webhooks::{BoxError, WebhookEvent, webhook_listener};
+
+/// While this file exists, the Stripe listener fails: a stand-in for a
+/// downstream service that is down.
+const PAYMENTS_DOWN: &str = "payments-down";
 
 /// Stripe: one exact event type.
 #[webhook_listener(source = "stripe", event = "payment_intent.succeeded")]
 async fn payment_succeeded(event: &WebhookEvent) -> Result<(), BoxError> {
+    if std::path::Path::new(PAYMENTS_DOWN).exists() {
+        return Err(format!("the payment service is down (./{PAYMENTS_DOWN} exists)").into());
+    }
     let payload: serde_json::Value = event.json()?;
     let intent = &payload["data"]["object"];
     tracing::info!(

@@ -206,6 +206,19 @@ async fn a_queued_failure_retries_then_dies_and_a_replay_after_the_fix_succeeds(
     let fixed = until_status(&processor, "d-dead", EventStatus::Succeeded).await;
     assert_eq!((fixed.attempts, fixed.replays), (3, 1));
     assert_eq!(fixed.error, None);
+    let letters = processor.dead_letters().await.unwrap();
+    assert!(
+        letters.is_empty(),
+        "a replayed dead event leaves the dead letters"
+    );
+    // A replay of an event that is not dead is a new job.
+    processor.replay("github", "d-dead").await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while record(&processor, "d-dead").await.attempts < 4 {
+        assert!(Instant::now() < deadline, "the second replay never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(record(&processor, "d-dead").await.replays, 2);
     processor.shutdown().await;
 }
 

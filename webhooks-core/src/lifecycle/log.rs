@@ -131,8 +131,9 @@ impl Lifecycle {
     }
 
     /// Runs a recorded event through its listeners again, as a new attempt
-    /// whatever the dedupe says: queued, as a new job (with its retries);
-    /// inline, in the background. Returns once it is queued or started.
+    /// whatever the dedupe says: queued, as a new job (with its retries), or
+    /// by requeueing its dead letter when it has one; inline, in the
+    /// background. Returns once it is queued or started.
     pub(crate) async fn replay(
         self: &Arc<Self>,
         source: &str,
@@ -167,6 +168,23 @@ impl Lifecycle {
         .with_headers(headers)
         .with_received_at(record.received_at)
         .with_attempt(record.attempts.saturating_add(1));
+        if let Some(queue) = &self.queue {
+            // A dead event is replayed by requeueing its dead letter, so it
+            // leaves the dead letters (and its listeners that had
+            // succeeded are still skipped).
+            let letters = queue
+                .dead_letters(Some(&source.name))
+                .await
+                .map_err(ReplayError::Unavailable)?;
+            if let Some(letter) = letters.iter().find(|letter| letter.event.id() == id) {
+                return match self.requeue(queue, &letter.id).await {
+                    Ok(true) => Ok(record),
+                    // Requeued by someone else meanwhile: it runs anyway.
+                    Ok(false) => Ok(record),
+                    Err(error) => Err(ReplayError::Unavailable(error)),
+                };
+            }
+        }
         self.log_received(&event, Arrival::Replay).await;
         match &self.queue {
             Some(queue) => {

@@ -173,7 +173,9 @@ impl WebhookProcessor {
     /// Runs a recorded event through its listeners again, as a new attempt,
     /// whatever the dedupe says: queued, as a new job (retried and
     /// dead-lettered like any); inline, in the background. Every matching
-    /// listener runs, those that had succeeded too. Returns the record as it
+    /// listener runs, those that had succeeded too, except for a dead event
+    /// of queued dispatch: its dead letter is requeued (it leaves the dead
+    /// letters, and its listeners that had succeeded are still skipped). Returns the record as it
     /// was before the replay, once the replay is queued or started.
     pub async fn replay(&self, source: &str, id: &str) -> Result<EventRecord, ReplayError> {
         self.lifecycle.replay(source, id).await
