@@ -8,6 +8,7 @@
 //!     [--variants memory-inline,memory-queued,redis-inline,redis-queued]
 //!     [--bodies 1k,64k,1m]
 //! cargo bench --bench load -- --memory [1000000]
+//! cargo bench --bench load -- --memory-log [100000]
 //! ```
 //!
 //! Prints, per body size and server: requests/s, p50 and p99 latency, server
@@ -60,6 +61,12 @@ fn main() -> ExitCode {
             Some("ready") => serve::run(serve::Kind::Ready, args.get(2).map(std::path::Path::new)),
             other => Err(format!("--serve floor | ready <config>, not {other:?}")),
         },
+        _ if args.iter().any(|arg| arg == "--memory-log") => {
+            let events = value_after(&args, "--memory-log")
+                .and_then(|events| events.replace('_', "").parse().ok())
+                .unwrap_or(100_000);
+            memory::run_log(events)
+        }
         _ if args.iter().any(|arg| arg == "--memory") => {
             let keys = value_after(&args, "--memory")
                 .and_then(|keys| keys.replace('_', "").parse().ok())

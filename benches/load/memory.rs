@@ -124,3 +124,85 @@ fn page_size() -> u64 {
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(4096)
 }
+
+/// `--memory-log N`: the in-memory event log (its default bounds) after
+/// `events` GitHub `push` events with 1 KiB bodies and a delivery's
+/// headers, each run once by one listener; prints the memory it holds.
+pub(crate) fn run_log(events: u64) -> Result<(), String> {
+    use std::time::SystemTime;
+
+    use webhooks::event_log::{
+        Arrival, EventLog, EventStatus, ListenerRun, LogBounds, Received, RunRecord,
+    };
+    use webhooks::{Headers, InMemoryEventLog};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|error| format!("tokio runtime: {error}"))?;
+    let bounds = LogBounds::default();
+    let log = InMemoryEventLog::new(bounds);
+    let body = crate::payload::push_body(1024, "");
+    let headers = Headers::new()
+        .with("host", "127.0.0.1:3000")
+        .with("user-agent", "GitHub-Hookshot/7c1f2a9")
+        .with("content-type", "application/json")
+        .with("content-length", "1024")
+        .with("x-github-event", "push")
+        .with("x-github-hook-id", "292430182")
+        .with("x-github-hook-installation-target-type", "repository")
+        .with(
+            "x-hub-signature-256",
+            &format!("sha256={}", "ab".repeat(32)),
+        );
+    let lines = headers.to_lines_without_secrets();
+    let listener: std::sync::Arc<str> = "app::on_push".into();
+    let heap_before = crate::serve::live_heap_bytes();
+    let rss_before = resident_bytes()?;
+    let started = Instant::now();
+    runtime.block_on(async {
+        for n in 0..events {
+            let id = delivery_id(n);
+            let received =
+                Received::new("github", &id, "push", SystemTime::now(), Arrival::Delivery)
+                    .with_body(&body, &lines);
+            log.received(&received).await.map_err(|e| e.to_string())?;
+            let run = RunRecord::new(
+                EventStatus::Succeeded,
+                vec![ListenerRun::new(std::sync::Arc::clone(&listener), 1, None)],
+                None,
+            );
+            log.ran("github", &id, &run)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    })?;
+    let elapsed = started.elapsed();
+    let rss = resident_bytes()?.saturating_sub(rss_before) as f64;
+    let heap = crate::serve::live_heap_bytes().saturating_sub(heap_before) as f64;
+    let held = log.len() as f64;
+    let kept = (body.len() + lines.len()) as f64;
+    println!(
+        "in-memory event log, {events} events of a 1 KiB body and {} bytes of headers ({held} held; max-events {}, max-body-megabytes {})",
+        lines.len(),
+        bounds.max_events,
+        bounds.max_body_bytes >> 20
+    );
+    println!(
+        "  recorded in {:.2} s ({:.0} ns per received + ran)",
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / events.max(1) as f64
+    );
+    println!(
+        "  live heap: {:.1} MiB, {:.0} bytes per record held, {:.0} beside its body and headers",
+        heap / 1024.0 / 1024.0,
+        heap / held.max(1.0),
+        heap / held.max(1.0) - kept
+    );
+    println!(
+        "  resident growth: {:.1} MiB ({:.0} bytes per record held)",
+        rss / 1024.0 / 1024.0,
+        rss / held.max(1.0)
+    );
+    Ok(())
+}

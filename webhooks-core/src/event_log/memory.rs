@@ -20,7 +20,8 @@ use crate::StoreError;
 ///
 /// Bodies are copied out of the request's buffers, so a kept body holds
 /// only its own bytes. Each record costs about 300 bytes beside its body
-/// and headers (measured by `benches/event_log_memory.rs`).
+/// and headers (`cargo bench --bench load -- --memory-log 100000`: 100,000
+/// records of a 1 KiB body and 310 bytes of headers hold 155 MiB).
 ///
 /// ```
 /// use std::time::SystemTime;
