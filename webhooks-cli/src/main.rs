@@ -20,11 +20,17 @@
 //!   payload, with a fresh id every time, so two sends are two events.
 //! - `webhooks check-config` loads and resolves the file as the server does
 //!   at start-up (validators built, `secret-env` read) and lists its sources.
+//! - `webhooks events list|show|replay` and `webhooks dead list|requeue`
+//!   read the event log and the dead letters over the admin API, at
+//!   `http://{[webhooks.admin] bind}` (or `--admin-url`) with the token in
+//!   the `token-env` variable (or `--token-env`); bulk replays and requeues
+//!   show a progress bar.
 //!
-//! Both print human text, or one JSON document with `--json`. Exit codes:
-//! 0 on success (a 2xx answer, a valid file), 1 when the server answered
-//! with another status, 2 on a usage or configuration error, 3 when the
-//! server cannot be reached. No secret is ever printed.
+//! All print human text (tables), or one JSON document with `--json`. Exit
+//! codes: 0 on success (a 2xx answer, a valid file), 1 when the server
+//! answered with another status (or part of a bulk run failed), 2 on a
+//! usage or configuration error, 3 when the server cannot be reached, 4
+//! when the admin token was refused. No secret or token is ever printed.
 
 mod admin;
 mod check;
@@ -41,7 +47,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Sign and send test webhook deliveries, and check a configuration.
+/// Sign and send test webhook deliveries, check a configuration, and read
+/// and replay the event log and the dead letters.
 #[derive(Debug, Parser)]
 #[command(name = "webhooks", version, about)]
 struct Cli {
