@@ -48,7 +48,7 @@ pub use webhooks_core::{
     Handshake, Headers, HmacSignatureValidator, IdempotencyStore, InMemoryEventLog,
     InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
     InvalidSignedPayload, Json, JsonBodyError, Lease, LinearSignatureValidator, MAX_SIGNATURES,
-    Metrics, NoOpSignatureValidator, PaddleSignatureValidator, ProcessError, Processed,
+    Metrics, NoOpSignatureValidator, PaddleSignatureValidator, Permanent, ProcessError, Processed,
     ProcessorBuilder, Route, Secret, Secrets, ShopifySignatureValidator, SignatureError,
     SignatureValidator, SignedPayload, SignedRequest, SlackSignatureValidator,
     SquareSignatureValidator, StandardSignatureValidator, StoreError, StripeSignatureValidator,

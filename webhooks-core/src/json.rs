@@ -10,9 +10,11 @@ use crate::WebhookEvent;
 /// `#[webhook_listener]` takes instead of the [`WebhookEvent`].
 ///
 /// The body is deserialized each time the listener runs. A body that does
-/// not fit `T` is that listener's failure, reported to its `on_error` and
-/// retried like any other; the delivery itself is still accepted, and the
-/// other listeners of the event still run.
+/// not fit `T` is that listener's permanent failure ([`crate::Permanent`]):
+/// reported to its `on_error` and recorded, but not retried, since the same
+/// body would fail again (inline, the answer is `200 {"status":"failed"}`;
+/// queued, the event goes to the dead letters at once). The other listeners
+/// of the event still run.
 ///
 /// ```
 /// use serde::Deserialize;

@@ -47,6 +47,7 @@ mod lifecycle;
 mod listener;
 pub mod metrics;
 mod outcome;
+mod permanent;
 mod processor;
 pub mod queue;
 /// What `#[webhook_listener]` expands to registers here; not a stable API.
@@ -72,6 +73,7 @@ pub use self::lifecycle::backoff;
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
 pub use self::outcome::{ProcessError, Processed};
+pub use self::permanent::Permanent;
 pub use self::processor::{Dispatch, ProcessorBuilder, Route, WebhookProcessor};
 pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};
 pub use self::registry::DuplicateListener;

@@ -50,7 +50,11 @@ pub trait WebhookListener: Send + Sync + 'static {
 
     /// Handles one event. An error (or a panic) is this listener's failure:
     /// [`WebhookListener::on_error`] is called, the other listeners of the
-    /// event still run, and the delivery is retried.
+    /// event still run, and the delivery is retried (queued, with backoff;
+    /// inline, answered 500 for the provider's retry). An error wrapped in
+    /// [`crate::Permanent`] says no retry can fix it: the event is recorded
+    /// as failed and not retried (inline, answered `200 {"status":"failed"}`;
+    /// queued, dead-lettered at once).
     fn handle(&self, event: &WebhookEvent) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Called after `handle` failed; by default logs a warning.

@@ -16,6 +16,14 @@ pub enum Processed {
         /// The idempotency key.
         id: String,
     },
+    /// Inline mode: a listener failed permanently (a [`crate::Permanent`]
+    /// error, or a body that does not fit its `Json<T>`): recorded as
+    /// failed and not retried, since no retry can fix it (200
+    /// `{"status":"failed"}`).
+    Failed {
+        /// The idempotency key.
+        id: String,
+    },
     /// A verified check of the endpoint by the provider (Slack's
     /// `url_verification`, Discord's PING), answered as it expects; nothing
     /// was recorded or dispatched.
@@ -26,7 +34,7 @@ impl Processed {
     /// The idempotency key; empty for a handshake, which has none.
     pub fn id(&self) -> &str {
         match self {
-            Self::Accepted { id } | Self::Duplicate { id } => id,
+            Self::Accepted { id } | Self::Duplicate { id } | Self::Failed { id } => id,
             Self::Handshake(_) => "",
         }
     }

@@ -239,6 +239,7 @@ impl Inner {
         match processed {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),
+            Ok(Processed::Failed { id }) => response::status_with_id("failed", &id),
             Ok(Processed::Handshake(handshake)) => response::handshake(handshake),
             Err(error) => answer_error(&error),
         }

@@ -206,6 +206,9 @@ impl Lifecycle {
                 );
                 return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
             };
+            if report.is_permanent() {
+                return self.settle_permanent(key, lease, event, report, lost).await;
+            }
             if !report.is_ok() {
                 self.release(&key, &lease).await;
                 let error = report.last_error.take();
@@ -251,6 +254,50 @@ impl Lifecycle {
                 }
                 Err(error) => (Err(error.into()), event_type),
             }
+        }
+    }
+
+    /// Inline: every failure was permanent. The key is completed (a
+    /// redelivery is a duplicate: no retry can fix it), the event recorded
+    /// as failed, and the answer is 200 `failed`; a claim that cannot be
+    /// completed is a 503, as for a success.
+    async fn settle_permanent(
+        self: &Arc<Self>,
+        key: StoreKey,
+        lease: Lease,
+        event: WebhookEvent,
+        mut report: run::RunReport,
+        lost: bool,
+    ) -> (Result<Processed, ProcessError>, String) {
+        let completed = if lost {
+            Ok(false)
+        } else {
+            self.store.complete(&key, &lease, self.settings.ttl).await
+        };
+        let error = report.last_error.take();
+        tracing::warn!(
+            source = event.source(),
+            event_type = event.event_type(),
+            id = event.id(),
+            error = error.as_deref().unwrap_or_default(),
+            "webhook event failed permanently: recorded as failed, not retried"
+        );
+        let why = error.map(|error| format!("permanent failure, not retried: {error}"));
+        self.log_ran_after_answer(
+            (event.source(), event.id()),
+            EventStatus::Failed,
+            Some(&mut report),
+            why,
+        )
+        .await;
+        let (id, event_type) = event.into_id_and_type();
+        match completed {
+            Ok(true) => (Ok(Processed::Failed { id }), event_type),
+            Ok(false) => {
+                self.metrics.claim_lost(key.source());
+                (Err(ProcessError::ClaimLost { id }), event_type)
+            }
+            Err(error) => (Err(error.into()), event_type),
         }
     }
 

@@ -74,6 +74,12 @@ impl RetryPolicy {
         state.failures += 1;
         let error = report.last_error.take().unwrap_or_default();
         state.last_error = Some(error.clone());
+        if report.is_permanent() {
+            let listeners = report.failed.join(", ");
+            return Settle::Dead(format!(
+                "permanent failure, not retried: {error} (listeners: {listeners})"
+            ));
+        }
         if state.attempts >= self.max_attempts {
             let listeners = report.failed.join(", ");
             return Settle::Dead(format!("{error} (listeners: {listeners})"));
@@ -103,6 +109,7 @@ mod tests {
             failed: vec![key.into()],
             last_error: Some("boom".into()),
             runs: Vec::new(),
+            retryable: true,
         }
     }
 
@@ -135,6 +142,24 @@ mod tests {
         assert_eq!(
             policy().settle(&mut fine, &mut RunReport::default(), now),
             Settle::Ack
+        );
+    }
+
+    #[test]
+    fn a_permanent_failure_is_dead_at_once() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut state = JobState {
+            attempts: 1,
+            ..JobState::default()
+        };
+        let mut report = RunReport {
+            retryable: false,
+            ..failed("a")
+        };
+        let decided = policy().settle(&mut state, &mut report, now);
+        assert_eq!(
+            decided,
+            Settle::Dead("permanent failure, not retried: boom (listeners: a)".into())
         );
     }
 

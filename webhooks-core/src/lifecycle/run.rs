@@ -10,7 +10,7 @@ use crate::event_log::ListenerRun;
 use crate::listener::run_listener;
 use crate::metrics::Handled;
 use crate::source::Source;
-use crate::{BoxError, Metrics, WebhookEvent};
+use crate::{BoxError, Metrics, Permanent, WebhookEvent};
 
 /// What running an event's listeners once came to.
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ pub(crate) struct RunReport {
     pub(crate) last_error: Option<String>,
     /// Each listener's run, for the event log; only filled when it is kept.
     pub(crate) runs: Vec<ListenerRun>,
+    /// A listener failed with an error a retry could fix.
+    pub(crate) retryable: bool,
 }
 
 impl RunReport {
@@ -32,6 +34,8 @@ impl RunReport {
         Self {
             failed: vec![key.to_owned()],
             last_error: Some(error),
+            // A source that is no longer configured may be again.
+            retryable: true,
             ..Self::default()
         }
     }
@@ -39,6 +43,12 @@ impl RunReport {
     /// Whether every listener that ran succeeded.
     pub(crate) fn is_ok(&self) -> bool {
         self.failed.is_empty()
+    }
+
+    /// Whether listeners failed, and every failure was permanent: no retry
+    /// can fix the event.
+    pub(crate) fn is_permanent(&self) -> bool {
+        !self.failed.is_empty() && !self.retryable
     }
 }
 
@@ -84,6 +94,9 @@ pub(crate) fn run_listeners<'a>(
                     Err(error)
                 }
             };
+            if ran.as_ref().is_err_and(|error| !Permanent::is(error)) {
+                report.retryable = true;
+            }
             let error = ran.err().map(|error| error.to_string());
             if let Some(started) = started {
                 let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

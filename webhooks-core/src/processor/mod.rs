@@ -258,7 +258,8 @@ impl WebhookProcessor {
             .with_headers(headers);
         let (result, event_type) = self.lifecycle.accept(source, event).await;
         let outcome = match &result {
-            Ok(Processed::Accepted { .. }) => Some(Received::Accepted),
+            // Recorded (as failed) and answered 2xx: accepted.
+            Ok(Processed::Accepted { .. } | Processed::Failed { .. }) => Some(Received::Accepted),
             Ok(Processed::Duplicate { .. }) => Some(Received::Duplicate),
             Err(ProcessError::InProgress { .. }) => Some(Received::InProgress),
             Err(
