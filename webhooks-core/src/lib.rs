@@ -72,7 +72,7 @@ pub use self::json::{Json, JsonBodyError};
 pub use self::lifecycle::backoff;
 pub use self::listener::WebhookListener;
 pub use self::metrics::Metrics;
-pub use self::outcome::{ProcessError, Processed};
+pub use self::outcome::{ProcessError, Processed, delivery_span};
 pub use self::permanent::Permanent;
 pub use self::processor::{Dispatch, ProcessorBuilder, Route, WebhookProcessor};
 pub use self::queue::{DeadLetter, EventQueue, InMemoryEventQueue};

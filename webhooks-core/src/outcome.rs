@@ -31,6 +31,17 @@ pub enum Processed {
 }
 
 impl Processed {
+    /// The outcome's name in logs and spans: `accepted`, `duplicate`,
+    /// `failed` or `handshake`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Accepted { .. } => "accepted",
+            Self::Duplicate { .. } => "duplicate",
+            Self::Failed { .. } => "failed",
+            Self::Handshake(_) => "handshake",
+        }
+    }
+
     /// The idempotency key; empty for a handshake, which has none.
     pub fn id(&self) -> &str {
         match self {
@@ -87,4 +98,85 @@ pub enum ProcessError {
         /// The idempotency key.
         id: String,
     },
+}
+
+impl ProcessError {
+    /// The outcome's name in logs and spans, such as `invalid_signature`
+    /// or `unavailable`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::UnknownSource => "unknown_source",
+            Self::Forbidden => "forbidden",
+            Self::InvalidSignature(_) => "invalid_signature",
+            Self::BadRequest(_) => "bad_request",
+            Self::InProgress { .. } => "in_progress",
+            Self::Unavailable(_) => "unavailable",
+            Self::QueueFull => "queue_full",
+            Self::ShuttingDown => "shutting_down",
+            Self::ListenerFailed { .. } => "listener_failed",
+            Self::ClaimLost { .. } => "claim_lost",
+        }
+    }
+}
+
+/// The span of one delivery, named `webhook`, that the core fills in as it
+/// learns: `source` and `client` now, then `id`, `event_type`, `attempt`
+/// and `outcome`. A transport opens it around everything it does for the
+/// delivery and passes the work to [`crate::Route::process`] inside it;
+/// [`crate::WebhookProcessor::process`] opens its own.
+///
+/// ```
+/// use tracing::Instrument;
+///
+/// let span = webhooks_core::delivery_span("stripe", Some("203.0.113.9".parse().unwrap()));
+/// # let _ = async {}.instrument(span);
+/// ```
+pub fn delivery_span(source: &str, client: Option<std::net::IpAddr>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "webhook",
+        source,
+        client = tracing::field::Empty,
+        id = tracing::field::Empty,
+        event_type = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    if let Some(client) = client {
+        span.record("client", tracing::field::display(client));
+    }
+    span
+}
+
+/// Logs a delivery's outcome at its level, inside its span, and records it
+/// there: accepted and duplicate at `debug`, refused at `info` with the
+/// cause, not recorded (503) at `warn`; failures and lost claims are logged
+/// where they happen (`warn`, `error`).
+pub(crate) fn log_outcome(result: &Result<Processed, ProcessError>) {
+    let span = tracing::Span::current();
+    match result {
+        Ok(processed) => {
+            span.record("outcome", processed.name());
+            tracing::debug!(outcome = processed.name(), "webhook {}", processed.name());
+        }
+        Err(error) => {
+            span.record("outcome", error.name());
+            match error {
+                ProcessError::UnknownSource
+                | ProcessError::Forbidden
+                | ProcessError::InvalidSignature(_)
+                | ProcessError::BadRequest(_)
+                | ProcessError::InProgress { .. } => {
+                    tracing::info!(outcome = error.name(), cause = %error, "webhook refused");
+                }
+                ProcessError::Unavailable(_)
+                | ProcessError::QueueFull
+                | ProcessError::ShuttingDown => {
+                    tracing::warn!(outcome = error.name(), cause = %error, "webhook not recorded: answered 503 for the provider's retry");
+                }
+                ProcessError::ListenerFailed { .. } | ProcessError::ClaimLost { .. } => {
+                    tracing::debug!(outcome = error.name(), "webhook not done");
+                }
+            }
+        }
+    }
 }

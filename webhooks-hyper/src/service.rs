@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
@@ -162,7 +163,20 @@ impl WebhookService {
             let Some(route) = inner.processor.route(source) else {
                 return response::error(StatusCode::NOT_FOUND, "unknown source");
             };
-            return inner.webhook(route, request, arrival).await;
+            // One span per delivery, around all of it: the refusals of the
+            // transport's own limits and policy too.
+            let span = webhooks_core::delivery_span(route.source(), None);
+            if !span.is_disabled() {
+                let client =
+                    network::client_addr(arrival.peer, &inner.trusted_proxies, request.headers());
+                if let Some(client) = client {
+                    span.record("client", tracing::field::display(client));
+                }
+            }
+            return inner
+                .webhook(route, request, arrival)
+                .instrument(span)
+                .await;
         }
         match path {
             "/healthz" => get_only(request.method())
@@ -215,21 +229,28 @@ impl Inner {
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.max_body_bytes) {
             metrics.received(source, "unknown", Received::TooLarge);
+            refused("too_large", "declared body over max-body-bytes");
             return response::too_large();
         }
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let due = arrival.started + self.request_timeout;
         let read = tokio::time::timeout_at(due, read_body(body, limit, declared));
         let Ok(read) = read.await else {
+            refused(
+                "request_timeout",
+                "the body did not arrive within request-timeout-seconds",
+            );
             return response::request_timeout();
         };
         let body = match read {
             Ok(body) => body,
             Err(BodyError::TooLarge) => {
                 metrics.received(source, "unknown", Received::TooLarge);
+                refused("too_large", "streamed body over max-body-bytes");
                 return response::too_large();
             }
             Err(BodyError::Read) => {
+                refused("bad_request", "could not read the request body");
                 return response::error(StatusCode::BAD_REQUEST, "could not read the request body");
             }
         };
@@ -284,6 +305,13 @@ impl Inner {
 
 /// The contract's answer to each processing error: the whole HTTP answer
 /// is decided here, from the core's typed outcome.
+/// A delivery the transport refused itself: logged at `info` with its
+/// cause, and recorded in the delivery's span.
+fn refused(outcome: &'static str, cause: &str) {
+    tracing::Span::current().record("outcome", outcome);
+    tracing::info!(outcome, cause, "webhook refused");
+}
+
 fn answer_error(error: &ProcessError) -> WebhookResponse {
     match error {
         ProcessError::UnknownSource => response::error(StatusCode::NOT_FOUND, "unknown source"),
@@ -295,8 +323,7 @@ fn answer_error(error: &ProcessError) -> WebhookResponse {
         ProcessError::InProgress { .. } => {
             response::retry_later(StatusCode::CONFLICT, "in progress")
         }
-        ProcessError::Unavailable(source) => {
-            tracing::warn!(error = %source, "delivery refused: store unavailable");
+        ProcessError::Unavailable(_) => {
             response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
         }
         ProcessError::QueueFull => {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use serde::Deserialize;
 use webhooks::{
-    Headers, HmacSignatureValidator, Json, ProcessError, Processed, WebhookEvent, WebhookProcessor,
+    Headers, HmacSignatureValidator, Json, Processed, WebhookEvent, WebhookProcessor,
     webhook_listener,
 };
 
@@ -167,13 +167,12 @@ async fn a_body_that_does_not_fit_fails_only_the_typed_listeners() {
     // `amount_paid` is a string, and it is private.
     let body = r#"{"type":"invoice.paid","id":"in_unfit","amount_paid":"secret-amount"}"#;
     let (headers, body) = signed("billing-secret", "evt_unfit", body);
-    let error = processor
-        .process("billing", body, headers)
-        .await
-        .unwrap_err();
+    // A body that does not fit is a permanent failure: recorded as failed,
+    // answered 200 `failed`, not retried.
+    let processed = processor.process("billing", body, headers).await;
     assert!(
-        matches!(&error, ProcessError::ListenerFailed { id } if id == "evt_unfit"),
-        "{error:?}"
+        matches!(&processed, Ok(Processed::Failed { id }) if id == "evt_unfit"),
+        "{processed:?}"
     );
     // The untyped listener of the same event still ran; the typed ones did not.
     assert_eq!(seen("evt_unfit"), [("untyped", "invoice.paid".into())]);
@@ -206,11 +205,18 @@ async fn a_body_that_does_not_fit_fails_only_the_typed_listeners() {
         "the body is not logged: {logs}"
     );
 
-    // The claim was released: the provider's retry with a fitting body runs.
+    // Recorded as done: the provider's redelivery is a duplicate, and no
+    // listener runs again.
     let body = r#"{"type":"invoice.paid","id":"in_unfit","amount_paid":100}"#;
     let (headers, body) = signed("billing-secret", "evt_unfit", body);
-    processor.process("billing", body, headers).await.unwrap();
-    assert_eq!(seen("in_unfit"), [("typed", "100".into())]);
+    let again = processor.process("billing", body, headers).await.unwrap();
+    assert_eq!(
+        again,
+        Processed::Duplicate {
+            id: "evt_unfit".into()
+        }
+    );
+    assert_eq!(seen("in_unfit"), []);
 }
 
 #[tokio::test]

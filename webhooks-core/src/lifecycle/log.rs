@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use super::Lifecycle;
 use super::run::{RunReport, run_listeners};
 use crate::event_log::{
@@ -208,7 +210,15 @@ impl Lifecycle {
             }
             None => {
                 let lifecycle = Arc::clone(self);
-                self.tracker.spawn(async move {
+                let span = tracing::info_span!(
+                    "webhook",
+                    source = event.source(),
+                    id = event.id(),
+                    event_type = event.event_type(),
+                    attempt = event.attempt(),
+                    mode = "replay",
+                );
+                let replay = async move {
                     let source = lifecycle.sources.get(event.source()).map(|s| &**s);
                     let timeout = lifecycle.settings.listener_timeout;
                     let mut report =
@@ -225,7 +235,8 @@ impl Lifecycle {
                             error,
                         )
                         .await;
-                });
+                };
+                self.tracker.spawn(replay.instrument(span));
             }
         }
         Ok(record)

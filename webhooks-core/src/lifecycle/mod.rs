@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use self::key::StoreKey;
 use self::lease::{Detached, Kept, keep_alive};
@@ -146,7 +147,9 @@ impl Lifecycle {
             None => {
                 // Not tied to the connection: if the caller goes away, the
                 // run goes on to its end and settles the claim.
-                let run = Arc::clone(self).run_inline(key, lease, event);
+                let run = Arc::clone(self)
+                    .run_inline(key, lease, event)
+                    .in_current_span();
                 Detached::new(self.tracker.track_future(run)).await
             }
         }

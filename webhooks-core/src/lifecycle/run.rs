@@ -3,7 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
+
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use super::lease::within;
 use crate::event_log::ListenerRun;
@@ -84,21 +86,39 @@ pub(crate) fn run_listeners<'a>(
             if done.iter().any(|key| **key == *listed.key) {
                 continue;
             }
-            let started = record.then(std::time::Instant::now);
-            let ran = match within(timeout, run_listener(&*listed.listener, event)).await {
+            let span = tracing::info_span!(
+                "webhook_listener",
+                listener = &*listed.key,
+                outcome = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            );
+            let traced = !span.is_disabled();
+            let started = (record || traced).then(std::time::Instant::now);
+            let run = within(timeout, run_listener(&*listed.listener, event));
+            let ran = match run.instrument(span.clone()).await {
                 Some(ran) => ran,
                 None => {
                     let error: BoxError =
                         format!("listener still running after {}s", timeout.as_secs_f64()).into();
-                    listed.listener.on_error(event, &error);
+                    span.in_scope(|| listed.listener.on_error(event, &error));
                     Err(error)
                 }
             };
+            if traced {
+                let outcome = match &ran {
+                    Ok(()) => "ok",
+                    Err(error) if Permanent::is(error) => "failed_permanently",
+                    Err(_) => "error",
+                };
+                span.record("outcome", outcome);
+                let millis = started.map_or(0, |at| at.elapsed().as_millis());
+                span.record("duration_ms", u64::try_from(millis).unwrap_or(u64::MAX));
+            }
             if ran.as_ref().is_err_and(|error| !Permanent::is(error)) {
                 report.retryable = true;
             }
             let error = ran.err().map(|error| error.to_string());
-            if let Some(started) = started {
+            if let (true, Some(started)) = (record, started) {
                 let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 report.runs.push(ListenerRun::new(
                     Arc::clone(&listed.key),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument as _;
 
 use super::Lifecycle;
 use super::lease::{Kept, keep_alive};
@@ -79,8 +80,9 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
                             .await
                             .expect("never closed"),
                     };
+                    let span = job_span(&job);
                     let task = run_job(Arc::clone(&lifecycle), queue.clone(), job, slot);
-                    lifecycle.tracker.spawn(task);
+                    lifecycle.tracker.spawn(task.instrument(span));
                 }
             }
             Err(error) => {
@@ -96,6 +98,21 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
             }
         }
     }
+}
+
+/// The span of one queued run: a `webhook` span as a delivery's, with the
+/// run's attempt and `mode = "queued"`.
+fn job_span(job: &Reserved) -> tracing::Span {
+    let event = &job.event;
+    tracing::info_span!(
+        "webhook",
+        source = event.source(),
+        id = event.id(),
+        event_type = event.event_type(),
+        attempt = job.state.attempts,
+        mode = "queued",
+        outcome = tracing::field::Empty,
+    )
 }
 
 /// Runs one job and settles it as the policy decides. A job whose hold was
@@ -128,6 +145,13 @@ async fn run_job(
             None => return,
         },
     };
+    let outcome = match &settle {
+        Settle::Ack => "succeeded",
+        Settle::RetryAt(_) => "retrying",
+        Settle::Dead(_) => "dead",
+    };
+    tracing::Span::current().record("outcome", outcome);
+    tracing::debug!(outcome, "queued run settled");
     let (status, error) = match &settle {
         Settle::Ack => (EventStatus::Succeeded, None),
         Settle::RetryAt(_) => (EventStatus::Retrying, state.last_error.clone()),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use tracing::Instrument as _;
 
 use crate::event_log::{EventPage, EventQuery, EventRecord, ReplayError};
 use crate::lifecycle::Lifecycle;
@@ -59,8 +60,13 @@ impl WebhookProcessor {
         headers: Headers,
     ) -> Result<Processed, ProcessError> {
         let body = body.into();
-        let source = self.source(source).ok_or(ProcessError::UnknownSource)?;
-        self.run(source, headers, body, None).await
+        let span = crate::delivery_span(source, None);
+        let Some(source) = self.source(source) else {
+            let result = Err(ProcessError::UnknownSource);
+            span.in_scope(|| crate::outcome::log_outcome(&result));
+            return result;
+        };
+        self.run(source, headers, body, None).instrument(span).await
     }
 
     /// The configured source of that name, looked up once for a transport:
@@ -238,7 +244,9 @@ impl WebhookProcessor {
         }
         if let Err(error) = source.validator.verify(&request) {
             metrics.received(&source.name, "unknown", Received::InvalidSignature);
-            return Err(error.into());
+            let result = Err(error.into());
+            crate::outcome::log_outcome(&result);
+            return result;
         }
         // Checked before anything is claimed or stored: a key is kept for
         // the whole TTL and an event type becomes a label.
@@ -247,11 +255,19 @@ impl WebhookProcessor {
             Ok(meta) => meta,
             Err(error) => {
                 metrics.received(&source.name, "unknown", Received::BadRequest);
-                return Err(error.into());
+                let result = Err(error.into());
+                crate::outcome::log_outcome(&result);
+                return result;
             }
         };
+        let span = tracing::Span::current();
+        span.record("id", meta.id.as_str());
+        span.record("event_type", meta.event_type.as_str());
+        span.record("attempt", 1);
         if let Some(handshake) = source.validator.handshake(&request, &meta) {
-            return Ok(Processed::Handshake(handshake));
+            let result = Ok(Processed::Handshake(handshake));
+            crate::outcome::log_outcome(&result);
+            return result;
         }
         // The event owns what `describe` found: nothing is copied from here on.
         let event = WebhookEvent::new(Arc::clone(&source.name), meta.event_type, meta.id, body)
@@ -274,6 +290,7 @@ impl WebhookProcessor {
             metrics.received(&source.name, &event_type, outcome);
         }
         metrics.observe_processing(&source.name, &event_type, started.elapsed().as_secs_f64());
+        crate::outcome::log_outcome(&result);
         result
     }
 }

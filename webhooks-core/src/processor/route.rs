@@ -60,6 +60,7 @@ impl<'p> Route<'p> {
         }
         let metrics = self.processor.metrics();
         metrics.received(&self.source.name, "unknown", Received::Forbidden);
+        crate::outcome::log_outcome(&Err(ProcessError::Forbidden));
         Err(ProcessError::Forbidden)
     }
 
@@ -70,7 +71,9 @@ impl<'p> Route<'p> {
     }
 
     /// Processes a delivery to this source; `url` is the URL it was sent
-    /// to, for schemes that sign it.
+    /// to, for schemes that sign it. It records the delivery's id, type,
+    /// attempt and outcome in the current span: a transport opens one with
+    /// [`crate::delivery_span`] around it.
     pub async fn process(
         &self,
         body: impl Into<Bytes>,
