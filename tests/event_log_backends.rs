@@ -646,7 +646,7 @@ async fn a_bad_cursor_is_an_error<B: Backend>(backend: &B) {
 
 /// Records expire after the retention, and so do the index and the
 /// sequence of an idle log; records trimmed over `max_events` are deleted
-/// with their index entries.
+/// with their index entries, and so are entries past the retention.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_records_expire_and_trimmed_ones_are_deleted() {
     let backend = redis().await;
@@ -681,6 +681,18 @@ async fn redis_records_expire_and_trimmed_ones_are_deleted() {
         redis_cli(port, &["ZRANGE", "kept:{events}:index", "0", "-1"])
     });
     assert_eq!(index.lines().collect::<Vec<_>>(), ["s:b", "s:c"]);
+
+    // Past the retention: the record is gone at once, its index entry with
+    // the next arrival.
+    let log = RedisEventLog::lazy(&backend.server.url(), "aged", bounds).expect("a log");
+    delivery(&log, "s", "old", now() - 2 * retention).await;
+    delivery(&log, "s", "new", now()).await;
+    let index = tokio::task::block_in_place(|| {
+        redis_cli(port, &["ZRANGE", "aged:{events}:index", "0", "-1"])
+    });
+    assert_eq!(index.lines().collect::<Vec<_>>(), ["s:new"]);
+    let stored = tokio::task::block_in_place(|| keys(port, "aged:{events}:event:"));
+    assert_eq!(stored, ["aged:{events}:event:s:new"]);
 }
 
 /// A listing looks at a bounded number of index entries: past a long run of

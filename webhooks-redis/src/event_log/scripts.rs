@@ -48,7 +48,9 @@ if over > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
 end
 local oldest_kept = tonumber(ARGV[8])
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, TRIM_BATCH - 1)) do
+for _ = 1, TRIM_BATCH do
+  local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not member then break end
   local received = tonumber(redis.call('HGET', ARGV[11] .. member, 'received_ms'))
   if received and received >= oldest_kept then break end
   redis.call('DEL', ARGV[11] .. member)
