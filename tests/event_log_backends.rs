@@ -695,6 +695,40 @@ async fn redis_records_expire_and_trimmed_ones_are_deleted() {
     assert_eq!(stored, ["aged:{events}:event:s:new"]);
 }
 
+/// A log whose `max_events` was lowered (a restart with a new config)
+/// shrinks to it over a few arrivals, 1000 records each at most, rather
+/// than holding Redis for one long script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_lowered_max_events_is_reached_in_bounded_steps() {
+    let backend = redis().await;
+    let port = backend.server.port();
+    let url = backend.server.url();
+    let at = now();
+    let big = RedisEventLog::lazy(&url, "shrunk", ROOMY).expect("a log");
+    for n in 0..1005 {
+        delivery(&big, "s", &n.to_string(), at).await;
+    }
+    let small = LogBounds {
+        max_events: 3,
+        ..ROOMY
+    };
+    let log = RedisEventLog::lazy(&url, "shrunk", small).expect("a log");
+    let indexed = || {
+        let count = redis_cli(port, &["ZCARD", "shrunk:{events}:index"]);
+        count.trim().parse::<usize>().expect("a count")
+    };
+    delivery(&log, "s", "next", at).await;
+    assert_eq!(tokio::task::block_in_place(indexed), 6);
+    assert_eq!(get(&log, "s", "999").await, None);
+    assert!(get(&log, "s", "1000").await.is_some());
+    delivery(&log, "s", "last", at).await;
+    assert_eq!(tokio::task::block_in_place(indexed), 3);
+    let page = list(&log, &EventQuery::default()).await;
+    assert_eq!(ids(&page), ["last", "next", "1004"]);
+    let records = tokio::task::block_in_place(|| keys(port, "shrunk:{events}:event:"));
+    assert_eq!(records.len(), 3, "{records:?}");
+}
+
 /// A listing looks at a bounded number of index entries: past a long run of
 /// records that do not match, it answers a short page with a cursor, and
 /// the next page goes on from there.

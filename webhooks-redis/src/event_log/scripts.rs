@@ -21,8 +21,9 @@ use redis::Script;
 /// `processing` again; its first body stays. A new key: a record, indexed
 /// under the next sequence number; then the oldest records over
 /// `max_events`, and the oldest past the retention (or gone already), are
-/// deleted with their index entries (at most `TRIM_BATCH` of the latter per
-/// call, so a call's work stays bounded).
+/// deleted with their index entries: at most `COUNT_TRIM_BATCH` and
+/// `TRIM_BATCH` per call, so that a call's work stays bounded when
+/// `max_events` was lowered (Redis runs one script at a time).
 const RECEIVED: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local counter = 'redeliveries'
@@ -40,7 +41,7 @@ redis.call('HSET', KEYS[1], 'source', ARGV[3], 'id', ARGV[4], 'type', ARGV[5],
 if #ARGV > 11 then redis.call('HSET', KEYS[1], unpack(ARGV, 12)) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[10])
+local over = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[10]), COUNT_TRIM_BATCH)
 if over > 0 then
   for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
     redis.call('DEL', ARGV[11] .. member)
@@ -64,6 +65,11 @@ return 1
 /// How many of the oldest index entries one arrival looks at for the
 /// retention.
 const TRIM_BATCH: usize = 100;
+
+/// How many records over `max_events` one arrival deletes at most: one in
+/// the steady state; a log whose `max_events` was lowered shrinks by this
+/// many per new record.
+const COUNT_TRIM_BATCH: usize = 1000;
 
 /// Counts a caught redelivery on the record KEYS[1], if there is one.
 const REDELIVERED: &str = r"
@@ -141,7 +147,6 @@ local prefix, limit, budget = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
 local source, status, kind = ARGV[5], ARGV[6], ARGV[7]
 local since, before = tonumber(ARGV[8]), tonumber(ARGV[9])
 local source_prefix = source .. ':'
-local fields = {FIELDS}
 local answer = {''}
 local found, scanned, last = 0, 0, nil
 local max = '+inf'
@@ -194,14 +199,14 @@ impl Scripts {
             .collect::<Vec<_>>()
             .join(", ");
         Self {
-            received: Script::new(&RECEIVED.replace("TRIM_BATCH", &TRIM_BATCH.to_string())),
+            received: Script::new(&format!(
+                "local TRIM_BATCH, COUNT_TRIM_BATCH = {TRIM_BATCH}, {COUNT_TRIM_BATCH}{RECEIVED}"
+            )),
             redelivered: Script::new(REDELIVERED),
             ran: Script::new(RAN),
-            list: Script::new(
-                &LIST
-                    .replace("{FIELDS}", &format!("{{{fields}}}"))
-                    .replace("LIST_BATCH", &LIST_BATCH.to_string()),
-            ),
+            list: Script::new(&format!(
+                "local LIST_BATCH, fields = {LIST_BATCH}, {{{fields}}}{LIST}"
+            )),
         }
     }
 }
