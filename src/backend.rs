@@ -3,7 +3,8 @@
 use webhooks_core::config::{StoreProvider, WebhooksConfig};
 use webhooks_core::{BuildError, ProcessorBuilder};
 
-/// Gives `builder` the store and, in queued mode, the queue that
+/// Gives `builder` the store, in queued mode the queue, and when
+/// `[webhooks.event-log] enabled` the event log that
 /// `[webhooks.idempotency] provider` names: the in-memory ones are the
 /// builder's own; `redis` needs the `redis` feature.
 ///
@@ -34,7 +35,7 @@ fn redis(
     builder: ProcessorBuilder,
 ) -> Result<ProcessorBuilder, BuildError> {
     use webhooks_core::config::DispatchMode;
-    use webhooks_redis::{RedisEventQueue, RedisWebhookEventStore};
+    use webhooks_redis::{RedisEventLog, RedisEventQueue, RedisWebhookEventStore};
 
     let redis = config.idempotency.redis.as_ref().ok_or_else(|| {
         BuildError::Store("provider = \"redis\" needs [webhooks.idempotency.redis] url".into())
@@ -56,6 +57,16 @@ fn redis(
         }
         .map_err(unusable)?;
         builder = builder.queue(queue);
+    }
+    if config.event_log.enabled {
+        let bounds = config.event_log.bounds();
+        let log = if redis.cluster {
+            RedisEventLog::lazy_cluster(&nodes, &redis.key_prefix, bounds)
+        } else {
+            RedisEventLog::lazy(&redis.url, &redis.key_prefix, bounds)
+        }
+        .map_err(unusable)?;
+        builder = builder.event_log(log);
     }
     Ok(builder)
 }

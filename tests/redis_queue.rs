@@ -657,13 +657,21 @@ async fn a_full_queue_refuses_with_503_and_records_nothing() {
         "a 503 carries Retry-After: {refused:?}"
     );
     // Nothing of it was recorded: neither in the queue nor as a claimed id.
+    // Only the event log (`{events}` keys) says what became of it: refused.
     assert_eq!(queue.stream_len(), 2, "{}", queue.describe());
     assert_eq!(queue.jobs().len(), 2, "{}", queue.describe());
     let leftovers: Vec<String> = tokio::task::block_in_place(|| keys(redis.port(), prefix))
         .into_iter()
-        .filter(|key| key.contains("full-3"))
+        .filter(|key| key.contains("full-3") && !key.contains("{events}"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    let logged = server
+        .processor
+        .event("partner", "full-3")
+        .await
+        .expect("the event log answers")
+        .expect("the refusal is in the event log");
+    assert_eq!(logged.status, webhooks::EventStatus::Failed, "{logged:?}");
     assert_eq!(calls.started(None, "full-3"), 0);
 
     gate.open();

@@ -1,0 +1,306 @@
+//! The event log on Redis: storage steps only; what is written, and when,
+//! is the core's lifecycle's decision.
+
+mod record;
+mod scripts;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use redis::{RedisError, ScriptInvocation};
+use webhooks_core::StoreError;
+use webhooks_core::event_log::{
+    Arrival, EventLog, EventPage, EventQuery, EventRecord, LogBounds, Received, RunRecord,
+};
+
+use self::record::epoch_ms;
+use self::scripts::{LISTED, Scripts};
+use crate::connection::Connection;
+
+/// Commands give up after this long: an unreachable Redis costs a delivery
+/// a logged warning, never a hung request.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Index entries one listing looks at, at most: a filter that matches few
+/// records answers a short (or empty) page with a cursor rather than
+/// holding Redis, which runs one script at a time, for the whole index.
+const SCAN_BUDGET: usize = 5000;
+
+/// The event log of `[webhooks.event-log]` with `provider = "redis"`,
+/// shared by every instance: a delivery recorded by one is listed, and its
+/// runs counted, by all.
+///
+/// A record is a hash, `<prefix>:{events}:event:<source>:<id>`, with the
+/// event's source, id, type, status, counts, times (Unix milliseconds), last
+/// error, each listener's last run (a JSON array) and, when kept, its body
+/// and headers. An index, the sorted set `<prefix>:{events}:index`, scores
+/// `<source>:<id>` by a sequence number taken when the record is created, so
+/// listings run newest first and a cursor is a sequence number. Every
+/// method is one round trip: [`EventLog::get`] a `HGETALL`, the others one
+/// script each (`EVALSHA`; the script's text is sent once more only when
+/// the server has not cached it, after a restart or a failover).
+///
+/// Bounded by [`LogBounds`]: each record expires `retention` after its
+/// arrival, and an arrival of a new key trims the index to the newest
+/// `max_events`, deleting the records it drops, along with the oldest
+/// entries past the retention (a bounded number per arrival: a log whose
+/// `max_events` was lowered shrinks to it over a few arrivals).
+/// `max_body_bytes` is the in-memory log's budget and does not apply:
+/// Redis's own `maxmemory` bounds the bodies.
+///
+/// Every key carries the hash tag `{events}`, so each script stays in one
+/// slot of a Redis Cluster; the whole log lives on one node.
+///
+/// ```no_run
+/// # fn run() -> Result<(), redis::RedisError> {
+/// use webhooks_core::event_log::LogBounds;
+/// use webhooks_redis::RedisEventLog;
+///
+/// let log = RedisEventLog::lazy("redis://127.0.0.1:6379/0", "webhooks", LogBounds::default())?;
+/// # Ok(()) }
+/// ```
+pub struct RedisEventLog {
+    connection: Connection,
+    keys: Keys,
+    bounds: LogBounds,
+    scripts: Scripts,
+}
+
+struct Keys {
+    index: String,
+    seq: String,
+    record_prefix: String,
+}
+
+impl RedisEventLog {
+    /// The log on the server at `url`, connecting on first use (and again
+    /// after an outage); keys start with `prefix`. Fails only for a
+    /// malformed URL.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::SystemTime;
+    /// use webhooks_core::event_log::{Arrival, EventLog, EventQuery, LogBounds, Received};
+    /// use webhooks_redis::RedisEventLog;
+    ///
+    /// let log = RedisEventLog::lazy("redis://127.0.0.1:6379/0", "webhooks", LogBounds::default())?;
+    /// let now = SystemTime::now();
+    /// log.received(&Received::new("stripe", "evt_1", "invoice.paid", now, Arrival::Delivery))
+    ///     .await?;
+    /// let page = log.list(&EventQuery::default().source("stripe")).await?;
+    /// assert_eq!(page.events[0].id, "evt_1");
+    /// # Ok(()) }
+    /// ```
+    pub fn lazy(url: &str, prefix: &str, bounds: LogBounds) -> Result<Self, RedisError> {
+        Ok(Self::new(
+            Connection::single(url, COMMAND_TIMEOUT)?,
+            prefix,
+            bounds,
+        ))
+    }
+
+    /// [`RedisEventLog::lazy`] on the Redis Cluster that `nodes` belong to.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), redis::RedisError> {
+    /// use webhooks_core::event_log::LogBounds;
+    /// use webhooks_redis::RedisEventLog;
+    ///
+    /// let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"];
+    /// let log = RedisEventLog::lazy_cluster(&nodes, "webhooks", LogBounds::default())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn lazy_cluster(
+        nodes: &[&str],
+        prefix: &str,
+        bounds: LogBounds,
+    ) -> Result<Self, RedisError> {
+        Ok(Self::new(
+            Connection::cluster(nodes, COMMAND_TIMEOUT)?,
+            prefix,
+            bounds,
+        ))
+    }
+
+    fn new(connection: Connection, prefix: &str, bounds: LogBounds) -> Self {
+        let tag = format!("{prefix}:{{events}}");
+        Self {
+            connection,
+            keys: Keys {
+                index: format!("{tag}:index"),
+                seq: format!("{tag}:seq"),
+                record_prefix: format!("{tag}:event:"),
+            },
+            bounds,
+            scripts: Scripts::new(),
+        }
+    }
+
+    /// The bounds it keeps to.
+    ///
+    /// ```
+    /// use webhooks_core::event_log::LogBounds;
+    /// use webhooks_redis::RedisEventLog;
+    ///
+    /// // Nothing connects before the first use.
+    /// let bounds = LogBounds { max_events: 1000, ..LogBounds::default() };
+    /// let log = RedisEventLog::lazy("redis://127.0.0.1:6379/0", "webhooks", bounds)?;
+    /// assert_eq!(log.bounds().max_events, 1000);
+    /// # Ok::<_, webhooks_redis::RedisError>(())
+    /// ```
+    pub fn bounds(&self) -> LogBounds {
+        self.bounds
+    }
+
+    /// `<source>:<id>`: the index member, and the tail of the record's key
+    /// (source names have no `:`).
+    fn member(source: &str, id: &str) -> String {
+        format!("{source}:{id}")
+    }
+
+    fn record_key(&self, source: &str, id: &str) -> String {
+        format!("{}{source}:{id}", self.keys.record_prefix)
+    }
+
+    /// Runs a script invocation on the connection.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn unavailable(error: RedisError) -> StoreError {
+    StoreError::new(error)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl EventLog for RedisEventLog {
+    async fn received(&self, event: &Received<'_>) -> Result<(), StoreError> {
+        let at = epoch_ms(event.at);
+        let retention = millis(self.bounds.retention).max(1);
+        let mut invocation = self
+            .scripts
+            .received
+            .key(self.record_key(event.source, event.id));
+        invocation
+            .key(&self.keys.index)
+            .key(&self.keys.seq)
+            .arg(Self::member(event.source, event.id))
+            .arg(match event.arrival {
+                Arrival::Delivery => "delivery",
+                Arrival::Replay => "replay",
+            })
+            .arg(event.source)
+            .arg(event.id)
+            .arg(event.event_type)
+            .arg(at)
+            // Kept while its age is at most the retention, as in memory.
+            .arg(at.saturating_add(retention).saturating_add(1))
+            .arg(at.saturating_sub(retention))
+            .arg(retention)
+            .arg(self.bounds.max_events.max(1))
+            .arg(&self.keys.record_prefix);
+        if let Some(body) = event.body {
+            invocation.arg("body").arg(body);
+        }
+        if let Some(headers) = event.headers {
+            invocation.arg("headers").arg(headers);
+        }
+        self.invoke::<i64>(&invocation).await.map(drop)
+    }
+
+    async fn redelivered(&self, source: &str, id: &str) -> Result<(), StoreError> {
+        let invocation = self.scripts.redelivered.key(self.record_key(source, id));
+        self.invoke::<i64>(&invocation).await.map(drop)
+    }
+
+    async fn ran(&self, source: &str, id: &str, run: &RunRecord) -> Result<(), StoreError> {
+        let listeners = serde_json::to_vec(&run.listeners).map_err(StoreError::new)?;
+        let mut invocation = self.scripts.ran.key(self.record_key(source, id));
+        invocation.arg(run.status.as_str());
+        if run.status.is_final() {
+            invocation.arg(epoch_ms(run.at));
+        } else {
+            invocation.arg("");
+        }
+        match &run.error {
+            Some(error) => invocation.arg("1").arg(error.as_str()),
+            None => invocation.arg("0").arg(""),
+        };
+        invocation.arg(listeners);
+        self.invoke::<i64>(&invocation).await.map(drop)
+    }
+
+    async fn get(&self, source: &str, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.record_key(source, id))
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        record::record(|name| fields.get(name).map(Vec::as_slice))
+    }
+
+    async fn list(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let cursor = match &query.cursor {
+            None => String::new(),
+            Some(cursor) => cursor
+                .parse::<u64>()
+                .map_err(|_| StoreError::new(format!("not a cursor of this log: `{cursor}`")))?
+                .to_string(),
+        };
+        let limit = query.limit.clamp(1, EventQuery::MAX_LIMIT);
+        let optional_ms = |at: Option<std::time::SystemTime>| {
+            at.map(|at| epoch_ms(at).to_string()).unwrap_or_default()
+        };
+        let mut invocation = self.scripts.list.key(&self.keys.index);
+        invocation
+            .arg(&self.keys.record_prefix)
+            .arg(cursor)
+            .arg(limit)
+            .arg(SCAN_BUDGET)
+            .arg(query.source.as_deref().unwrap_or(""))
+            .arg(query.status.map_or("", |status| status.as_str()))
+            .arg(query.event_type.as_deref().unwrap_or(""))
+            .arg(optional_ms(query.since))
+            .arg(optional_ms(query.until));
+        let answer: Vec<Option<Vec<u8>>> = self.invoke(&invocation).await?;
+        let Some((next, fields)) = answer.split_first() else {
+            return Err(StoreError::new("an empty answer to an event log listing"));
+        };
+        let next = next
+            .as_deref()
+            .filter(|next| !next.is_empty())
+            .map(|next| String::from_utf8_lossy(next).into_owned());
+        let mut events = Vec::with_capacity(fields.len() / LISTED.len());
+        for values in fields.chunks_exact(LISTED.len()) {
+            let field = |name: &str| {
+                let at = LISTED.iter().position(|listed| *listed == name)?;
+                values[at].as_deref()
+            };
+            events.extend(record::record(field)?);
+        }
+        Ok(EventPage::new(events, next))
+    }
+}
+
+impl fmt::Debug for RedisEventLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: it is not kept, and never printed.
+        f.debug_struct("RedisEventLog")
+            .field("index", &self.keys.index)
+            .field("cluster", &self.connection.is_cluster())
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
