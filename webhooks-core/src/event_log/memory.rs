@@ -1,11 +1,11 @@
 //! The in-memory event log: a ring of records, oldest first out.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, ListenerRun, LogBounds,
@@ -41,7 +41,9 @@ use crate::StoreError;
 #[derive(Debug)]
 pub struct InMemoryEventLog {
     bounds: LogBounds,
-    hasher: RandomState,
+    /// foldhash, seeded per log: keys are the provider's, after the
+    /// signature, so no client chooses them to collide.
+    hasher: DefaultHashBuilder,
     ring: Mutex<Ring>,
 }
 
@@ -222,7 +224,7 @@ impl InMemoryEventLog {
     pub fn new(bounds: LogBounds) -> Self {
         Self {
             bounds,
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             ring: Mutex::default(),
         }
     }
