@@ -36,6 +36,7 @@
 //! Without HTTP, [`WebhookProcessor::process`] does the same work for any
 //! transport. Features: `macros` and `hyper` (default), `redis`, `testing`
 //! (signed test deliveries and a test client: `webhooks::testing`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 #[cfg(feature = "hyper")]
@@ -58,20 +59,26 @@ pub use webhooks_core::{
 
 pub use self::backend::storage_from_config;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use self::server::Server;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use webhooks_macros::webhook_listener;
 
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use webhooks_hyper as hyper;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use webhooks_hyper::{PeerAddr, ServeError, WebhookService};
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use webhooks_redis as redis;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing {
     //! Test your own listeners (feature `testing`): deliveries signed the
     //! way each provider signs them, sent to a processor or, with `hyper`,
@@ -99,6 +106,7 @@ pub mod testing {
 
     pub use webhooks_core::testing::*;
     #[cfg(feature = "hyper")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
     pub use webhooks_hyper::testing::{TestClient, TestResponse};
 }
 
@@ -111,3 +119,10 @@ pub mod __private {
     pub use webhooks_core::registry::{ListenerRegistration, registered_listeners};
     pub use webhooks_core::{BoxError, BoxFuture, Json, WebhookEvent};
 }
+
+/// The README's Rust blocks, compiled (and run, unless marked `no_run`) as
+/// doctests by `cargo test --doc`, so that what a new user copies from it
+/// compiles as shown.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

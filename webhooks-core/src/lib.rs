@@ -36,6 +36,7 @@
 //! assert_eq!(again, Processed::Duplicate { id: "1".into() });
 //! # });
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 mod error;
@@ -57,6 +58,7 @@ mod secret;
 mod source;
 mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod validator;
 

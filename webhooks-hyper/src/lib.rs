@@ -11,6 +11,7 @@
 //!     webhooks_hyper::Server::from_env().await
 //! }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod body;
@@ -21,6 +22,7 @@ mod response;
 mod server;
 mod service;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod timed_io;
 
