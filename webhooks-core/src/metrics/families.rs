@@ -8,6 +8,7 @@ use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
 
+use super::collector::FAMILIES;
 use super::series::Series;
 use super::{BUCKETS, HANDLED, Metrics, RECEIVED, lock};
 
@@ -61,67 +62,41 @@ impl Metrics {
             })
             .collect();
         let log_errors = self.inner.event_log_errors.load(Ordering::Relaxed);
-        [
-            (
-                "webhooks_event_log_errors_total",
-                "Event log writes that failed; the deliveries' answers were unchanged.",
-                MetricType::COUNTER,
-                vec![counter(&[], log_errors)],
-            ),
-            (
-                "webhooks_dead_letters",
-                "Dead letters in the queue, by source, as last counted by this instance.",
-                MetricType::GAUGE,
-                dead_letters,
-            ),
-            (
-                "webhooks_queue_depth",
-                "Events the queue holds (waiting, running, or waiting for a retry), by source, as counted by this instance.",
-                MetricType::GAUGE,
-                queue_depth,
-            ),
-            (
-                "webhooks_claims_lost_total",
-                "Events whose claim was lost while their listeners ran (answered 503).",
-                MetricType::COUNTER,
-                claims_lost,
-            ),
-            (
-                "webhooks_received_total",
-                "Deliveries received, by how they were answered.",
-                MetricType::COUNTER,
-                samples.received,
-            ),
-            (
-                "webhooks_handled_total",
-                "Listener runs, by listener and outcome; ignored: no listener (listener=\"\").",
-                MetricType::COUNTER,
-                samples.handled,
-            ),
-            (
-                "webhooks_retries_total",
-                "Failed listener runs scheduled for another attempt (queued dispatch).",
-                MetricType::COUNTER,
-                retries,
-            ),
-            (
-                "webhooks_processing_seconds",
-                "Time from a delivery's body being read to its answer.",
-                MetricType::HISTOGRAM,
-                samples.processing,
-            ),
-        ]
-        .into_iter()
-        .filter(|(.., metrics)| !metrics.is_empty())
-        .map(|(name, help, kind, metrics)| {
-            let mut family = MetricFamily::default();
-            family.set_name(name.into());
-            family.set_help(help.into());
-            family.set_field_type(kind);
-            family.set_metric(metrics);
-            family
-        })
-        .collect()
+        let samples_by_family = [
+            vec![counter(&[], log_errors)],
+            dead_letters,
+            queue_depth,
+            claims_lost,
+            samples.received,
+            samples.handled,
+            retries,
+            samples.processing,
+        ];
+        let kinds = [
+            MetricType::COUNTER,
+            MetricType::GAUGE,
+            MetricType::GAUGE,
+            MetricType::COUNTER,
+            MetricType::COUNTER,
+            MetricType::COUNTER,
+            MetricType::COUNTER,
+            MetricType::HISTOGRAM,
+        ];
+        FAMILIES
+            .into_iter()
+            .zip(kinds)
+            .zip(samples_by_family)
+            .map(|(((name, help, _), kind), metrics)| (name, help, kind, metrics))
+            .filter(|(.., metrics)| !metrics.is_empty())
+            .map(|(name, help, kind, metrics)| {
+                let mut family = MetricFamily::default();
+                family.set_name(name.into());
+                family.set_help(help.into());
+                family.set_field_type(kind);
+                family.set_metric(metrics);
+                family
+            })
+            .collect()
     }
 
     /// Every series with its labels, in label order, and a series-less

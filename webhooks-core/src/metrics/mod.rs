@@ -1,5 +1,10 @@
 //! The Prometheus metrics of the contract.
 
+mod collector;
+
+/// The `prometheus` crate these metrics are a [`prometheus::core::Collector`]
+/// of: register them with this version's `Registry`.
+pub use prometheus;
 mod families;
 mod series;
 
@@ -131,6 +136,8 @@ struct Inner {
     claims_lost: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
     /// Event log writes that failed.
     event_log_errors: std::sync::atomic::AtomicU64,
+    /// The families' descriptions, for [`prometheus::core::Collector`].
+    descs: Vec<prometheus::core::Desc>,
     /// Dead letters by source, as the queue last reported them.
     dead_letters: Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
@@ -185,6 +192,7 @@ impl Metrics {
                 series: Mutex::new(HashMap::new()),
                 claims_lost: Mutex::default(),
                 event_log_errors: std::sync::atomic::AtomicU64::new(0),
+                descs: collector::descs(),
                 dead_letters: Mutex::default(),
             }),
         }
