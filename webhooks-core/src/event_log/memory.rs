@@ -399,6 +399,77 @@ mod tests {
     }
 
     #[test]
+    fn colliding_hashes_still_find_the_right_record() {
+        let at = SystemTime::now();
+        let arrive = |source, id| Received::new(source, id, "t", at, Arrival::Delivery);
+        let mut ring = Ring::default();
+        ring.push(Entry::new(7, &arrive("s", "a")));
+        ring.push(Entry::new(7, &arrive("s2", "a")));
+        ring.push(Entry::new(7, &arrive("s", "b")));
+        assert_eq!(ring.find(7, "s", "a"), Some(0));
+        assert_eq!(ring.find(7, "s2", "a"), Some(1));
+        assert_eq!(ring.find(7, "s", "b"), Some(2));
+        assert_eq!(ring.find(7, "s2", "b"), None);
+    }
+
+    #[test]
+    fn the_index_grows_after_the_oldest_went() {
+        let log = InMemoryEventLog::new(LogBounds {
+            max_events: 1000,
+            retention: Duration::from_secs(60),
+            max_body_bytes: 1 << 20,
+        });
+        let now = SystemTime::now();
+        for n in 0..5 {
+            arrive(
+                &log,
+                &format!("old-{n}"),
+                now - Duration::from_secs(120),
+                b"",
+            );
+        }
+        // The first new arrival drops the five expired ones; the index then
+        // grows while the ring's first sequence number is 5.
+        for n in 0..200 {
+            arrive(&log, &format!("new-{n}"), now, b"");
+        }
+        assert_eq!(log.len(), 200);
+        for n in [0, 99, 199] {
+            let id = format!("new-{n}");
+            assert_eq!(block_on(log.get("s", &id)).unwrap().unwrap().id, id);
+        }
+        assert!(block_on(log.get("s", "old-0")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_listing_filters_and_a_run_merges_listeners_by_name() {
+        let log = InMemoryEventLog::default();
+        assert!(log.is_empty());
+        let now = SystemTime::now();
+        arrive(&log, "a", now, b"");
+        arrive(&log, "b", now, b"");
+        assert!(!log.is_empty());
+        let run = |status, listener: &str, error: Option<&str>| {
+            let runs = vec![ListenerRun::new(listener, 1, error.map(str::to_owned))];
+            RunRecord::new(status, runs, error.map(str::to_owned))
+        };
+        block_on(log.ran("s", "a", &run(EventStatus::Retrying, "one", Some("boom")))).unwrap();
+        block_on(log.ran("s", "a", &run(EventStatus::Retrying, "two", Some("bang")))).unwrap();
+        block_on(log.ran("s", "a", &run(EventStatus::Succeeded, "one", None))).unwrap();
+        let record = block_on(log.get("s", "a")).unwrap().unwrap();
+        let listeners: Vec<_> = record
+            .listeners
+            .iter()
+            .map(|run| (&*run.listener, run.ok))
+            .collect();
+        assert_eq!(listeners, [("one", true), ("two", false)]);
+        let succeeded = EventQuery::default().status(EventStatus::Succeeded);
+        let page = block_on(log.list(&succeeded)).unwrap();
+        let ids: Vec<_> = page.events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+    }
+
+    #[test]
     fn the_body_budget_drops_the_oldest_bodies_and_keeps_their_records() {
         let log = InMemoryEventLog::new(LogBounds {
             max_events: 10,
@@ -415,6 +486,35 @@ mod tests {
         assert_eq!(get("c").body.as_deref(), Some(&b"0123456789"[..]));
         assert_eq!(log.lock().body_bytes, 20);
         assert_eq!(log.len(), 3);
+    }
+
+    #[test]
+    fn a_budget_met_exactly_keeps_every_body_and_counts_from_the_oldest_left() {
+        let bounds = |max_events, max_body_bytes| LogBounds {
+            max_events,
+            retention: Duration::from_secs(3600),
+            max_body_bytes,
+        };
+        let now = SystemTime::now();
+        let log = InMemoryEventLog::new(bounds(10, 20));
+        arrive(&log, "a", now, b"0123456789");
+        arrive(&log, "b", now, b"0123456789");
+        let kept = |log: &InMemoryEventLog, id| block_on(log.get("s", id)).unwrap().unwrap().body;
+        assert!(kept(&log, "a").is_some(), "20 bytes in a budget of 20");
+        // After the oldest record went, the oldest body left is the one dropped.
+        let log = InMemoryEventLog::new(bounds(2, 15));
+        for id in ["a", "b", "c"] {
+            arrive(&log, id, now, b"0123456789");
+        }
+        assert_eq!(kept(&log, "b"), None);
+        assert!(kept(&log, "c").is_some());
+        // One arrival over the budget by two bodies drops both.
+        let log = InMemoryEventLog::new(bounds(10, 10));
+        arrive(&log, "a", now, b"01234");
+        arrive(&log, "b", now, b"56789");
+        arrive(&log, "c", now, b"0123456789");
+        assert_eq!((kept(&log, "a"), kept(&log, "b")), (None, None));
+        assert!(kept(&log, "c").is_some());
     }
 
     #[test]
