@@ -18,6 +18,10 @@ use crate::event_log::{
 use crate::queue::PushError;
 use crate::{Headers, StoreError, WebhookEvent};
 
+/// Bodies larger than this are shared with the log when they sit in an
+/// allocation of their own, rather than copied.
+const SHARE_BODIES_OVER: usize = 4096;
+
 impl Lifecycle {
     /// Whether runs list each listener's outcome (for the log).
     pub(crate) fn records_runs(&self) -> bool {
@@ -40,6 +44,13 @@ impl Lifecycle {
         if self.keep_bodies {
             lines = event.headers().to_lines_without_secrets();
             received = received.with_body(event.body(), &lines);
+            // A body in an allocation of its own (read in several frames)
+            // is shared; a small one, a slice of the connection's read
+            // buffer, is copied so that keeping it pins nothing else.
+            let body = event.body();
+            if body.len() > SHARE_BODIES_OVER && body.is_unique() {
+                received = received.with_shared_body(body);
+            }
         }
         if let Err(error) = log.received(&received).await {
             self.log_failed(&error, event.id());
