@@ -35,7 +35,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(|| async { "the application's own routes" }))
         // The service answers /webhooks/{source}, /healthz, /readyz and /metrics
-        // below the prefix it is nested at.
+        // below the prefix it is nested at; `.webhook_routes_only()` leaves the
+        // last three to an application that has its own.
         .nest_service("/hooks", WebhookService::new(processor))
         .layer(axum::middleware::map_request(with_peer));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;

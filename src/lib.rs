@@ -84,25 +84,28 @@ pub mod testing {
     //! way each provider signs them, sent to a processor or, with `hyper`,
     //! to a running server.
     //!
-    //! Build the processor, send it a signed event, assert:
+    //! Build a processor for the source under test, send it a signed event,
+    //! assert. [`processor`] keeps your `#[webhook_listener]` functions for
+    //! that source and leaves out those of your other sources:
     //!
     //! ```
-    //! use webhooks::{Processed, StripeSignatureValidator, WebhookProcessor, testing};
+    //! use webhooks::{Processed, StripeSignatureValidator, testing};
     //!
     //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    //! let processor = WebhookProcessor::builder()
-    //!     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").unwrap())
-    //!     .build()
-    //!     .unwrap();
+    //! let validator = StripeSignatureValidator::new("whsec_test").unwrap();
+    //! let processor = testing::processor("stripe", validator).build().unwrap();
     //! let body = r#"{"id":"evt_1","type":"invoice.paid"}"#;
     //! let processed = testing::stripe("whsec_test", body).send_to(&processor, "stripe").await;
     //! assert_eq!(processed.unwrap(), Processed::Accepted { id: "evt_1".into() });
     //! # });
     //! ```
     //!
-    //! [`SignedEvent`] has one constructor per scheme, and `TestClient`
-    //! (with `hyper`) posts events to a server bound to `127.0.0.1:0`. See
-    //! `webhooks_core::testing` for the details.
+    //! [`SignedEvent`] has one constructor per scheme;
+    //! [`SignedEvent::to_http_request`] makes it a request for a mounted
+    //! `WebhookService` (`tower::ServiceExt::oneshot`
+    //! on an axum `Router`), and `TestClient` (with `hyper`) posts it to a
+    //! server bound to `127.0.0.1:0`. See `webhooks_core::testing` for the
+    //! details.
 
     pub use webhooks_core::testing::*;
     #[cfg(feature = "hyper")]

@@ -181,6 +181,65 @@ async fn the_admin_routes_are_not_on_the_public_port() {
 }
 
 #[tokio::test]
+async fn operational_routes_can_move_to_the_admin_address_without_the_token() {
+    let tables = format!("{}operational-routes = true\n", admin_table(UNSET_VAR));
+    let server = Server::from_config(config("", &tables)).admin_token(TOKEN);
+    let server = TestServer::start_with(server, |b| b).await;
+    let admin = Client::new(server.admin_addr.expect("an admin listener"));
+    server
+        .post(&stripe("evt_ops", "invoice.paid"))
+        .await
+        .accepted("evt_ops");
+    // Probes and scrapers send no token.
+    admin
+        .get("/healthz")
+        .await
+        .expect(200, json!({"status": "ok"}));
+    admin
+        .get("/readyz")
+        .await
+        .expect(200, json!({"status": "ready"}));
+    let metrics = admin.get("/metrics").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(
+        metrics.body.contains(
+            r#"webhooks_received_total{event_type="invoice.paid",outcome="accepted",source="stripe"} 1"#
+        ),
+        "{}",
+        metrics.body
+    );
+    let wrong_method = admin.request(reqwest::Method::POST, "/healthz").await;
+    assert_eq!(wrong_method.status, 405);
+    // The admin API itself still needs it.
+    admin
+        .get("/admin/events")
+        .await
+        .expect(401, json!({"error": "unauthorized"}));
+    // The public address serves the webhooks only.
+    let public = Client::new(server.addr);
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        public
+            .get(path)
+            .await
+            .expect(404, json!({"error": "not found"}));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn by_default_the_operational_routes_stay_on_the_public_address() {
+    let (server, admin) = start("", |b| b).await;
+    let public = Client::new(server.addr);
+    assert_eq!(public.get("/healthz").await.status, 200);
+    // On the admin address they are unknown paths, behind the token.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(admin.0.get(path).await.status, 401, "{path}");
+        assert_eq!(admin.get(path).await.status, 404, "{path}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn without_the_admin_section_there_is_no_admin_listener() {
     let server = Server::from_config(config("", ""))
         .admin_token(TOKEN)

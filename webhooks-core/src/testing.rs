@@ -32,8 +32,14 @@
 //! - [`SignedEvent::with_timestamp`] signs at another time: a stale event.
 //! - [`SignedEvent::tampered`] changes the body and keeps the signature.
 //!
-//! With the `hyper` feature, `webhooks::testing::TestClient` sends the same
-//! events to a running server over HTTP.
+//! [`SignedEvent::to_http_request`] makes the same event an `http::Request`
+//! for a service driven without a socket (`tower::ServiceExt::oneshot` on an
+//! axum `Router`), and with the `hyper` feature,
+//! `webhooks::testing::TestClient` sends it to a running server over HTTP.
+//!
+//! In an application that listens to several sources, [`processor`] builds
+//! a processor for the one under test with its `#[webhook_listener]`
+//! functions, and without those of the others.
 //!
 //! Enable it for tests only:
 //!
@@ -42,6 +48,8 @@
 //! webhooks = { version = "0.1", features = ["testing"] }
 //! ```
 
+mod http_request;
+mod processor;
 mod providers;
 mod shorthand;
 
@@ -53,6 +61,7 @@ use bytes::Bytes;
 use self::providers::Scheme;
 use crate::{Clock, Headers, ProcessError, Processed, SignedRequest, WebhookProcessor};
 
+pub use self::processor::processor;
 pub use self::shorthand::{
     discord, github, gitlab, hmac, hmac_timestamped, linear, paddle, shopify, slack, square,
     standard, standard_ed25519, stripe, twilio,

@@ -4,6 +4,11 @@
 //! the public port), and every request needs `Authorization: Bearer
 //! <token>`. It knows the processor, not the backend behind it.
 //!
+//! With `operational-routes = true`, `/healthz`, `/readyz` and `/metrics`
+//! are answered here too, before the token is asked for: a Kubernetes probe
+//! or a Prometheus scrape sends none, and they tell no more than they do on
+//! the public port.
+//!
 //! | request | answer |
 //! |---|---|
 //! | `GET /admin/events?source=&status=&type=&limit=&cursor=&since=&until=` | 200 `{"events":[...],"next":<cursor or null>}`, newest first, without bodies |
@@ -32,6 +37,7 @@ pub(crate) use self::listener::{AdminListener, admin_token};
 use self::params::{BadRequest, Key, Route};
 use crate::body::{BodyError, read_body};
 use crate::connection::Respond;
+use crate::operational::Operational;
 use crate::response::{self, WebhookResponse};
 use crate::service::Arrival;
 
@@ -51,6 +57,8 @@ pub(crate) struct AdminService {
 struct Inner {
     processor: WebhookProcessor,
     token: Secret,
+    /// `/healthz`, `/readyz` and `/metrics` are served, without the token.
+    operational_routes: bool,
     /// The body's deadline, and how long a read of the log or the queue
     /// may take before the answer is 503.
     request_timeout: Duration,
@@ -61,24 +69,36 @@ impl AdminService {
         processor: WebhookProcessor,
         token: Secret,
         request_timeout: Duration,
+        operational_routes: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 processor,
                 token,
+                operational_routes,
                 request_timeout,
             }),
         }
     }
 
-    /// Answers one request: the token first, then the route, the method,
-    /// the (small, unused) body, and the route's work.
+    /// Whether `/healthz`, `/readyz` and `/metrics` are served here.
+    pub(crate) fn operational_routes(&self) -> bool {
+        self.inner.operational_routes
+    }
+
+    /// Answers one request: the operational routes when they are served
+    /// here, else the token first, then the route, the method, the (small,
+    /// unused) body, and the route's work.
     pub(crate) async fn answer<B>(&self, request: Request<B>, arrival: Arrival) -> WebhookResponse
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
         let inner = &*self.inner;
+        let operational = Operational::at(request.uri().path());
+        if let Some(route) = operational.filter(|_| inner.operational_routes) {
+            return route.answer(&inner.processor, request.method()).await;
+        }
         if !authorized(request.headers(), &inner.token) {
             tracing::debug!(peer = ?arrival.peer, "admin API: refused a request without the bearer token");
             return unauthorized();
@@ -128,6 +148,7 @@ impl std::fmt::Debug for AdminService {
         f.debug_struct("AdminService")
             .field("processor", &self.inner.processor)
             .field("token", &"[redacted]")
+            .field("operational_routes", &self.inner.operational_routes)
             .finish_non_exhaustive()
     }
 }

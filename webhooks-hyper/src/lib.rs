@@ -18,6 +18,7 @@ mod body;
 mod connection;
 mod dev;
 mod network;
+mod operational;
 mod response;
 mod server;
 mod service;

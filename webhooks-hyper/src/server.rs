@@ -200,15 +200,26 @@ impl Server {
             .map_err(|source| ServeError::Bind { addr, source })?;
         let admin = match (&config.admin, admin_token) {
             (Some(admin), Some(token)) => {
-                let service = AdminService::new(processor.clone(), token, config.request_timeout());
+                let service = AdminService::new(
+                    processor.clone(),
+                    token,
+                    config.request_timeout(),
+                    admin.operational_routes,
+                );
                 Some(AdminListener::bind(admin, service)?)
             }
             _ => None,
         };
-        let service = WebhookService::new(processor)
+        let mut service = WebhookService::new(processor)
             .max_body_bytes(config.max_body_bytes)
             .request_timeout(config.request_timeout())
             .trusted_proxies(config.trusted_proxy_ranges()?);
+        if admin
+            .as_ref()
+            .is_some_and(|admin| admin.service.operational_routes())
+        {
+            service = service.webhook_routes_only();
+        }
         Ok(BoundServer {
             listener,
             local_addr,
@@ -337,6 +348,11 @@ impl BoundServer {
             }) = admin
             {
                 tracing::info!("admin API on http://{addr}/admin/ (bearer token required)");
+                if service.operational_routes() {
+                    tracing::info!(
+                        "/healthz, /readyz and /metrics on http://{addr} (no token), not on the public address"
+                    );
+                }
                 let accept = Accept {
                     listener,
                     http: limits.http1(admin::MAX_BODY_BYTES),

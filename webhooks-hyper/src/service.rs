@@ -11,24 +11,22 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use http::{Method, Request, StatusCode, header};
 use http_body::Body;
-use http_body_util::Full;
 use tokio::time::Instant;
 use webhooks_core::config::IpRanges;
 use webhooks_core::{
-    BoxError, Headers, Metrics, ProcessError, Processed, Route, WebhookProcessor, metrics::Received,
+    BoxError, Headers, ProcessError, Processed, Route, WebhookProcessor, metrics::Received,
 };
 
 use crate::body::{BodyError, read_body};
 use crate::network::{self, PeerAddr};
+use crate::operational::Operational;
 use crate::response::{self, WebhookResponse};
 
-/// How long `/readyz` waits for the store before answering 503.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The webhook endpoint as a service: `POST /webhooks/{source}`, `/healthz`,
-/// `/readyz` and `/metrics`.
+/// `/readyz` and `/metrics` (the last three left out with
+/// [`WebhookService::webhook_routes_only`]).
 ///
 /// It is a `tower::Service` (so an axum or tonic application can mount it)
 /// and a `hyper::service::Service` (so hyper serves it directly). Mounted
@@ -64,6 +62,8 @@ struct Inner {
     max_body_bytes: u64,
     request_timeout: Duration,
     trusted_proxies: IpRanges,
+    /// `/healthz`, `/readyz` and `/metrics` are served.
+    operational_routes: bool,
 }
 
 /// What the transport knows of a request besides the request itself.
@@ -90,6 +90,7 @@ impl WebhookService {
                 max_body_bytes: 1_048_576,
                 request_timeout: Duration::from_secs(30),
                 trusted_proxies: IpRanges::default(),
+                operational_routes: true,
             }),
         }
     }
@@ -118,6 +119,33 @@ impl WebhookService {
     #[must_use]
     pub fn trusted_proxies(self, proxies: IpRanges) -> Self {
         self.with(|inner| inner.trusted_proxies = proxies)
+    }
+
+    /// Serves `POST /webhooks/{source}` only: `/healthz`, `/readyz` and
+    /// `/metrics` are 404s like any other path, for an application that
+    /// has its own health checks and metrics (it can add
+    /// [`WebhookProcessor::metrics`]' `encode()` to its own `/metrics`).
+    ///
+    /// ```
+    /// use webhooks_core::{GitHubSignatureValidator, WebhookProcessor};
+    /// use webhooks_hyper::WebhookService;
+    ///
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let service = WebhookService::new(processor).webhook_routes_only();
+    /// assert!(!service.serves_operational_routes());
+    /// ```
+    #[must_use]
+    pub fn webhook_routes_only(self) -> Self {
+        self.with(|inner| inner.operational_routes = false)
+    }
+
+    /// Whether it serves `/healthz`, `/readyz` and `/metrics` (default:
+    /// yes; see [`WebhookService::webhook_routes_only`]).
+    pub fn serves_operational_routes(&self) -> bool {
+        self.inner.operational_routes
     }
 
     /// The body limit in bytes.
@@ -178,30 +206,13 @@ impl WebhookService {
                 .instrument(span)
                 .await;
         }
-        match path {
-            "/healthz" => get_only(request.method())
-                .unwrap_or_else(|| response::json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())),
-            "/readyz" => match get_only(request.method()) {
-                Some(refused) => refused,
-                None => inner.ready().await,
-            },
-            "/metrics" => get_only(request.method()).unwrap_or_else(|| {
-                let mut response =
-                    http::Response::new(Full::new(Bytes::from(inner.processor.metrics().encode())));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(Metrics::CONTENT_TYPE),
-                );
-                response
-            }),
+        match Operational::at(path) {
+            Some(route) if inner.operational_routes => {
+                route.answer(&inner.processor, request.method()).await
+            }
             _ => response::error(StatusCode::NOT_FOUND, "not found"),
         }
     }
-}
-
-fn get_only(method: &Method) -> Option<WebhookResponse> {
-    (method != Method::GET && method != Method::HEAD)
-        .then(|| response::method_not_allowed("GET, HEAD"))
 }
 
 impl Inner {
@@ -286,20 +297,6 @@ impl Inner {
         }
         let client = network::client_addr(peer, &self.trusted_proxies, request.headers());
         route.admit(client)
-    }
-
-    async fn ready(&self) -> WebhookResponse {
-        match tokio::time::timeout(READY_TIMEOUT, self.processor.ready()).await {
-            Ok(Ok(())) => response::json(StatusCode::OK, br#"{"status":"ready"}"#.to_vec()),
-            Ok(Err(error)) => {
-                tracing::warn!(error = %error, "readiness check failed");
-                response::retry_later(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
-            }
-            Err(_) => response::retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store did not answer in time",
-            ),
-        }
     }
 }
 

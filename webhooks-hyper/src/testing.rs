@@ -29,7 +29,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, header};
+use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -72,7 +72,8 @@ impl TestClient {
     }
 
     /// POSTs `event` to `/webhooks/<source>` (with the query of the event's
-    /// URL, if it has one) and reads the whole answer.
+    /// URL, if it has one) and reads the whole answer: the request of
+    /// [`SignedEvent::to_http_request`], with `Host` the server's address.
     ///
     /// Without `public-url`, the server rebuilds the URL of Twilio and
     /// Square requests as `http://<addr>/webhooks/<source>`: sign that URL,
@@ -91,19 +92,7 @@ impl TestClient {
     /// # }
     /// ```
     pub async fn send(&self, source: &str, event: &SignedEvent) -> TestResponse {
-        let query = event
-            .url()
-            .and_then(|url| url.split_once('?'))
-            .map(|(_, query)| query.split_once('#').map_or(query, |(query, _)| query))
-            .map(|query| format!("?{query}"))
-            .unwrap_or_default();
-        let path = format!("/webhooks/{source}{query}");
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(&path)
-            .body(Full::new(Bytes::copy_from_slice(event.body())))
-            .unwrap_or_else(|error| panic!("cannot send to `{path}`: {error}"));
-        *request.headers_mut() = http::HeaderMap::from(event.headers().clone());
+        let mut request = event.to_http_request(&format!("/webhooks/{source}"));
         let host = HeaderValue::from_str(&self.addr.to_string()).expect("an address is a host");
         request.headers_mut().insert(header::HOST, host);
         self.exchange(request).await

@@ -111,6 +111,7 @@ impl Default for EventLogConfig {
 /// let config = Config::from_toml("[webhooks.admin]\nbind = \"127.0.0.1:3001\"\ntoken-env = \"ADMIN_TOKEN\"").unwrap();
 /// let admin = config.webhooks.admin.unwrap();
 /// assert_eq!(admin.token_env, "ADMIN_TOKEN");
+/// assert!(!admin.operational_routes);
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -119,6 +120,11 @@ pub struct AdminConfig {
     pub bind: String,
     /// The environment variable that holds the bearer token (required).
     pub token_env: String,
+    /// `true`: `/healthz`, `/readyz` and `/metrics` are served on the admin
+    /// address, without the token (probes and scrapers seldom send one),
+    /// and no longer on the public one (default `false`).
+    #[serde(default)]
+    pub operational_routes: bool,
 }
 
 /// The shortest admin token accepted: a guessable token is no lock.

@@ -48,6 +48,7 @@ pub struct ProcessorBuilder {
     log_config: EventLogConfig,
     missing_store: Option<String>,
     registered: bool,
+    other_sources: OtherSources,
     ttl: Duration,
     lease: Duration,
     dispatch: Dispatch,
@@ -67,6 +68,7 @@ impl ProcessorBuilder {
             log_config: EventLogConfig::default(),
             missing_store: None,
             registered: true,
+            other_sources: OtherSources::Refused,
             ttl: Duration::from_secs(86_400),
             lease: Duration::from_secs(60),
             dispatch: Dispatch::default(),
@@ -148,6 +150,34 @@ impl ProcessorBuilder {
     /// program (default: yes).
     pub fn registered_listeners(mut self, collect: bool) -> Self {
         self.registered = collect;
+        self
+    }
+
+    /// Leaves out the `#[webhook_listener]` functions of sources this
+    /// builder has no validator for, instead of failing with
+    /// [`BuildError::UnconfiguredSource`]: for a test of one source in an
+    /// application that listens to several. The registered listeners of
+    /// the configured sources still run (they are the code under test);
+    /// listeners given with [`ProcessorBuilder::listener`] are checked as
+    /// always, and [`ProcessorBuilder::registered_listeners`]`(false)`
+    /// still leaves out every registered one.
+    ///
+    /// A server keeps the strict default: there a listener for a source
+    /// that nothing configures is a start-up error, never a silent no-op.
+    ///
+    /// ```
+    /// use webhooks_core::{StripeSignatureValidator, WebhookProcessor};
+    ///
+    /// // Builds even if the program has listeners for `github` too.
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("stripe", StripeSignatureValidator::new("whsec_test").unwrap())
+    ///     .ignore_other_sources()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(processor.sources().collect::<Vec<_>>(), ["stripe"]);
+    /// ```
+    pub fn ignore_other_sources(mut self) -> Self {
+        self.other_sources = OtherSources::Ignored;
         self
     }
 
@@ -247,8 +277,13 @@ impl ProcessorBuilder {
         restrict_clients(&mut sources, self.allow_ips)?;
         let mut listeners = self.listeners;
         if self.registered {
+            let ignored = self.other_sources == OtherSources::Ignored;
             for registration in registered_listeners()? {
-                listeners.push(Arc::new(Registered(registration)));
+                let registered = Registered(registration);
+                if ignored && !sources.contains_key(WebhookListener::source(&registered)) {
+                    continue;
+                }
+                listeners.push(Arc::new(registered));
             }
         }
         for listener in listeners {
@@ -333,6 +368,15 @@ impl ProcessorBuilder {
     }
 }
 
+/// What becomes of a `#[webhook_listener]` for a source with no validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OtherSources {
+    /// [`BuildError::UnconfiguredSource`]: never an open door by accident.
+    Refused,
+    /// Left out ([`ProcessorBuilder::ignore_other_sources`]).
+    Ignored,
+}
+
 /// Gives each source its `allow-ips`; a list for a source that has no
 /// validator is an error, not a silent no-op.
 fn restrict_clients(
@@ -361,6 +405,7 @@ impl std::fmt::Debug for ProcessorBuilder {
             )
             .field("listeners", &self.listeners.len())
             .field("registered", &self.registered)
+            .field("other_sources", &self.other_sources)
             .field("ttl", &self.ttl)
             .field("dispatch", &self.dispatch)
             .finish()
