@@ -577,6 +577,9 @@ async fn environment_variables_and_a_secret_file_override_the_file() {
         ),
     ];
     let mut server = Server::start(Some(SOURCES), &env);
+    let overrides = "keys set by WEBHOOKS_BIND, WEBHOOKS__MAX_BODY_BYTES, \
+                     WEBHOOKS__SOURCES__PARTNER__SECRETS_ENV, WEBHOOKS__SOURCES__STRIPE__SECRET_FILE";
+    server.line_with(&["configuration from", overrides]);
     server.line_with(&["source stripe:", &format!("secret from file {path}")]);
     let partner = "secret from environment variables PARTNER_NEW_TEST, PARTNER_OLD_TEST";
     server.line_with(&["source partner:", partner]);

@@ -401,7 +401,7 @@ fn load_from_env(development_allowed: bool) -> Result<(WebhooksConfig, bool), Se
     // The `WEBHOOKS__…` variables (and `WEBHOOKS_BIND`) are set on either.
     let (config, development) = match Config::from_env()? {
         Some((config, path)) => {
-            tracing::info!("configuration from {}", path.display());
+            tracing::info!("configuration from {}{}", path.display(), overridden());
             (config.webhooks, false)
         }
         None if development_allowed => (dev::development_config()?, true),
@@ -412,6 +412,20 @@ fn load_from_env(development_allowed: bool) -> Result<(WebhooksConfig, bool), Se
         dev::log_try_it(&config.bind);
     }
     Ok((config, development))
+}
+
+/// `, keys set by WEBHOOKS__A, WEBHOOKS__B`: the names of the variables that
+/// set keys over the file (never their values), or nothing.
+fn overridden() -> String {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("WEBHOOKS__") || name == "WEBHOOKS_BIND")
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    names.sort();
+    format!(", keys set by {}", names.join(", "))
 }
 
 /// `development`: the secrets' origins were logged by the development

@@ -378,6 +378,11 @@ mod tests {
                 "WEBHOOKS__MAX_BODY_BYTES",
             ),
             (
+                vec![("WEBHOOKS__SOURCES__PARTNER_TS__SECRET", "20260131")],
+                "`webhooks.sources.partner-ts.secret`: invalid type: integer, expected a string",
+                "WEBHOOKS__SOURCES__PARTNER_TS__SECRET",
+            ),
+            (
                 vec![("WEBHOOKS__MAX_BODY_BYTES", "0")],
                 "`webhooks.max-body-bytes`: must be greater than 0",
                 "WEBHOOKS__MAX_BODY_BYTES",
@@ -404,6 +409,7 @@ mod tests {
             let origin = format!("(from environment variable {var})");
             assert!(message.ends_with(&origin), "{message}");
             assert!(!message.contains("whsec"), "{message}");
+            assert!(!message.contains("20260131"), "{message}");
         }
         // A fault of the file is located in it, whatever the variables set.
         let file = format!("{FILE}secert = \"whsec_file\"\n");
