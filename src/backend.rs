@@ -40,12 +40,17 @@ fn redis(
     let redis = config.idempotency.redis.as_ref().ok_or_else(|| {
         BuildError::Store("provider = \"redis\" needs [webhooks.idempotency.redis] url".into())
     })?;
+    // `url`, or the variable `url-env` names; the error names the key and
+    // the variable, never the URL (it may hold a password).
+    let url = redis
+        .url()
+        .map_err(|error| BuildError::Store(error.to_string()))?;
     let unusable = |error: webhooks_redis::RedisError| BuildError::Store(format!("redis: {error}"));
-    let nodes = [redis.url.as_str()];
+    let nodes = [url.as_str()];
     let store = if redis.cluster {
         RedisWebhookEventStore::lazy_cluster(&nodes, &redis.key_prefix)
     } else {
-        RedisWebhookEventStore::lazy(&redis.url, &redis.key_prefix)
+        RedisWebhookEventStore::lazy(&url, &redis.key_prefix)
     }
     .map_err(unusable)?;
     let mut builder = builder.store(store);
@@ -53,7 +58,7 @@ fn redis(
         let queue = if redis.cluster {
             RedisEventQueue::lazy_cluster(&nodes, &redis.key_prefix)
         } else {
-            RedisEventQueue::lazy(&redis.url, &redis.key_prefix)
+            RedisEventQueue::lazy(&url, &redis.key_prefix)
         }
         .map_err(unusable)?;
         builder = builder.queue(queue);
@@ -63,7 +68,7 @@ fn redis(
         let log = if redis.cluster {
             RedisEventLog::lazy_cluster(&nodes, &redis.key_prefix, bounds)
         } else {
-            RedisEventLog::lazy(&redis.url, &redis.key_prefix, bounds)
+            RedisEventLog::lazy(&url, &redis.key_prefix, bounds)
         }
         .map_err(unusable)?;
         builder = builder.event_log(log);

@@ -25,7 +25,9 @@ impl Server {
     /// A server configured from the environment, when awaited: the TOML file
     /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`; with neither, a
     /// start-up error ([`ServeError::NoConfig`](crate::ServeError::NoConfig)).
-    /// `WEBHOOKS_BIND` overrides `bind`.
+    /// Every key can be set from the environment (`WEBHOOKS__DISPATCH__MODE`;
+    /// see [`Config::from_toml_with_env`](crate::Config::from_toml_with_env));
+    /// `WEBHOOKS_BIND` is the older name of `WEBHOOKS__BIND`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), webhooks::ServeError> {

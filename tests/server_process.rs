@@ -554,3 +554,102 @@ fn the_redis_provider_without_the_feature_is_a_start_up_error() {
     ));
     assert!(output.contains("`redis` feature"), "{output}");
 }
+
+/// `WEBHOOKS__…` variables set any key over the file's, by one rule; a
+/// `secret-file` is read at start-up without its trailing newline, and
+/// `secrets-env` accepts each of its variables' secrets.
+#[tokio::test]
+async fn environment_variables_and_a_secret_file_override_the_file() {
+    let mounted = "whsec_mounted_file_secret_test";
+    let secret_file = TempPath::new("stripe-secret");
+    std::fs::write(&secret_file.0, format!("{mounted}\n")).expect("write the secret file");
+    let path = secret_file.0.to_str().expect("a UTF-8 temp path");
+    let (new, old) = ("partner-new-secret-test", "partner-old-secret-test");
+    let env = [
+        (GITHUB_ENV, GITHUB_SECRET),
+        ("WEBHOOKS__SOURCES__STRIPE__SECRET_FILE", path),
+        ("WEBHOOKS__MAX_BODY_BYTES", "1024"),
+        ("PARTNER_NEW_TEST", new),
+        ("PARTNER_OLD_TEST", old),
+        (
+            "WEBHOOKS__SOURCES__PARTNER__SECRETS_ENV",
+            r#"["PARTNER_NEW_TEST", "PARTNER_OLD_TEST"]"#,
+        ),
+    ];
+    let mut server = Server::start(Some(SOURCES), &env);
+    let overrides = "keys set by WEBHOOKS_BIND, WEBHOOKS__MAX_BODY_BYTES, \
+                     WEBHOOKS__SOURCES__PARTNER__SECRETS_ENV, WEBHOOKS__SOURCES__STRIPE__SECRET_FILE";
+    server.line_with(&["configuration from", overrides]);
+    server.line_with(&["source stripe:", &format!("secret from file {path}")]);
+    let partner = "secret from environment variables PARTNER_NEW_TEST, PARTNER_OLD_TEST";
+    server.line_with(&["source partner:", partner]);
+
+    let signed = stripe_signed(mounted, PAYMENT);
+    let answer = server.post("stripe", &signed, PAYMENT).await;
+    assert_eq!(answer, ok("accepted", "evt_1"));
+    // The variable replaced the file's `secret`.
+    let other = PAYMENT.replace("evt_1", "evt_2");
+    let replaced = stripe_signed(STRIPE_SECRET, &other);
+    assert_eq!(server.post("stripe", &replaced, &other).await.0, 401);
+    // WEBHOOKS__MAX_BODY_BYTES over the default of 1 MiB.
+    let large = format!(r#"{{"id":"evt_3","pad":"{}"}}"#, "x".repeat(2000));
+    let signed = stripe_signed(mounted, &large);
+    assert_eq!(server.post("stripe", &signed, &large).await.0, 413);
+    for (secret, id) in [(new, "ord-new"), (old, "ord-old")] {
+        let order = r#"{"type":"order.created"}"#;
+        let signed = headers(&testing::hmac(secret, order).with_header("X-Event-Id", id));
+        assert_eq!(
+            server.post("partner", &signed, order).await,
+            ok("accepted", id)
+        );
+    }
+    server.stop(&[mounted, new, old, GITHUB_SECRET]);
+}
+
+/// An override's bad value, an empty secret file and an unset `url-env`
+/// variable stop the start-up with an error naming the key and where its
+/// value came from, never the value.
+#[test]
+fn environment_errors_name_the_key_and_the_variable() {
+    let empty = TempPath::new("empty-secret");
+    std::fs::write(&empty.0, "\n").expect("write the empty secret file");
+    let empty_path = empty.0.to_str().expect("a UTF-8 temp path");
+    let cases = [
+        (
+            vec![("WEBHOOKS__DISPATCH__MODE", "whsec_later")],
+            "`webhooks.dispatch.mode`: unknown value, expected `inline` or `queued` \
+             (from environment variable WEBHOOKS__DISPATCH__MODE)"
+                .to_owned(),
+        ),
+        (
+            vec![("WEBHOOKS__DISPATCH__MOED", "queued")],
+            "`webhooks.dispatch.moed`: unknown field `moed`".to_owned(),
+        ),
+        (
+            vec![("WEBHOOKS__SOURCES__PARTNER__SECRET_FILE", empty_path)],
+            format!("`webhooks.sources.partner.secret-file`: secret file {empty_path}: empty"),
+        ),
+        (
+            vec![
+                ("WEBHOOKS__IDEMPOTENCY__PROVIDER", "redis"),
+                (
+                    "WEBHOOKS__IDEMPOTENCY__REDIS__URL_ENV",
+                    "SERVER_PROCESS_UNSET_REDIS_URL",
+                ),
+            ],
+            "`webhooks.idempotency.redis.url-env`: environment variable \
+             SERVER_PROCESS_UNSET_REDIS_URL is not set or empty"
+                .to_owned(),
+        ),
+    ];
+    for (vars, expected) in cases {
+        let mut env = vec![(GITHUB_ENV, GITHUB_SECRET)];
+        env.extend(vars);
+        let output = refused_to_start(Server::spawn(Some(SOURCES), &env));
+        assert!(
+            output.contains(&format!("error: invalid configuration: {expected}")),
+            "{expected}?\n{output}"
+        );
+        assert!(!output.contains("whsec_later"), "{output}");
+    }
+}

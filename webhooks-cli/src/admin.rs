@@ -58,10 +58,11 @@ impl Answer {
 
 impl Admin {
     /// The admin API of the configuration at `path` (only its
-    /// `[webhooks.admin]` table is read), or of `--admin-url`.
+    /// `[webhooks.admin]` table is read, with the `WEBHOOKS__…` variables
+    /// set on it as the server does), or of `--admin-url`.
     pub(crate) fn from_config(path: &Path, args: &AdminArgs) -> Result<Self, Failure> {
         let usage = Failure::Usage;
-        let admin = match Config::load(path) {
+        let admin = match Config::load_with_env(path) {
             Ok(config) => config.webhooks.admin,
             // With both flags the file is not needed.
             Err(_) if args.admin_url.is_some() && args.token_env.is_some() => None,

@@ -44,7 +44,7 @@ fn report(path: &Path, loaded: &Loaded) -> Value {
         "config": path.display().to_string(),
         "enabled": webhooks.enabled,
         "bind": webhooks.bind,
-        "bind_from": if loaded.bind_override.is_some() { "WEBHOOKS_BIND" } else { "the configuration file" },
+        "bind_from": loaded.bind_override.as_deref().unwrap_or("the configuration file"),
         "dispatch": match webhooks.dispatch.mode {
             DispatchMode::Inline => "inline",
             DispatchMode::Queued => "queued",

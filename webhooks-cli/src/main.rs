@@ -1,8 +1,9 @@
 //! `webhooks`, the command line of the webhooks framework.
 //!
 //! It reads the server's own TOML configuration (`--config FILE`, else
-//! `$WEBHOOKS_CONFIG`, else `./webhooks.toml`), so what it signs and checks
-//! is what the server verifies:
+//! `$WEBHOOKS_CONFIG`, else `./webhooks.toml`) with the `WEBHOOKS__…`
+//! variables set on it, so what it signs and checks is what the server
+//! verifies:
 //!
 //! ```text
 //! $ cargo install --path webhooks-cli
@@ -14,12 +15,15 @@
 //!
 //! - `webhooks send <source>` signs a delivery exactly as that source's
 //!   provider does, with the source's secret from the configuration (the
-//!   first of `secrets` while rotating), and posts it to
-//!   `http://{bind}/webhooks/{source}` (`WEBHOOKS_BIND` honoured) or `--url`.
+//!   first of `secrets` or `secrets-env` while rotating), and posts it to
+//!   `http://{bind}/webhooks/{source}` (`WEBHOOKS__BIND` or `WEBHOOKS_BIND`
+//!   honoured) or `--url`.
 //!   Without `--body` it sends a small realistic sample of the provider's
 //!   payload, with a fresh id every time, so two sends are two events.
 //! - `webhooks check-config` loads and resolves the file as the server does
-//!   at start-up (validators built, `secret-env` read) and lists its sources.
+//!   at start-up (validators built, `secret-env`, `secrets-env` and
+//!   `secret-file` read) and lists its sources, with where each secret
+//!   comes from, never the secret.
 //! - `webhooks events list|show|replay` and `webhooks dead list|requeue`
 //!   read the event log and the dead letters over the admin API, at
 //!   `http://{[webhooks.admin] bind}` (or `--admin-url`) with the token in

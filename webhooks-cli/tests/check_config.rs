@@ -75,6 +75,50 @@ fn a_good_file_lists_its_sources_and_never_a_secret() {
     }
 }
 
+/// `WEBHOOKS__…` variables apply as they do for the server, and the report
+/// says where each secret and `bind` came from.
+#[test]
+fn environment_variables_apply_and_each_origin_is_named() {
+    let secret_file = config_file("partner-file-secret-Kx85\n");
+    let secret_path = secret_file.to_str().unwrap();
+    let file = config_file(GOOD);
+    let env = [
+        ("CLI_CHECK_GITHUB_SECRET", "github-check-secret-Kx84"),
+        ("WEBHOOKS__BIND", "127.0.0.1:4002"),
+        ("WEBHOOKS__SOURCES__PARTNER__SECRET_FILE", secret_path),
+        ("CLI_STRIPE_NEW", "whsec_check_env_new_Kx86"),
+        ("CLI_STRIPE_OLD", "whsec_check_env_old_Kx87"),
+        (
+            "WEBHOOKS__SOURCES__STRIPE__SECRETS_ENV",
+            r#"["CLI_STRIPE_NEW", "CLI_STRIPE_OLD"]"#,
+        ),
+    ];
+    let args = ["check-config", "--config", file.to_str().unwrap()];
+    let text = webhooks(&args, &env);
+    assert_eq!(text.code, 0, "{text:?}");
+    let partner =
+        format!("partner: POST /webhooks/partner, validator hmac, secret from file {secret_path}");
+    for line in [
+        "bind: 127.0.0.1:4002 (from WEBHOOKS__BIND)",
+        "stripe: POST /webhooks/stripe, validator stripe, secret from environment variables CLI_STRIPE_NEW, CLI_STRIPE_OLD",
+        &partner,
+    ] {
+        assert!(text.stdout.contains(line), "{line}: {text:?}");
+    }
+    let mut bad = env.to_vec();
+    bad.push(("WEBHOOKS__DISPATCH__MODE", "later"));
+    let run = webhooks(&args, &bad);
+    assert_eq!(run.code, 2, "{run:?}");
+    let named = "`webhooks.dispatch.mode`: unknown value, expected `inline` or `queued` \
+                 (from environment variable WEBHOOKS__DISPATCH__MODE)";
+    assert!(run.stderr.contains(named), "{run:?}");
+    for output in [&text.stdout, &text.stderr, &run.stderr] {
+        for secret in ["Kx84", "Kx85", "Kx86", "Kx87"] {
+            assert!(!output.contains(secret), "{secret} printed: {output}");
+        }
+    }
+}
+
 #[test]
 fn a_broken_file_exits_2_naming_the_key_without_quoting_it() {
     let cases = [

@@ -36,8 +36,8 @@ const SOURCES: [(&str, &str, &str, &str); 3] = [
 /// [`Server::from_env_or_development`](crate::Server::from_env_or_development)
 /// when neither `WEBHOOKS_CONFIG` nor `./webhooks.toml` is there: `stripe`,
 /// `github` and `partner` sources on `127.0.0.1:3000`, each secret from its
-/// environment variable, else a development value published in the README.
-/// Logs each source and where its secret comes from, never the secret.
+/// environment variable, else a development value published in the README,
+/// with the `WEBHOOKS__…` variables set on it as on a file. Logs each source and where its secret comes from, never the secret.
 ///
 /// ```
 /// let config = webhooks_hyper::development_config().unwrap();
@@ -64,7 +64,8 @@ pub fn development_config() -> Result<WebhooksConfig, ServeError> {
             toml_string(&secret)
         ));
     }
-    Ok(Config::from_toml(&text)?.webhooks)
+    // The `WEBHOOKS__…` variables apply here too (`WEBHOOKS_BIND` above all).
+    Ok(Config::from_toml_with_env(&text, std::env::vars_os())?.webhooks)
 }
 
 /// Refuses any address but a loopback one: the development secrets are

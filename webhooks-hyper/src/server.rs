@@ -59,8 +59,11 @@ impl Server {
     /// A server configured from the environment, when awaited: the TOML file
     /// named by `WEBHOOKS_CONFIG`, else `./webhooks.toml`; with neither, a
     /// start-up error ([`ServeError::NoConfig`]), so production never runs
-    /// on the published development secrets by accident. `WEBHOOKS_BIND`
-    /// overrides `bind`.
+    /// on the published development secrets by accident. Every key can be
+    /// set from the environment: `WEBHOOKS__` and its path, `__` between
+    /// table levels (`WEBHOOKS__DISPATCH__MODE=queued`; see
+    /// [`Config::from_toml_with_env`]); `WEBHOOKS_BIND` is the older name
+    /// of `WEBHOOKS__BIND`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), webhooks_hyper::ServeError> {
@@ -411,23 +414,34 @@ impl std::fmt::Debug for BoundServer {
 /// The configuration, and whether it is the built-in development one,
 /// which only `development_allowed` permits.
 fn load_from_env(development_allowed: bool) -> Result<(WebhooksConfig, bool), ServeError> {
-    let (mut config, development) = match Config::from_env()? {
+    // The `WEBHOOKS__…` variables (and `WEBHOOKS_BIND`) are set on either.
+    let (config, development) = match Config::from_env()? {
         Some((config, path)) => {
-            tracing::info!("configuration from {}", path.display());
+            tracing::info!("configuration from {}{}", path.display(), overridden());
             (config.webhooks, false)
         }
         None if development_allowed => (dev::development_config()?, true),
         None => return Err(ServeError::NoConfig),
     };
-    if let Some(bind) = std::env::var_os("WEBHOOKS_BIND") {
-        config.bind = bind.to_string_lossy().into_owned();
-        config.validate()?;
-    }
     if development {
         dev::check_loopback(&config.bind)?;
         dev::log_try_it(&config.bind);
     }
     Ok((config, development))
+}
+
+/// `, keys set by WEBHOOKS__A, WEBHOOKS__B`: the names of the variables that
+/// set keys over the file (never their values), or nothing.
+fn overridden() -> String {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("WEBHOOKS__") || name == "WEBHOOKS_BIND")
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    names.sort();
+    format!(", keys set by {}", names.join(", "))
 }
 
 /// `development`: the secrets' origins were logged by the development

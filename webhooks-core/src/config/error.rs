@@ -36,13 +36,50 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
-    /// `secret-env` names a variable that is not set.
+    /// `secret-env`, `secrets-env` or `url-env` names a variable that is
+    /// not set.
     #[error("invalid configuration: `{key}`: environment variable {var} is not set or empty")]
     MissingEnv {
         /// The dotted key.
         key: String,
         /// The variable.
         var: String,
+    },
+    /// `secret-file` names a file that cannot be read, or is empty. The
+    /// reason never quotes the file.
+    #[error("invalid configuration: `{key}`: secret file {}: {reason}", path.display())]
+    SecretFile {
+        /// The dotted key.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A `WEBHOOKS__…` variable that names no key it can set.
+    #[error("invalid configuration: environment variable {var}: {reason}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong, without its value.
+        reason: String,
+    },
+    /// An error about a key whose value an environment variable gave.
+    #[error("{error} (from environment variable {var})")]
+    FromEnv {
+        /// The `WEBHOOKS__…` variable.
+        var: String,
+        /// The error about its key.
+        error: Box<ConfigError>,
+    },
+    /// An error about a key of a configuration file, when it has no line
+    /// and column (a value out of range, a missing key).
+    #[error("{error} (in {})", file.display())]
+    InFile {
+        /// The file.
+        file: PathBuf,
+        /// The error about its key.
+        error: Box<ConfigError>,
     },
 }
 

@@ -90,7 +90,12 @@ impl Default for IdempotencyConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://host:port/db`; may hold a password, so it is never printed.
-    pub url: String,
+    /// Exactly one of `url` and `url-env` is given: read it with
+    /// [`RedisConfig::url`].
+    pub url: Option<String>,
+    /// The name of an environment variable holding the URL, read at
+    /// start-up.
+    pub url_env: Option<String>,
     /// The prefix of every key (default `webhooks`).
     #[serde(default = "RedisConfig::default_prefix")]
     pub key_prefix: String,
@@ -109,6 +114,21 @@ impl RedisConfig {
     /// every key, putting them all on one node: the store places its own
     /// tags, after the prefix.
     fn check(&self) -> Result<(), ConfigError> {
+        match (&self.url, &self.url_env) {
+            (Some(_), None) | (None, Some(_)) => {}
+            (None, None) => {
+                return Err(ConfigError::invalid(
+                    "webhooks.idempotency.redis.url",
+                    "required: one of `url` or `url-env`",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "webhooks.idempotency.redis.url",
+                    "give only one of `url` or `url-env`",
+                ));
+            }
+        }
         if self.key_prefix.contains(['{', '}']) {
             return Err(ConfigError::invalid(
                 "webhooks.idempotency.redis.key-prefix",
@@ -120,10 +140,47 @@ impl RedisConfig {
     }
 }
 
+impl RedisConfig {
+    /// The URL: `url`, or the variable `url-env` names, read now. A
+    /// missing variable is an error naming the key and the variable; no
+    /// error holds the URL, which may hold a password.
+    pub fn url(&self) -> Result<String, ConfigError> {
+        self.url_from(&|var| std::env::var_os(var))
+    }
+
+    fn url_from(
+        &self,
+        env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<String, ConfigError> {
+        const KEY: &str = "webhooks.idempotency.redis";
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
+        let Some(var) = &self.url_env else {
+            return Err(ConfigError::invalid(
+                format!("{KEY}.url"),
+                "required: one of `url` or `url-env`",
+            ));
+        };
+        match env(var).map(std::ffi::OsString::into_string) {
+            Some(Ok(url)) if !url.is_empty() => Ok(url),
+            Some(Err(_)) => Err(ConfigError::invalid(
+                format!("{KEY}.url-env"),
+                format!("environment variable {var} is not UTF-8"),
+            )),
+            _ => Err(ConfigError::MissingEnv {
+                key: format!("{KEY}.url-env"),
+                var: var.clone(),
+            }),
+        }
+    }
+}
+
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
-            .field("url", &"[redacted]")
+            .field("url", &self.url.as_ref().map(|_| "[redacted]"))
+            .field("url_env", &self.url_env)
             .field("key_prefix", &self.key_prefix)
             .field("cluster", &self.cluster)
             .finish()
@@ -172,6 +229,44 @@ mod tests {
         ] {
             let message = parse(text).unwrap_err().to_string();
             assert!(message.contains(key), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_url_is_given_once_in_the_file_or_from_a_variable() {
+        let redis = |keys: &str| parse(&format!("provider = \"redis\"\n[redis]\n{keys}"));
+        let env = |var: &str| (var == "REDIS_URL").then(|| "redis://:pa55word@h/0".into());
+        let written = redis("url = \"redis://:pa55word@h/1\"")
+            .unwrap()
+            .redis
+            .unwrap();
+        assert_eq!(written.url_from(&env).unwrap(), "redis://:pa55word@h/1");
+        let from_env = redis("url-env = \"REDIS_URL\"").unwrap().redis.unwrap();
+        assert_eq!(from_env.url_from(&env).unwrap(), "redis://:pa55word@h/0");
+        let printed = format!("{written:?} {from_env:?}");
+        assert!(!printed.contains("pa55word"), "{printed}");
+        let unset = redis("url-env = \"UNSET_URL\"").unwrap().redis.unwrap();
+        let error = unset.url_from(&env).unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::MissingEnv {
+                key: "webhooks.idempotency.redis.url-env".into(),
+                var: "UNSET_URL".into()
+            }
+        );
+        for (keys, reason) in [
+            ("cluster = true", "required: one of `url` or `url-env`"),
+            (
+                "url = \"redis://:pa55word@h\"\nurl-env = \"REDIS_URL\"",
+                "give only one of `url` or `url-env`",
+            ),
+        ] {
+            let message = redis(keys).unwrap_err().to_string();
+            assert!(
+                message.contains("`webhooks.idempotency.redis.url`") && message.contains(reason),
+                "{message}"
+            );
+            assert!(!message.contains("pa55word"), "{message}");
         }
     }
 

@@ -1,26 +1,35 @@
 //! The `[webhooks]` configuration, keys and defaults as the contract's file.
 //!
-//! A file is parsed and checked once ([`Config::from_toml`]); its sources are
-//! then resolved once, each validator built and `secret-env` read, by
+//! A file is parsed and checked once ([`Config::from_toml`]), with the
+//! `WEBHOOKS__…` environment variables set on it first when they apply
+//! ([`Config::from_toml_with_env`], [`Config::load_with_env`]: one rule,
+//! [`env_var_name`]); its sources are then resolved once, each validator
+//! built and `secret-env`, `secrets-env` or `secret-file` read, by
 //! [`WebhooksConfig::resolve_sources`], which
 //! [`ProcessorBuilder::from_config`](crate::ProcessorBuilder::from_config)
 //! calls.
 
 mod dispatch;
+mod env;
 mod error;
 mod event_log;
 mod idempotency;
 mod network;
 mod parse;
+mod secrets;
 mod source;
 mod validator_kind;
 mod webhooks;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use self::env::EnvOverrides;
+
 pub use self::dispatch::{DispatchConfig, DispatchMode};
+pub use self::env::env_var_name;
 pub use self::error::ConfigError;
 pub use self::event_log::{AdminConfig, EventLogConfig, MIN_ADMIN_TOKEN_BYTES};
 pub use self::idempotency::{IdempotencyConfig, RedisConfig, StoreProvider};
@@ -59,23 +68,84 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses a TOML document with the `WEBHOOKS__…` variables among `vars`
+    /// set on it, by the rule of [`env_var_name`]: `WEBHOOKS__` and the
+    /// key's path below `[webhooks]`, `__` between table levels, upper-case
+    /// with `-` as `_`; the value a TOML value when it parses as one, else a
+    /// string. Other variables are ignored. An error about a key a variable
+    /// set names the variable, never its value.
+    ///
+    /// ```
+    /// use webhooks_core::Config;
+    ///
+    /// let file = "[webhooks.sources.partner-ts]\nvalidator = \"hmac\"\nsecret = \"x\"";
+    /// let config = Config::from_toml_with_env(file, [
+    ///     ("WEBHOOKS__DISPATCH__MODE", "queued"),
+    ///     ("WEBHOOKS__MAX_BODY_BYTES", "65536"),
+    ///     ("WEBHOOKS__SOURCES__PARTNER_TS__SECRETS_ENV", r#"["NEW", "OLD"]"#),
+    /// ]).unwrap();
+    /// assert_eq!(config.webhooks.max_body_bytes, 65536);
+    /// assert_eq!(config.webhooks.sources["partner-ts"].secret_origin(), "environment variables NEW, OLD");
+    ///
+    /// let error = Config::from_toml_with_env(file, [("WEBHOOKS__DISPATCH__MODE", "later")]).unwrap_err();
+    /// assert!(error.to_string().ends_with("(from environment variable WEBHOOKS__DISPATCH__MODE)"));
+    /// ```
+    pub fn from_toml_with_env<K, V>(
+        text: &str,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError>
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        Self::with_overrides(text, &EnvOverrides::from_vars(vars)?)
+    }
+
+    fn with_overrides(text: &str, overrides: &EnvOverrides) -> Result<Self, ConfigError> {
+        if overrides.is_empty() {
+            return Self::from_toml(text);
+        }
+        let (mut config, applied): (Self, _) = parse::from_toml_with(text, overrides)?;
+        for (name, source) in &mut config.webhooks.sources {
+            source.secret_var = ["secret", "secrets"]
+                .iter()
+                .find_map(|key| applied.var_setting(&["webhooks", "sources", name, key]))
+                .map(str::to_owned);
+        }
+        config.webhooks.validate().map_err(|error| {
+            let var = match &error {
+                ConfigError::Invalid { key, .. } => applied.var_for_key(key),
+                _ => None,
+            };
+            match var {
+                Some(var) => ConfigError::FromEnv {
+                    var: var.to_owned(),
+                    error: Box::new(error),
+                },
+                None => error,
+            }
+        })?;
+        Ok(config)
+    }
+
     /// Reads and parses a TOML file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            reason: error.to_string(),
-        })?;
-        Self::from_toml(&text).map_err(|mut error| {
-            if let ConfigError::Parse { file, .. } = &mut error {
-                *file = Some(path.to_owned());
-            }
-            error
-        })
+        Self::from_toml(&read(path)?).map_err(|error| in_file(error, path))
+    }
+
+    /// Reads and parses a TOML file with this process's `WEBHOOKS__…`
+    /// variables set on it ([`Config::from_toml_with_env`]), and
+    /// `WEBHOOKS_BIND`, the older name of `WEBHOOKS__BIND`.
+    pub fn load_with_env(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let overrides = EnvOverrides::from_process()?;
+        Self::with_overrides(&read(path)?, &overrides).map_err(|error| in_file(error, path))
     }
 
     /// The file named by `WEBHOOKS_CONFIG`, else `./webhooks.toml` when it
-    /// exists; `None` when neither is there.
+    /// exists, with the `WEBHOOKS__…` variables set on it
+    /// ([`Config::load_with_env`]); `None` when neither file is there.
     pub fn from_env() -> Result<Option<(Self, PathBuf)>, ConfigError> {
         let path = match std::env::var_os("WEBHOOKS_CONFIG") {
             Some(path) => PathBuf::from(path),
@@ -87,7 +157,30 @@ impl Config {
                 default
             }
         };
-        Self::load(&path).map(|config| Some((config, path)))
+        Self::load_with_env(&path).map(|config| Some((config, path)))
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+/// `error`, saying it is about `file`: a parse error names it before its
+/// line and column; a key's value out of range is marked `(in <file>)`.
+fn in_file(mut error: ConfigError, file: &Path) -> ConfigError {
+    match &mut error {
+        ConfigError::Parse { file: named, .. } => {
+            *named = Some(file.to_owned());
+            error
+        }
+        ConfigError::Invalid { .. } => ConfigError::InFile {
+            file: file.to_owned(),
+            error: Box::new(error),
+        },
+        _ => error,
     }
 }
 
@@ -181,7 +274,7 @@ mod tests {
             no_secret,
             ConfigError::invalid(
                 "webhooks.sources.s.secret",
-                "required: one of `secret`, `secrets` or `secret-env`"
+                "required: one of `secret`, `secrets`, `secret-env`, `secrets-env` or `secret-file`"
             )
         );
         let not_applicable = Config::from_toml(
@@ -209,6 +302,154 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(redis.contains("webhooks.idempotency.redis.url"), "{redis}");
+    }
+
+    const FILE: &str = "[webhooks]\nbind = \"127.0.0.1:3000\"\n\
+                        [webhooks.dispatch]\nmode = \"inline\"\n\
+                        [webhooks.sources.partner-ts]\nvalidator = \"hmac\"\nsecret = \"whsec_file\"\n";
+
+    fn with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(FILE, vars.iter().copied())
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_by_one_rule() {
+        let config = with_env(&[
+            ("WEBHOOKS__DISPATCH__MODE", "queued"),
+            ("WEBHOOKS__MAX_BODY_BYTES", "65536"),
+            ("WEBHOOKS__BIND", "0.0.0.0:8080"),
+            (
+                "WEBHOOKS__SOURCES__PARTNER_TS__SECRET_FILE",
+                "/run/secrets/partner",
+            ),
+            ("WEBHOOKS__SOURCES__GITHUB__VALIDATOR", "github"),
+            (
+                "WEBHOOKS__SOURCES__GITHUB__SECRETS_ENV",
+                "[\"NEW\", \"OLD\"]",
+            ),
+            ("WEBHOOKS__IDEMPOTENCY__PROVIDER", "redis"),
+            ("WEBHOOKS__IDEMPOTENCY__REDIS__URL_ENV", "REDIS_URL"),
+        ])
+        .unwrap()
+        .webhooks;
+        assert_eq!(config.dispatch.mode, DispatchMode::Queued);
+        assert_eq!(config.max_body_bytes, 65536);
+        assert_eq!(config.bind, "0.0.0.0:8080");
+        let partner = &config.sources["partner-ts"];
+        assert_eq!(partner.secret, None);
+        assert_eq!(partner.secret_origin(), "file /run/secrets/partner");
+        let github = &config.sources["github"];
+        assert_eq!(github.secret_origin(), "environment variables NEW, OLD");
+        let redis = config.idempotency.redis.as_ref().unwrap();
+        assert_eq!(redis.url_env.as_deref(), Some("REDIS_URL"));
+        // The older name of WEBHOOKS__BIND.
+        let old = with_env(&[("WEBHOOKS_BIND", "127.0.0.1:4000")]).unwrap();
+        assert_eq!(old.webhooks.bind, "127.0.0.1:4000");
+        // A secret given by a variable says so.
+        let secret = with_env(&[("WEBHOOKS__SOURCES__PARTNER_TS__SECRET", "whsec_env")]).unwrap();
+        assert_eq!(
+            secret.webhooks.sources["partner-ts"].secret_origin(),
+            "environment variable WEBHOOKS__SOURCES__PARTNER_TS__SECRET"
+        );
+        // No variable: the file alone, as `from_toml` reads it.
+        let plain = with_env(&[("PATH", "/bin")]).unwrap();
+        assert_eq!(
+            plain.webhooks.sources["partner-ts"].secret_origin(),
+            "the configuration file"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_variable_never_the_value() {
+        let cases = [
+            (
+                vec![("WEBHOOKS__DISPATCH__MODE", "whsec_later")],
+                "`webhooks.dispatch.mode`: unknown value, expected `inline` or `queued`",
+                "WEBHOOKS__DISPATCH__MODE",
+            ),
+            (
+                vec![("WEBHOOKS__DISPATCH__MOED", "whsec_queued")],
+                "`webhooks.dispatch.moed`: unknown field `moed`",
+                "WEBHOOKS__DISPATCH__MOED",
+            ),
+            (
+                vec![("WEBHOOKS__MAX_BODY_BYTES", "whsec_big")],
+                "`webhooks.max-body-bytes`: invalid type: string, expected u64",
+                "WEBHOOKS__MAX_BODY_BYTES",
+            ),
+            (
+                vec![("WEBHOOKS__SOURCES__PARTNER_TS__SECRET", "20260131")],
+                "`webhooks.sources.partner-ts.secret`: invalid type: integer, expected a string",
+                "WEBHOOKS__SOURCES__PARTNER_TS__SECRET",
+            ),
+            (
+                vec![("WEBHOOKS__MAX_BODY_BYTES", "0")],
+                "`webhooks.max-body-bytes`: must be greater than 0",
+                "WEBHOOKS__MAX_BODY_BYTES",
+            ),
+            (
+                vec![("WEBHOOKS__SOURCES__NEW__SECRET", "whsec_new")],
+                "`webhooks.sources.new`: missing field `validator`",
+                "WEBHOOKS__SOURCES__NEW__SECRET",
+            ),
+            (
+                vec![("WEBHOOKS__SOURCES__NEW__VALIDATOR", "github")],
+                "`webhooks.sources.new.secret`: required",
+                "WEBHOOKS__SOURCES__NEW__VALIDATOR",
+            ),
+            (
+                vec![("WEBHOOKS__BIND", "whsec_nowhere")],
+                "`webhooks.bind`: expected an address",
+                "WEBHOOKS__BIND",
+            ),
+        ];
+        for (vars, reason, var) in cases {
+            let message = with_env(&vars).unwrap_err().to_string();
+            assert!(message.contains(reason), "{message}");
+            let origin = format!("(from environment variable {var})");
+            assert!(message.ends_with(&origin), "{message}");
+            assert!(!message.contains("whsec"), "{message}");
+            assert!(!message.contains("20260131"), "{message}");
+        }
+        // A fault of the file is located in it, whatever the variables set.
+        let file = format!("{FILE}secert = \"whsec_file\"\n");
+        let error = Config::from_toml_with_env(&file, [("WEBHOOKS__DISPATCH__MODE", "queued")])
+            .unwrap_err();
+        assert_eq!(error, Config::from_toml(&file).unwrap_err());
+        let message = error.to_string();
+        assert!(message.contains("line 8, column 1"), "{message}");
+        assert!(!message.contains("environment"), "{message}");
+        // One the file alone does not have is named without a position.
+        let message = with_env(&[("WEBHOOKS__SOURCES__PARTNER_TS__HEADER", "[1]")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("`webhooks.sources.partner-ts.header`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("WEBHOOKS__SOURCES__PARTNER_TS__HEADER"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_file_names_itself_in_its_errors() {
+        let dir = std::env::temp_dir().join(format!("webhooks-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("webhooks.toml");
+        std::fs::write(&path, "[webhooks]\nbind = \"nowhere\"\n").unwrap();
+        let message = Config::load(&path).unwrap_err().to_string();
+        assert!(message.contains("`webhooks.bind`"), "{message}");
+        assert!(
+            message.ends_with(&format!("(in {})", path.display())),
+            "{message}"
+        );
+        std::fs::write(&path, "[webhooks]\nbindd = \"x\"\n").unwrap();
+        let message = Config::load(&path).unwrap_err().to_string();
+        let located = format!("{}: line 2, column 1: `webhooks.bindd`", path.display());
+        assert!(message.contains(&located), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

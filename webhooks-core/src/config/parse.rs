@@ -4,7 +4,9 @@
 //! crate's own `Display`, which prints that line, is never used.
 
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
 
+use super::env::{Applied, EnvOverrides};
 use super::error::ConfigError;
 
 /// Deserializes `text`; on failure, the dotted key (when known), the line
@@ -21,6 +23,57 @@ pub(crate) fn from_toml<T: DeserializeOwned>(text: &str) -> Result<T, ConfigErro
             reason: redact(error.message()),
         }
     })
+}
+
+/// Deserializes `text` with `overrides` set on it. An error at a key that a
+/// variable set, or below a table it made, is the variable's and has no
+/// position; one at a key of the file is located as the file alone locates
+/// it, when the file alone fails there too.
+pub(crate) fn from_toml_with<T: DeserializeOwned>(
+    text: &str,
+    overrides: &EnvOverrides,
+) -> Result<(T, Applied), ConfigError> {
+    let mut document: toml::Table = from_toml(text)?;
+    let applied = overrides.apply(&mut document)?;
+    let value = serde_path_to_error::deserialize(toml::Value::Table(document));
+    let error = match value {
+        Ok(value) => return Ok((value, applied)),
+        Err(error) => error,
+    };
+    let path: Vec<String> = error
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Map { key } => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    let key = Some(error.path().to_string()).filter(|key| key != ".");
+    let unlocated = ConfigError::Parse {
+        file: None,
+        key: key.clone(),
+        position: None,
+        reason: redact(error.inner().message()),
+    };
+    Err(match applied.var_for(&path) {
+        Some(var) => ConfigError::FromEnv {
+            var: var.to_owned(),
+            error: Box::new(unlocated),
+        },
+        None => match from_toml::<T>(text) {
+            Err(located @ ConfigError::Parse { .. }) if parse_key(&located) == key.as_deref() => {
+                located
+            }
+            _ => unlocated,
+        },
+    })
+}
+
+fn parse_key(error: &ConfigError) -> Option<&str> {
+    match error {
+        ConfigError::Parse { key, .. } => key.as_deref(),
+        _ => None,
+    }
 }
 
 /// The line and column, both from 1, of the byte at `offset`; the column

@@ -1,15 +1,17 @@
 //! `[webhooks.sources.<name>]`: one source, its keys checked and its
 //! validator built once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::network::IpRanges;
+use super::secrets::Env;
 use super::validator_kind::ValidatorKind;
+use crate::SignatureValidator;
 use crate::validator::check_public_base;
-use crate::{InvalidSecret, Secret, Secrets, SignatureValidator};
 
 /// `[webhooks.sources.<name>]`.
 #[derive(Clone, Deserialize)]
@@ -27,6 +29,12 @@ pub struct SourceConfig {
     pub secrets: Option<Vec<String>>,
     /// The name of an environment variable holding the secret.
     pub secret_env: Option<String>,
+    /// The names of environment variables each holding a secret, all
+    /// accepted, while rotating from the environment.
+    pub secrets_env: Option<Vec<String>>,
+    /// A file holding the secret (a mounted secret), read at start-up; one
+    /// trailing newline (`\n` or `\r\n`) is not part of it.
+    pub secret_file: Option<PathBuf>,
     /// Timestamped schemes: seconds a timestamp may be off.
     pub tolerance_seconds: Option<u64>,
     /// `hmac`: the signature header (default `X-Signature`).
@@ -55,6 +63,10 @@ pub struct SourceConfig {
     /// client. The client is the TCP peer, or, when the peer is one of
     /// `trusted-proxies`, the address its forwarding header names.
     pub allow_ips: Option<Vec<String>>,
+    /// The `WEBHOOKS__…` variable that gave `secret` or `secrets`, for
+    /// [`SourceConfig::secret_origin`].
+    #[serde(skip)]
+    pub(super) secret_var: Option<String>,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -67,6 +79,8 @@ impl std::fmt::Debug for SourceConfig {
                 &self.secrets.as_ref().map(|s| vec!["[redacted]"; s.len()]),
             )
             .field("secret_env", &self.secret_env)
+            .field("secrets_env", &self.secrets_env)
+            .field("secret_file", &self.secret_file)
             .field("tolerance_seconds", &self.tolerance_seconds)
             .field("header", &self.header)
             .field("prefix", &self.prefix)
@@ -104,8 +118,19 @@ impl SourceConfig {
     /// the keys, then the secrets (reading `secret-env` now), then the
     /// validator, whose construction reports a secret it cannot use.
     pub fn resolve(&self, name: &str) -> Result<ResolvedSource, ConfigError> {
+        self.resolve_with(name, &|var| std::env::var_os(var))
+    }
+
+    /// [`SourceConfig::resolve`] with `env` as the environment.
+    pub(super) fn resolve_with(
+        &self,
+        name: &str,
+        env: &Env<'_>,
+    ) -> Result<ResolvedSource, ConfigError> {
         self.check_keys(name)?;
-        let validator = self.validator.build(name, self, self.read_secrets(name)?)?;
+        let validator = self
+            .validator
+            .build(name, self, self.read_secrets(name, env)?)?;
         Ok(ResolvedSource {
             name: name.to_owned(),
             kind: self.validator,
@@ -115,7 +140,8 @@ impl SourceConfig {
         })
     }
 
-    /// Builds the source's validator, reading `secret-env` now.
+    /// Builds the source's validator, reading `secret-env`, `secrets-env`
+    /// or `secret-file` now.
     pub fn build_validator(&self, name: &str) -> Result<Arc<dyn SignatureValidator>, ConfigError> {
         self.resolve(name).map(|source| source.validator)
     }
@@ -129,24 +155,14 @@ impl SourceConfig {
             .transpose()
     }
 
-    /// Where the secret comes from, for the start-up log (never the secret).
-    pub fn secret_origin(&self) -> String {
-        match (&self.secret, &self.secrets, &self.secret_env) {
-            (_, _, Some(var)) => format!("environment variable {var}"),
-            (_, Some(secrets), _) => format!("{} secrets in the configuration file", secrets.len()),
-            (Some(_), _, _) => "the configuration file".into(),
-            _ => "none".into(),
-        }
-    }
-
     /// What can be checked without building: the keys, and secrets written
     /// in the file that must decode (`standard`, `discord`). A secret from
-    /// the environment is checked when the source is resolved.
+    /// the environment or a file is checked when the source is resolved.
     pub(super) fn check(&self, name: &str) -> Result<(), ConfigError> {
         self.check_keys(name)?;
-        if self.secret_env.is_none() {
+        if !self.secret_is_external() {
             self.validator
-                .check_secrets(&self.read_secrets(name)?)
+                .check_secrets(&self.read_secrets(name, &|_| None)?)
                 .map_err(|error| self.unusable(name, error))?;
         }
         Ok(())
@@ -163,41 +179,7 @@ impl SourceConfig {
             ));
         }
         let key = |k: &str| format!("webhooks.sources.{name}.{k}");
-        let given = [
-            ("secret", self.secret.is_some()),
-            ("secrets", self.secrets.is_some()),
-            ("secret-env", self.secret_env.is_some()),
-        ];
-        let count = given.iter().filter(|(_, set)| *set).count();
-        if self.validator == ValidatorKind::None {
-            if let Some((k, _)) = given.iter().find(|(_, set)| *set) {
-                return Err(ConfigError::invalid(
-                    key(k),
-                    "validator \"none\" takes no secret",
-                ));
-            }
-        } else if count == 0 {
-            return Err(ConfigError::invalid(
-                key("secret"),
-                "required: one of `secret`, `secrets` or `secret-env`",
-            ));
-        } else if count > 1 {
-            return Err(ConfigError::invalid(
-                key("secret"),
-                "give only one of `secret`, `secrets` or `secret-env`",
-            ));
-        }
-        if self
-            .secrets
-            .as_ref()
-            .is_some_and(|s| s.is_empty() || s.iter().any(String::is_empty))
-            || self.secret.as_ref().is_some_and(String::is_empty)
-        {
-            return Err(ConfigError::invalid(
-                key("secret"),
-                "a secret may not be empty",
-            ));
-        }
+        self.check_secret_keys(name)?;
         let optional = [
             ("tolerance-seconds", self.tolerance_seconds.is_some()),
             ("header", self.header.is_some()),
@@ -227,45 +209,6 @@ impl SourceConfig {
                 .map_err(|reason| ConfigError::invalid(key("public-url"), reason))?;
         }
         self.allow_ip_ranges(name).map(drop)
-    }
-
-    /// The secrets, from the file or, for `secret-env`, the environment.
-    fn read_secrets(&self, name: &str) -> Result<Secrets, ConfigError> {
-        if let Some(var) = &self.secret_env {
-            let missing = || ConfigError::MissingEnv {
-                key: format!("webhooks.sources.{name}.secret-env"),
-                var: var.clone(),
-            };
-            let value = std::env::var(var).map_err(|_| missing())?;
-            if value.is_empty() {
-                return Err(missing());
-            }
-            return Ok(Secrets::from(Secret::from(value)));
-        }
-        if let Some(secrets) = &self.secrets {
-            return Ok(secrets.iter().map(String::as_str).collect());
-        }
-        Ok(self
-            .secret
-            .as_deref()
-            .map(Secrets::from)
-            .unwrap_or_else(|| Secrets::from_iter::<[&str; 0]>([])))
-    }
-
-    /// A secret the validator cannot use, named by the key it was given
-    /// under; the message says which and why, never the secret.
-    pub(super) fn unusable(&self, name: &str, error: InvalidSecret) -> ConfigError {
-        let given_as = if self.secret_env.is_some() {
-            "secret-env"
-        } else if self.secrets.is_some() {
-            "secrets"
-        } else {
-            "secret"
-        };
-        ConfigError::invalid(
-            format!("webhooks.sources.{name}.{given_as}"),
-            error.to_string(),
-        )
     }
 }
 
@@ -353,26 +296,6 @@ mod tests {
                 "{message}"
             );
         }
-    }
-
-    #[test]
-    fn secret_env_is_read_at_build_time() {
-        let source: SourceConfig =
-            toml::from_str("validator = \"github\"\nsecret-env = \"WEBHOOKS_TEST_UNSET_VAR_42\"")
-                .unwrap();
-        assert_eq!(
-            source.build_validator("gh").unwrap_err(),
-            ConfigError::MissingEnv {
-                key: "webhooks.sources.gh.secret-env".into(),
-                var: "WEBHOOKS_TEST_UNSET_VAR_42".into()
-            }
-        );
-        assert_eq!(
-            source.secret_origin(),
-            "environment variable WEBHOOKS_TEST_UNSET_VAR_42"
-        );
-        // Checking the file does not need the variable.
-        assert_eq!(source.check("gh"), Ok(()));
     }
 
     #[test]

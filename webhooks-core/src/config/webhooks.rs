@@ -28,7 +28,8 @@ pub struct WebhooksConfig {
     /// `false`: the server mounts no webhook route.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// The address to listen on (`WEBHOOKS_BIND` overrides it).
+    /// The address to listen on (`WEBHOOKS__BIND`, or its older name
+    /// `WEBHOOKS_BIND`, overrides it).
     #[serde(default = "WebhooksConfig::default_bind")]
     pub bind: String,
     /// Larger bodies are refused with 413, unread.

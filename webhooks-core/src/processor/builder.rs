@@ -100,6 +100,11 @@ impl ProcessorBuilder {
             builder.validators.push((source.name, source.validator));
         }
         if config.idempotency.provider == StoreProvider::Redis {
+            // Read now, so that an unset `url-env` variable is a start-up
+            // error naming it, whoever builds the Redis store.
+            if let Some(redis) = &config.idempotency.redis {
+                redis.url()?;
+            }
             builder.missing_store = Some(
                 "provider = \"redis\" needs a Redis store: enable the `redis` feature of `webhooks`".into(),
             );
