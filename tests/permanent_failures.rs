@@ -82,6 +82,20 @@ impl WebhookListener for Failing {
     }
 }
 
+/// The dead letters, once there is one.
+async fn first_dead_letters(server: &TestServer) -> Vec<webhooks::DeadLetter> {
+    within("the dead letter", async {
+        loop {
+            let letters = server.processor.dead_letters().await.unwrap();
+            if !letters.is_empty() {
+                return letters;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
 fn refund(id: &str) -> Signed {
     let body = json!({"id": id, "type": "charge.refunded", "data": {"object": {}}});
     stripe_at(&body.to_string(), unix_now())
@@ -162,14 +176,7 @@ async fn queued_a_permanent_failure_is_dead_after_one_attempt() {
         .post(&refund("evt_perm_q"))
         .await
         .accepted("evt_perm_q");
-    let processor = server.processor.clone();
-    within("the dead letter", async {
-        while processor.dead_letters().await.unwrap().is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    let letters = server.processor.dead_letters().await.unwrap();
+    let letters = first_dead_letters(&server).await;
     assert_eq!(letters[0].state.attempts, 1);
     assert!(
         letters[0]
@@ -196,14 +203,7 @@ async fn queued_a_permanent_and_a_retryable_failure_together_are_retried() {
         .post(&refund("evt_mixed"))
         .await
         .accepted("evt_mixed");
-    let processor = server.processor.clone();
-    within("the dead letter", async {
-        while processor.dead_letters().await.unwrap().is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    let letters = server.processor.dead_letters().await.unwrap();
+    let letters = first_dead_letters(&server).await;
     assert_eq!(
         letters[0].state.attempts, 3,
         "retried for the retryable one"
