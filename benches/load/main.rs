@@ -273,6 +273,7 @@ fn measure(
         Duration::from_secs_f64(options.seconds),
         || {
             Ok(Edge {
+                progress: procs::progress(addr),
                 server: server.snapshot()?,
                 redis_cpu: redis_cpu()?,
                 client_cpu: procs::cpu_seconds(std::process::id())?,

@@ -271,3 +271,41 @@ fn clock_ticks_per_second() -> f64 {
             .unwrap_or(100.0)
     })
 }
+
+/// What the ready server's `/metrics` says of its listeners and its queue:
+/// listener runs so far (every outcome) and the queue depth now.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Progress {
+    pub(crate) handled: u64,
+    pub(crate) queue_depth: i64,
+}
+
+/// Reads `/metrics` of the server at `addr` over one plain HTTP/1.1
+/// connection (bounded by a 2 s timeout); `None` for a server without it
+/// (the floor).
+pub(crate) fn progress(addr: std::net::SocketAddr) -> Option<Progress> {
+    use std::io::{Read, Write};
+
+    let timeout = std::time::Duration::from_secs(2);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    if !text.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    let mut progress = Progress::default();
+    for line in text.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if series.starts_with("webhooks_handled_total{") {
+            progress.handled += value.parse::<f64>().unwrap_or(0.0) as u64;
+        } else if series.starts_with("webhooks_queue_depth{") {
+            progress.queue_depth += value.parse::<f64>().unwrap_or(0.0) as i64;
+        }
+    }
+    Some(progress)
+}

@@ -74,6 +74,11 @@ pub(crate) struct Sample {
     p99_us: f64,
     cpu_us: f64,
     redis_cpu_us: Option<f64>,
+    /// Listener runs per second over the window (the ready server only):
+    /// for queued modes, the events actually handled.
+    handled_per_s: Option<f64>,
+    /// The queue depth at the window's start and end (the ready server).
+    depth: Option<(f64, f64)>,
     allocs: f64,
     reallocs: f64,
     bytes: f64,
@@ -92,6 +97,8 @@ pub(crate) struct Edge {
     pub(crate) client_cpu: f64,
     /// The whole machine's busy CPU seconds.
     pub(crate) machine_cpu: f64,
+    /// The ready server's listener runs and queue depth, from `/metrics`.
+    pub(crate) progress: Option<crate::procs::Progress>,
 }
 
 impl Sample {
@@ -104,6 +111,10 @@ impl Sample {
             - before.redis_cpu.unwrap_or(0.0);
         let other_cores = ((after.machine_cpu - before.machine_cpu - ours) / seconds).max(0.0);
         let (redis_before, redis_after) = (before.redis_cpu, after.redis_cpu);
+        let progress = before.progress.zip(after.progress);
+        let handled_per_s =
+            progress.map(|(b, a)| a.handled.saturating_sub(b.handled) as f64 / seconds);
+        let depth = progress.map(|(b, a)| (b.queue_depth as f64, a.queue_depth as f64));
         let (before, after) = (before.server, after.server);
         Self {
             other_cores,
@@ -114,6 +125,8 @@ impl Sample {
             redis_cpu_us: redis_before
                 .zip(redis_after)
                 .map(|(before, after)| (after - before) * 1e6 / requests),
+            handled_per_s,
+            depth,
             allocs: after.allocs.saturating_sub(before.allocs) as f64 / requests,
             reallocs: after.reallocs.saturating_sub(before.reallocs) as f64 / requests,
             bytes: after.bytes.saturating_sub(before.bytes) as f64 / requests,
@@ -144,6 +157,16 @@ impl Sample {
                 .iter()
                 .all(|s| s.redis_cpu_us.is_some())
                 .then(|| median(|s| s.redis_cpu_us.unwrap_or(f64::NAN))),
+            handled_per_s: samples
+                .iter()
+                .all(|s| s.handled_per_s.is_some())
+                .then(|| median(|s| s.handled_per_s.unwrap_or(f64::NAN))),
+            depth: samples.iter().all(|s| s.depth.is_some()).then(|| {
+                (
+                    median(|s| s.depth.map_or(f64::NAN, |d| d.0)),
+                    median(|s| s.depth.map_or(f64::NAN, |d| d.1)),
+                )
+            }),
             allocs: median(|s| s.allocs),
             reallocs: median(|s| s.reallocs),
             bytes: median(|s| s.bytes),
@@ -267,6 +290,22 @@ pub(crate) fn print(results: &[BodyResult], rounds: usize) {
                 "{:<5} redis-server cpu us/req (not in the server's): {}",
                 size_name(result.size),
                 redis.join(", ")
+            );
+        }
+        for (target, sample) in &result.rows {
+            // The floor answers every path alike: it has no /metrics.
+            if *target == Target::Floor {
+                continue;
+            }
+            let (Some(handled), Some((start, end))) = (sample.handled_per_s, sample.depth) else {
+                continue;
+            };
+            let system = sample.cpu_us + sample.redis_cpu_us.unwrap_or(0.0);
+            println!(
+                "{:<5} {}: {handled:.0} listener runs/s for {:.0} answers/s; queue depth {start:.0} -> {end:.0} over the window; whole-system CPU {system:.1} us/answer",
+                size_name(result.size),
+                target.name(),
+                sample.rps,
             );
         }
         println!(
