@@ -193,7 +193,6 @@ impl Lifecycle {
                 lost,
             } = kept
             else {
-                self.release(&key, &lease).await;
                 let why = "cut short at shutdown; the provider's retry runs it again";
                 self.log_ran_after_answer(
                     (event.source(), event.id()),
@@ -202,6 +201,7 @@ impl Lifecycle {
                     Some(why.into()),
                 )
                 .await;
+                self.release(&key, &lease).await;
                 tracing::error!(
                     source = event.source(),
                     id = event.id(),
@@ -213,7 +213,8 @@ impl Lifecycle {
                 return self.settle_permanent(key, lease, event, report, lost).await;
             }
             if !report.is_ok() {
-                self.release(&key, &lease).await;
+                // Recorded before the release: the provider's retry may
+                // claim it at once, and its record must not be overwritten.
                 let error = report.last_error.take();
                 self.log_ran_after_answer(
                     (event.source(), event.id()),
@@ -222,6 +223,7 @@ impl Lifecycle {
                     error,
                 )
                 .await;
+                self.release(&key, &lease).await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Err(ProcessError::ListenerFailed { id }), event_type);
             }
@@ -322,10 +324,11 @@ impl Lifecycle {
         self.metrics.queue_moved(key.source(), &event_type, 1);
         if let Err(error) = queue.push(event, self.settings.capacity).await {
             self.metrics.queue_moved(key.source(), &event_type, -1);
-            self.release(key, lease).await;
+            // Recorded before the release, as an inline failure is.
             let why = format!("not queued ({error}): answered 503 for the provider's retry");
             self.log_ran_after_answer((key.source(), &id), EventStatus::Failed, None, Some(why))
                 .await;
+            self.release(key, lease).await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,
                 PushError::Unavailable(error) => ProcessError::Unavailable(error),
