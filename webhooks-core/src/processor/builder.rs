@@ -336,9 +336,7 @@ impl ProcessorBuilder {
             listener_timeout: dispatch.listener_timeout(),
             capacity: dispatch.queue_capacity,
             visibility: Duration::from_secs(dispatch.visibility_timeout_seconds),
-            workers: dispatch
-                .workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+            workers: dispatch.workers.unwrap_or(DispatchConfig::DEFAULT_WORKERS),
             policy: RetryPolicy {
                 max_attempts: dispatch.max_attempts,
                 backoff_initial: Duration::from_millis(dispatch.backoff_initial_ms),
