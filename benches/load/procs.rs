@@ -296,6 +296,10 @@ pub(crate) fn progress(addr: std::net::SocketAddr) -> Option<Progress> {
     if !text.starts_with("HTTP/1.1 200") {
         return None;
     }
+    if !text.contains("\nwebhooks_") {
+        // Not a ready server: the floor answers every path alike.
+        return None;
+    }
     let mut progress = Progress::default();
     for line in text.lines() {
         let Some((series, value)) = line.rsplit_once(' ') else {

@@ -293,10 +293,6 @@ pub(crate) fn print(results: &[BodyResult], rounds: usize) {
             );
         }
         for (target, sample) in &result.rows {
-            // The floor answers every path alike: it has no /metrics.
-            if *target == Target::Floor {
-                continue;
-            }
             let (Some(handled), Some((start, end))) = (sample.handled_per_s, sample.depth) else {
                 continue;
             };

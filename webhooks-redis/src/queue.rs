@@ -28,6 +28,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BLOCK: Duration = Duration::from_secs(2);
 /// Due retries moved back into the stream per reserve, at most.
 const PROMOTE_BATCH: usize = 100;
+/// How often due retries are moved to the stream, at most: a retry runs at
+/// most this much later than its time (besides the wait of a read).
+const PROMOTE_EVERY: Duration = Duration::from_millis(50);
 
 /// The durable queue of `mode = "queued"` with `provider = "redis"`.
 ///
@@ -58,6 +61,8 @@ pub struct RedisEventQueue {
     scripts: scripts::Scripts,
     /// When lapsed holds were last looked for, and where the scan stopped.
     reclaim: Mutex<(Option<Instant>, String)>,
+    /// When due retries were last moved to the stream.
+    promoted: Mutex<Option<Instant>>,
 }
 
 struct Keys {
@@ -101,6 +106,7 @@ impl RedisEventQueue {
             next_job: AtomicU64::new(1),
             scripts: scripts::Scripts::new(),
             reclaim: Mutex::new((None, "0-0".into())),
+            promoted: Mutex::new(None),
         }
     }
 
@@ -126,15 +132,31 @@ impl RedisEventQueue {
         wait: Duration,
     ) -> Result<Vec<StreamId>, RedisError> {
         let mut connection = self.commands.get().await?;
-        let _: i64 = self
-            .scripts
-            .promote
-            .key(&self.keys.stream)
-            .key(&self.keys.delayed)
-            .arg(now_ms())
-            .arg(PROMOTE_BATCH)
-            .invoke_async(&mut connection)
-            .await?;
+        // Retries that are due move to the stream at most every
+        // PROMOTE_EVERY, not on every read: a busy queue reads many times
+        // as often, and each promotion is a round trip.
+        let promote = {
+            let mut promoted = self
+                .promoted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = promoted.is_none_or(|at| at.elapsed() >= PROMOTE_EVERY);
+            if due {
+                *promoted = Some(Instant::now());
+            }
+            due
+        };
+        if promote {
+            let _: i64 = self
+                .scripts
+                .promote
+                .key(&self.keys.stream)
+                .key(&self.keys.delayed)
+                .arg(now_ms())
+                .arg(PROMOTE_BATCH)
+                .invoke_async(&mut connection)
+                .await?;
+        }
         let cursor = {
             let mut reclaim = self
                 .reclaim
