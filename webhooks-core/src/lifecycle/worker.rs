@@ -157,15 +157,20 @@ async fn run_job(
         Settle::RetryAt(_) => (EventStatus::Retrying, state.last_error.clone()),
         Settle::Dead(reason) => (EventStatus::Dead, Some(reason.clone())),
     };
-    // Recorded before the settle: once settled, a requeue or a retry may
-    // run it again at once.
-    lifecycle
-        .log_ran((event.source(), event.id()), status, Some(&mut runs), error)
-        .await;
+    let log = lifecycle.log_ran((event.source(), event.id()), status, Some(&mut runs), error);
     let result = match &settle {
-        Settle::Ack => queue.ack(&reservation).await,
-        Settle::RetryAt(due) => queue.retry_at(&reservation, *due, &state).await,
+        // Done: nothing runs it again unless an operator asks, so the
+        // record and the ack go out together (one round trip of waiting,
+        // not two).
+        Settle::Ack => tokio::join!(log, queue.ack(&reservation)).1,
+        // Recorded before the settle: once settled, a retry may run it again
+        // at once, and a dead letter may be requeued.
+        Settle::RetryAt(due) => {
+            log.await;
+            queue.retry_at(&reservation, *due, &state).await
+        }
         Settle::Dead(reason) => {
+            log.await;
             tracing::error!(
                 source = event.source(),
                 event_type = event.event_type(),
