@@ -105,14 +105,7 @@ impl Headers {
     /// assert_eq!(Headers::from_lines(&headers.to_lines()).get("X-GitHub-Event"), Some("push"));
     /// ```
     pub fn to_lines(&self) -> Vec<u8> {
-        let mut lines = Vec::new();
-        for (name, value) in self.iter() {
-            lines.extend_from_slice(name.as_bytes());
-            lines.extend_from_slice(b": ");
-            lines.extend_from_slice(value);
-            lines.extend_from_slice(b"\r\n");
-        }
-        lines
+        self.lines(|_| true)
     }
 
     /// [`Headers::to_lines`] without the headers that carry a secret: what
@@ -125,8 +118,12 @@ impl Headers {
     /// assert_eq!(headers.to_lines_without_secrets(), b"x-github-event: push\r\n");
     /// ```
     pub fn to_lines_without_secrets(&self) -> Vec<u8> {
-        // Names are lowercase in a header map; one pass, sized by a first
-        // that only adds lengths.
+        self.lines(|name| !is_secret(name))
+    }
+
+    /// The headers whose (lowercase) name `keep` accepts, as lines, in one
+    /// allocation sized by a first pass that only adds lengths.
+    fn lines(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
         let size = self
             .0
             .iter()
@@ -134,11 +131,10 @@ impl Headers {
             .sum();
         let mut lines = Vec::with_capacity(size);
         for (name, value) in &self.0 {
-            let name = name.as_str();
-            if is_secret(name) {
+            if !keep(name.as_str()) {
                 continue;
             }
-            lines.extend_from_slice(name.as_bytes());
+            lines.extend_from_slice(name.as_str().as_bytes());
             lines.extend_from_slice(b": ");
             lines.extend_from_slice(value.as_bytes());
             lines.extend_from_slice(b"\r\n");

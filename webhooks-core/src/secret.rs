@@ -28,6 +28,31 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    /// Whether `given` is this secret, compared in constant time: the work
+    /// depends on the secret's length only, and neither the bytes nor the
+    /// length of `given` decide when the comparison ends. For a secret sent
+    /// as is, such as a bearer token.
+    ///
+    /// ```
+    /// use webhooks_core::Secret;
+    ///
+    /// let token = Secret::from("0123456789abcdef");
+    /// assert!(token.matches(b"0123456789abcdef"));
+    /// assert!(!token.matches(b"0123456789abcdeX"));
+    /// assert!(!token.matches(b"0123456789abcdef0"));
+    /// assert!(!token.matches(b""));
+    /// ```
+    pub fn matches(&self, given: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+
+        let expected = self.expose();
+        let mut same = (given.len() as u64).ct_eq(&(expected.len() as u64));
+        for (at, byte) in expected.iter().enumerate() {
+            same &= given.get(at).copied().unwrap_or(0).ct_eq(byte);
+        }
+        same.into()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -167,6 +192,16 @@ impl<S: Into<Secret>> FromIterator<S> for Secrets {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tokens_compare_by_content_and_length() {
+        let expected = Secret::from("0123456789abcdef");
+        assert!(expected.matches(b"0123456789abcdef"));
+        assert!(!expected.matches(b"0123456789abcdef\0"));
+        assert!(!expected.matches(b"0123456789abcde"));
+        assert!(!expected.matches(b""));
+        assert!(!expected.matches(b"1123456789abcdef"));
+    }
+
     use super::*;
 
     #[test]

@@ -9,7 +9,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, ListenerRun, LogBounds,
-    Received, RunRecord,
+    Received, RunRecord, merge_runs,
 };
 use crate::StoreError;
 
@@ -217,18 +217,10 @@ impl Entry {
         self.finished_at = run.status.is_final().then_some(run.at);
         self.error = run.error;
         if self.listeners.is_empty() {
+            // The first run: its list is taken, not copied.
             self.listeners = run.listeners;
-            return;
-        }
-        for ran in run.listeners {
-            match self
-                .listeners
-                .iter_mut()
-                .find(|l| l.listener == ran.listener)
-            {
-                Some(last) => *last = ran,
-                None => self.listeners.push(ran),
-            }
+        } else {
+            merge_runs(&mut self.listeners, run.listeners);
         }
     }
 }

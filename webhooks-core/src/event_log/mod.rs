@@ -209,16 +209,7 @@ impl EventRecord {
         self.status = run.status;
         self.finished_at = run.status.is_final().then_some(run.at);
         self.error.clone_from(&run.error);
-        for ran in &run.listeners {
-            match self
-                .listeners
-                .iter_mut()
-                .find(|l| l.listener == ran.listener)
-            {
-                Some(last) => last.clone_from(ran),
-                None => self.listeners.push(ran.clone()),
-            }
-        }
+        merge_runs(&mut self.listeners, run.listeners.iter().cloned());
     }
 
     /// Whether the record passes the query's filters (not its cursor).
@@ -248,6 +239,18 @@ impl fmt::Debug for EventRecord {
             .field("error", &self.error)
             .field("body_len", &self.body.as_ref().map(Bytes::len))
             .finish_non_exhaustive()
+    }
+}
+
+/// Each listener's last run: `runs` replace those of the same listener, in
+/// place, and the others are added after (what [`EventRecord::apply`] and
+/// the in-memory log do).
+pub(crate) fn merge_runs(last: &mut Vec<ListenerRun>, runs: impl IntoIterator<Item = ListenerRun>) {
+    for ran in runs {
+        match last.iter_mut().find(|l| l.listener == ran.listener) {
+            Some(previous) => *previous = ran,
+            None => last.push(ran),
+        }
     }
 }
 
