@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
 use webhooks_core::Config;
 
 use crate::output::Failure;
@@ -139,6 +141,82 @@ impl Admin {
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Answer { status, body })
     }
+}
+
+/// How a bulk run speaks of itself: `replay`, `requeue`.
+pub(crate) struct Verb {
+    /// The JSON key of what was done, and the summary's word: `replayed`.
+    pub(crate) done: &'static str,
+    /// The line of one done: `replaying`.
+    pub(crate) doing: &'static str,
+}
+
+/// POSTs `path(source, id)` for each target, with a progress bar for a bulk
+/// run, and prints what was done and what was refused (text or one JSON
+/// document). A refused token stops the run (exit 4); otherwise exit 1 when
+/// any was refused.
+pub(crate) fn post_each(
+    admin: &Admin,
+    targets: &[(String, String)],
+    path: impl Fn(&str, &str) -> String,
+    verb: &Verb,
+    bulk: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let bar = bulk.then(|| progress(targets.len()));
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for (source, id) in targets {
+        let answer = admin.post(&path(&segment(source), &segment(id)))?;
+        match answer.status {
+            200..=299 => done.push(json!({"source": source, "id": id})),
+            401 => return Err(answer.failure()),
+            status => {
+                let error = answer.body["error"].as_str().unwrap_or("no reason given");
+                failed.push(json!({"source": source, "id": id, "status": status, "error": error}));
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let text = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    if json {
+        println!("{}", json!({ verb.done: done, "failed": failed }));
+    } else {
+        for one in &done {
+            println!("{} {} {}", verb.doing, text(one, "source"), text(one, "id"));
+        }
+        for one in &failed {
+            eprintln!(
+                "not {}: {} {}: {} ({})",
+                verb.done,
+                text(one, "source"),
+                text(one, "id"),
+                text(one, "error"),
+                one["status"]
+            );
+        }
+        if bulk {
+            println!("{} {}, {} not", done.len(), verb.done, failed.len());
+        }
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+fn progress(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// A path segment, percent-encoded: ids such as `sha256:…` or with `/`.

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::admin::{Admin, segment};
-use crate::events::progress;
+use crate::admin::{Admin, Verb, post_each};
 use crate::output::{Failure, print_table, short};
 
 fn letters(admin: &Admin, source: Option<&str>) -> Result<Vec<Value>, Failure> {
@@ -68,51 +67,10 @@ pub(crate) fn requeue(
             })
             .collect(),
     };
-    let bar = one.is_none().then(|| progress(targets.len()));
-    let (mut requeued, mut failed) = (Vec::new(), Vec::new());
-    for (source, id) in &targets {
-        let path = format!("/admin/dead/{}/{}/requeue", segment(source), segment(id));
-        let answer = admin.post(&path)?;
-        match answer.status {
-            200..=299 => requeued.push(json!({"source": source, "id": id})),
-            401 => return Err(answer.failure()),
-            status => {
-                let error = answer.body["error"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_owned();
-                failed.push(json!({"source": source, "id": id, "status": status, "error": error}));
-            }
-        }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if json {
-        println!("{}", json!({"requeued": requeued, "failed": failed}));
-    } else {
-        for done in &requeued {
-            println!(
-                "requeued {} {}",
-                done["source"].as_str().unwrap_or(""),
-                done["id"].as_str().unwrap_or("")
-            );
-        }
-        for refused in &failed {
-            eprintln!(
-                "not requeued: {} {}: {}",
-                refused["source"].as_str().unwrap_or(""),
-                refused["id"].as_str().unwrap_or(""),
-                refused["error"].as_str().unwrap_or("")
-            );
-        }
-    }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let verb = Verb {
+        done: "requeued",
+        doing: "requeued",
+    };
+    let path = |source: &str, id: &str| format!("/admin/dead/{source}/{id}/requeue");
+    post_each(admin, &targets, path, &verb, one.is_none(), json)
 }

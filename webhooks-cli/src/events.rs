@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use webhooks_core::event_log::{EventPage, EventRecord};
 
-use crate::admin::{Admin, segment, time};
+use crate::admin::{Admin, Verb, post_each, segment, time};
 use crate::output::{Failure, print_table, short};
 
 /// The filters of `events list` and of a bulk `events replay`.
@@ -245,67 +245,14 @@ pub(crate) fn replay(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let bar = (one.is_none()).then(|| progress(targets.len()));
-    let mut replayed = Vec::new();
-    let mut failed = Vec::new();
-    for (source, id, _) in &targets {
-        let path = format!("/admin/events/{}/{}/replay", segment(source), segment(id));
-        let answer = admin.post(&path)?;
-        match answer.status {
-            200..=299 => replayed.push(json!({"source": source, "id": id})),
-            401 => return Err(answer.failure()),
-            _ => {
-                let error = answer.body["error"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_owned();
-                failed.push(
-                    json!({"source": source, "id": id, "status": answer.status, "error": error}),
-                );
-            }
-        }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if json {
-        println!("{}", json!({"replayed": replayed, "failed": failed}));
-    } else {
-        for done in &replayed {
-            println!(
-                "replaying {} {}",
-                done["source"].as_str().unwrap_or(""),
-                done["id"].as_str().unwrap_or("")
-            );
-        }
-        for refused in &failed {
-            eprintln!(
-                "not replayed: {} {}: {} ({})",
-                refused["source"].as_str().unwrap_or(""),
-                refused["id"].as_str().unwrap_or(""),
-                refused["error"].as_str().unwrap_or(""),
-                refused["status"]
-            );
-        }
-        if one.is_none() {
-            println!("{} replayed, {} not", replayed.len(), failed.len());
-        }
-    }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// A progress bar on standard error (hidden when it is not a terminal).
-pub(crate) fn progress(total: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    bar
+    let targets: Vec<(String, String)> = targets
+        .into_iter()
+        .map(|(source, id, _)| (source, id))
+        .collect();
+    let verb = Verb {
+        done: "replayed",
+        doing: "replaying",
+    };
+    let path = |source: &str, id: &str| format!("/admin/events/{source}/{id}/replay");
+    post_each(admin, &targets, path, &verb, one.is_none(), json)
 }
