@@ -8,6 +8,7 @@
 //! 6379). Waits are bounded polls and every case runs under a hang guard;
 //! nothing asserts how long anything took.
 
+#[macro_use]
 mod redis_harness;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -67,7 +68,7 @@ async fn connect(server: &RedisServer) -> RedisEventQueue {
 }
 
 /// Calls `$callback!` with the name of every case, so the list of cases is
-/// written once: `for_each_case!(queue_tests!(make))`.
+/// written once: `for_each_case!(backend_tests!(make))`.
 macro_rules! for_each_case {
     ($callback:ident ! ( $($args:tt)* )) => {
         $callback! {
@@ -84,27 +85,12 @@ macro_rules! for_each_case {
     };
 }
 
-/// One `#[tokio::test]` per case, each against a fresh backend from `$make`.
-macro_rules! queue_tests {
-    ($make:path ; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let backend = $make().await;
-                tokio::time::timeout(super::CASE_LIMIT, super::$case(&backend))
-                    .await
-                    .unwrap_or_else(|_| panic!("{} hung", stringify!($case)));
-            }
-        )*
-    };
-}
-
 mod in_memory {
-    for_each_case!(queue_tests!(super::in_memory));
+    for_each_case!(backend_tests!(super::in_memory));
 }
 
 mod redis {
-    for_each_case!(queue_tests!(super::redis));
+    for_each_case!(backend_tests!(super::redis));
 }
 
 // ---------------------------------------------------------------------------

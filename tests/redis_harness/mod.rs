@@ -528,3 +528,22 @@ fn built_from(dep_info: &str) -> Vec<String> {
     names.extend((!name.is_empty()).then_some(name));
     names
 }
+
+/// One `#[tokio::test]` per case of a backend suite, each against a fresh
+/// backend from `$make` and bounded by the suite's `CASE_LIMIT`: what
+/// `for_each_case!(backend_tests!(make))` expands to in the queue and the
+/// event log suites.
+#[allow(unused_macros, reason = "only the backend suites use it")]
+macro_rules! backend_tests {
+    ($make:path ; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let backend = $make().await;
+                tokio::time::timeout(super::CASE_LIMIT, super::$case(&backend))
+                    .await
+                    .unwrap_or_else(|_| panic!("{} hung", stringify!($case)));
+            }
+        )*
+    };
+}
