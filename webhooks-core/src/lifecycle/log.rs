@@ -5,6 +5,7 @@
 //! and counted (`webhooks_event_log_errors_total`), and the delivery gets
 //! the answer its store decided.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tracing::Instrument as _;
@@ -21,6 +22,17 @@ use crate::{Headers, StoreError, WebhookEvent};
 /// Bodies larger than this are shared with the log when they sit in an
 /// allocation of their own, rather than copied.
 const SHARE_BODIES_OVER: usize = 4096;
+
+/// A run's record: its status and error, and the listeners' runs the
+/// report holds (taken from it).
+fn run_record(
+    status: EventStatus,
+    report: Option<&mut RunReport>,
+    error: Option<String>,
+) -> RunRecord {
+    let listeners = report.map(|report| std::mem::take(&mut report.runs));
+    RunRecord::new(status, listeners.unwrap_or_default(), error)
+}
 
 impl Lifecycle {
     /// Whether runs list each listener's outcome (for the log).
@@ -68,13 +80,11 @@ impl Lifecycle {
                 }
             }
             Some(Log::Other(log)) => {
-                let (log, lifecycle) = (Arc::clone(log), Arc::clone(self));
-                let (source, id) = (source.to_owned(), id.to_owned());
-                self.tracker.spawn(async move {
-                    if let Err(error) = log.redelivered(&source, &id).await {
-                        lifecycle.log_failed(&error, &id);
-                    }
-                });
+                let (log, source, owned_id) = (Arc::clone(log), source.to_owned(), id.to_owned());
+                self.write_after_answer(
+                    id,
+                    async move { log.redelivered(&source, &owned_id).await },
+                );
             }
         }
     }
@@ -92,12 +102,21 @@ impl Lifecycle {
         let Some(Log::Other(log)) = &self.log else {
             return self.log_ran((source, id), status, report, error).await;
         };
-        let listeners = report.map(|report| std::mem::take(&mut report.runs));
-        let run = RunRecord::new(status, listeners.unwrap_or_default(), error);
-        let (log, lifecycle) = (Arc::clone(log), Arc::clone(self));
-        let (source, id) = (source.to_owned(), id.to_owned());
+        let run = run_record(status, report, error);
+        let (log, source, owned_id) = (Arc::clone(log), source.to_owned(), id.to_owned());
+        self.write_after_answer(id, async move { log.ran(&source, &owned_id, &run).await });
+    }
+
+    /// Writes to a remote log in a tracked task, after the answer; a write
+    /// that fails is logged and counted, as any.
+    fn write_after_answer(
+        self: &Arc<Self>,
+        id: &str,
+        write: impl Future<Output = Result<(), StoreError>> + Send + 'static,
+    ) {
+        let (lifecycle, id) = (Arc::clone(self), id.to_owned());
         self.tracker.spawn(async move {
-            if let Err(error) = log.ran(&source, &id, &run).await {
+            if let Err(error) = write.await {
                 lifecycle.log_failed(&error, &id);
             }
         });
@@ -114,8 +133,7 @@ impl Lifecycle {
         let Some(log) = &self.log else {
             return;
         };
-        let listeners = report.map(|report| std::mem::take(&mut report.runs));
-        let run = RunRecord::new(status, listeners.unwrap_or_default(), error);
+        let run = run_record(status, report, error);
         if let Err(error) = log.ran(source, id, run).await {
             self.log_failed(&error, id);
         }
