@@ -66,11 +66,8 @@ struct Ring {
 #[derive(Debug)]
 struct Entry {
     hash: u64,
-    /// `source`, `id`, `event_type`, the header lines, then the body
-    /// unless it is `shared`.
+    /// `source`, `id`, `event_type`, the header lines, then the body.
     blob: Box<[u8]>,
-    /// A large body in an allocation of its own, shared rather than copied.
-    shared: Option<bytes::Bytes>,
     /// The lengths of the first four parts of `blob`.
     lens: [u32; 4],
     /// Whether the body and headers are kept (else both are empty).
@@ -92,11 +89,7 @@ impl Entry {
             .headers
             .filter(|_| event.body.is_some())
             .unwrap_or_default();
-        let shared = event.shared_body.filter(|_| event.body.is_some()).cloned();
-        let body = match shared {
-            Some(_) => &[][..],
-            None => event.body.unwrap_or_default(),
-        };
+        let body = event.body.unwrap_or_default();
         let size = texts.iter().map(|t| t.len()).sum::<usize>() + headers.len() + body.len();
         let mut blob = Vec::with_capacity(size);
         for text in texts {
@@ -109,7 +102,6 @@ impl Entry {
         Self {
             hash,
             blob: blob.into_boxed_slice(),
-            shared,
             lens: [
                 len(event.source.len()),
                 len(event.id.len()),
@@ -147,17 +139,9 @@ impl Entry {
         self.part(1) == id.as_bytes() && self.part(0) == source.as_bytes()
     }
 
-    /// The kept body.
-    fn body(&self) -> &[u8] {
-        match &self.shared {
-            Some(shared) => shared,
-            None => self.part(4),
-        }
-    }
-
     /// The bytes the kept body and headers take.
     fn body_size(&self) -> usize {
-        self.lens[3] as usize + self.body().len()
+        self.lens[3] as usize + self.part(4).len()
     }
 
     /// Drops the body and headers, keeping the rest.
@@ -166,7 +150,6 @@ impl Entry {
         let mut blob = std::mem::take(&mut self.blob).into_vec();
         blob.truncate(texts);
         self.blob = blob.into_boxed_slice();
-        self.shared = None;
         self.lens[3] = 0;
         self.kept = false;
     }
@@ -187,10 +170,7 @@ impl Entry {
         record.listeners.clone_from(&self.listeners);
         record.error.clone_from(&self.error);
         if with_body && self.kept {
-            record.body = Some(match &self.shared {
-                Some(shared) => shared.clone(),
-                None => bytes::Bytes::copy_from_slice(self.part(4)),
-            });
+            record.body = Some(bytes::Bytes::copy_from_slice(self.part(4)));
             record.headers = Some(String::from_utf8_lossy(self.part(3)).into_owned());
         }
         record
@@ -479,32 +459,6 @@ mod tests {
         let page = block_on(log.list(&succeeded)).unwrap();
         let ids: Vec<_> = page.events.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["a"]);
-    }
-
-    #[test]
-    fn a_shared_body_is_kept_without_a_copy_and_dropped_like_any() {
-        let log = InMemoryEventLog::new(LogBounds {
-            max_events: 10,
-            retention: Duration::from_secs(3600),
-            max_body_bytes: 10_000,
-        });
-        let big = bytes::Bytes::from(vec![b'x'; 6000]);
-        let received = Received::new("s", "big", "t", SystemTime::now(), Arrival::Delivery)
-            .with_body(&big, b"h: 1\r\n")
-            .with_shared_body(&big);
-        block_on(log.received(&received)).unwrap();
-        let kept = block_on(log.get("s", "big"))
-            .unwrap()
-            .unwrap()
-            .body
-            .unwrap();
-        assert_eq!(kept.as_ptr(), big.as_ptr(), "shared, not copied");
-        drop(kept);
-        assert_eq!(log.lock().body_bytes, 6006);
-        arrive(&log, "next", SystemTime::now(), &[b'y'; 5000]);
-        assert_eq!(block_on(log.get("s", "big")).unwrap().unwrap().body, None);
-        assert_eq!(log.lock().body_bytes, 5000);
-        assert!(big.is_unique(), "the dropped body is no longer held");
     }
 
     #[test]

@@ -283,10 +283,6 @@ pub struct Received<'a> {
     pub body: Option<&'a [u8]>,
     /// The headers as lines without secrets, when bodies are kept.
     pub headers: Option<&'a [u8]>,
-    /// The same body as `body`, when it sits in an allocation of its own
-    /// (a body read in several frames): a backend that keeps bodies in
-    /// memory may keep this, shared, instead of a copy.
-    pub shared_body: Option<&'a Bytes>,
 }
 
 impl<'a> Received<'a> {
@@ -336,16 +332,7 @@ impl<'a> Received<'a> {
             arrival,
             body: None,
             headers: None,
-            shared_body: None,
         }
-    }
-
-    /// The same arrival, its body given as `Bytes` in an allocation of its
-    /// own, which an in-memory backend shares rather than copies.
-    #[must_use]
-    pub fn with_shared_body(mut self, body: &'a Bytes) -> Self {
-        self.shared_body = Some(body);
-        self
     }
 
     /// The same arrival, with its body and headers kept.

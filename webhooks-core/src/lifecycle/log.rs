@@ -19,10 +19,6 @@ use crate::event_log::{
 use crate::queue::PushError;
 use crate::{Headers, StoreError, WebhookEvent};
 
-/// Bodies larger than this are shared with the log when they sit in an
-/// allocation of their own, rather than copied.
-const SHARE_BODIES_OVER: usize = 4096;
-
 /// A run's record: its status and error, and the listeners' runs the
 /// report holds (taken from it).
 fn run_record(
@@ -56,13 +52,6 @@ impl Lifecycle {
         if self.keep_bodies {
             lines = event.headers().to_lines_without_secrets();
             received = received.with_body(event.body(), &lines);
-            // A body in an allocation of its own (read in several frames)
-            // is shared; a small one, a slice of the connection's read
-            // buffer, is copied so that keeping it pins nothing else.
-            let body = event.body();
-            if body.len() > SHARE_BODIES_OVER && body.is_unique() {
-                received = received.with_shared_body(body);
-            }
         }
         if let Err(error) = log.received(&received).await {
             self.log_failed(&error, event.id());
