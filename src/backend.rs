@@ -35,7 +35,7 @@ fn redis(
     builder: ProcessorBuilder,
 ) -> Result<ProcessorBuilder, BuildError> {
     use webhooks_core::config::DispatchMode;
-    use webhooks_redis::{RedisEventLog, RedisEventQueue, RedisWebhookEventStore};
+    use webhooks_redis::{RedisEventLog, RedisEventQueue, RedisIntake, RedisWebhookEventStore};
 
     let redis = config.idempotency.redis.as_ref().ok_or_else(|| {
         BuildError::Store("provider = \"redis\" needs [webhooks.idempotency.redis] url".into())
@@ -53,25 +53,39 @@ fn redis(
         RedisWebhookEventStore::lazy(&url, &redis.key_prefix)
     }
     .map_err(unusable)?;
-    let mut builder = builder.store(store);
-    if config.dispatch.mode == DispatchMode::Queued {
+    let queue = if config.dispatch.mode == DispatchMode::Queued {
         let queue = if redis.cluster {
             RedisEventQueue::lazy_cluster(&nodes, &redis.key_prefix)
         } else {
             RedisEventQueue::lazy(&url, &redis.key_prefix)
-        }
-        .map_err(unusable)?;
-        builder = builder.queue(queue);
-    }
-    if config.event_log.enabled {
+        };
+        Some(queue.map_err(unusable)?)
+    } else {
+        None
+    };
+    let log = if config.event_log.enabled {
         let bounds = config.event_log.bounds();
         let log = if redis.cluster {
             RedisEventLog::lazy_cluster(&nodes, &redis.key_prefix, bounds)
         } else {
             RedisEventLog::lazy(&url, &redis.key_prefix, bounds)
-        }
-        .map_err(unusable)?;
+        };
+        Some(log.map_err(unusable)?)
+    } else {
+        None
+    };
+    // On one server, each delivery's claim, record and push are one script
+    // (on a cluster their keys are in different slots: one by one).
+    let intake = RedisIntake::new(&store, queue.as_ref(), log.as_ref());
+    let mut builder = builder.store(store);
+    if let Some(queue) = queue {
+        builder = builder.queue(queue);
+    }
+    if let Some(log) = log {
         builder = builder.event_log(log);
+    }
+    if let Some(intake) = intake {
+        builder = builder.intake(intake);
     }
     Ok(builder)
 }

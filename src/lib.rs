@@ -54,7 +54,7 @@ pub use webhooks_core::{
     SignatureValidator, SignedPayload, SignedRequest, SlackSignatureValidator,
     SquareSignatureValidator, StandardSignatureValidator, StoreError, StripeSignatureValidator,
     TwilioSignatureValidator, WebhookEvent, WebhookListener, WebhookProcessor, backoff,
-    body_sha256_key, config, event_log, metrics, queue, request_url,
+    body_sha256_key, config, event_log, intake, metrics, queue, request_url,
 };
 
 pub use self::backend::storage_from_config;

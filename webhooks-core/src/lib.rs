@@ -43,6 +43,7 @@ mod error;
 mod event;
 pub mod event_log;
 mod headers;
+pub mod intake;
 mod json;
 mod lifecycle;
 mod listener;

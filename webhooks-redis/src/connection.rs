@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, RedisResult, Script, Value,
+};
 use tokio::sync::OnceCell;
 
 /// How often a cluster command is retried after a redirection or a lost
@@ -161,6 +163,47 @@ impl ConnectionLike for Made {
         match self {
             Self::Single(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A Lua script run by its SHA-1 (`EVALSHA`), its text kept to send
+/// (`EVAL`) only when the server has not cached it: after a restart or a
+/// failover.
+pub(crate) struct Lua {
+    hash: String,
+    text: String,
+}
+
+impl Lua {
+    pub(crate) fn new(text: String) -> Self {
+        Self {
+            hash: Script::new(&text).get_hash().to_owned(),
+            text,
+        }
+    }
+
+    /// Runs the script with `keys` keys; `fill` writes the keys, then the
+    /// arguments, into one command pre-sized for `args` arguments of
+    /// `bytes` bytes in all, so writing them allocates once.
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        connection: &mut Made,
+        keys: usize,
+        (args, bytes): (usize, usize),
+        fill: impl Fn(&mut Cmd),
+    ) -> RedisResult<T> {
+        let call = |command: &str, body: &str| {
+            let mut cmd = Cmd::with_capacity(3 + args, body.len() + bytes + 32);
+            cmd.arg(command).arg(body).arg(keys);
+            fill(&mut cmd);
+            cmd
+        };
+        match call("EVALSHA", &self.hash).query_async(connection).await {
+            Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                call("EVAL", &self.text).query_async(connection).await
+            }
+            answer => answer,
         }
     }
 }

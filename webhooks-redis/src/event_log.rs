@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use redis::{RedisError, ScriptInvocation};
+use redis::{Cmd, RedisError, RedisWrite, ScriptInvocation, ToRedisArgs};
 use webhooks_core::StoreError;
 use webhooks_core::event_log::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, LogBounds, Received, RunRecord,
 };
 
 use self::record::epoch_ms;
+pub(crate) use self::scripts::functions;
 use self::scripts::{LISTED, Scripts};
 use crate::connection::Connection;
 
@@ -67,6 +68,7 @@ pub struct RedisEventLog {
     scripts: Scripts,
 }
 
+#[derive(Clone)]
 struct Keys {
     index: String,
     seq: String,
@@ -137,6 +139,16 @@ impl RedisEventLog {
         }
     }
 
+    /// The same log as another handle, for another part of this process.
+    pub(crate) fn twin(&self) -> Self {
+        Self {
+            connection: self.connection.clone(),
+            keys: self.keys.clone(),
+            bounds: self.bounds,
+            scripts: Scripts::new(),
+        }
+    }
+
     /// The bounds it keeps to.
     ///
     /// ```
@@ -153,14 +165,49 @@ impl RedisEventLog {
         self.bounds
     }
 
-    /// `<source>:<id>`: the index member, and the tail of the record's key
-    /// (source names have no `:`).
-    fn member(source: &str, id: &str) -> String {
-        format!("{source}:{id}")
+    /// The record's key: `<prefix>:{events}:event:<source>:<id>`.
+    pub(crate) fn record_key(&self, source: &str, id: &str) -> String {
+        format!("{}{source}:{id}", self.keys.record_prefix)
     }
 
-    fn record_key(&self, source: &str, id: &str) -> String {
-        format!("{}{source}:{id}", self.keys.record_prefix)
+    /// How many arguments, and about how many bytes, the `received`
+    /// script's keys and arguments take.
+    pub(crate) fn received_size(&self, event: &Received<'_>) -> (usize, usize) {
+        let kept = event.body.map_or(0, <[u8]>::len) + event.headers.map_or(0, <[u8]>::len);
+        let names = event.source.len() * 3 + event.id.len() * 3 + event.event_type.len();
+        (18, kept + names + 3 * self.keys.record_prefix.len() + 160)
+    }
+
+    /// The `received` script's keys: the record, the index, the sequence.
+    pub(crate) fn received_keys(&self, cmd: &mut Cmd, record: &str) {
+        cmd.arg(record).arg(&self.keys.index).arg(&self.keys.seq);
+    }
+
+    /// The `received` script's arguments for `event`.
+    pub(crate) fn received_args(&self, cmd: &mut Cmd, event: &Received<'_>) {
+        let at = epoch_ms(event.at);
+        let retention = millis(self.bounds.retention).max(1);
+        cmd.arg(Member(event.source, event.id))
+            .arg(match event.arrival {
+                Arrival::Delivery => "delivery",
+                Arrival::Replay => "replay",
+            })
+            .arg(event.source)
+            .arg(event.id)
+            .arg(event.event_type)
+            .arg(at)
+            // Kept while its age is at most the retention, as in memory.
+            .arg(at.saturating_add(retention).saturating_add(1))
+            .arg(at.saturating_sub(retention))
+            .arg(retention)
+            .arg(self.bounds.max_events.max(1))
+            .arg(&self.keys.record_prefix);
+        if let Some(body) = event.body {
+            cmd.arg("body").arg(body);
+        }
+        if let Some(headers) = event.headers {
+            cmd.arg("headers").arg(headers);
+        }
     }
 
     /// Runs a script invocation on the connection.
@@ -186,37 +233,18 @@ fn millis(duration: Duration) -> u64 {
 
 impl EventLog for RedisEventLog {
     async fn received(&self, event: &Received<'_>) -> Result<(), StoreError> {
-        let at = epoch_ms(event.at);
-        let retention = millis(self.bounds.retention).max(1);
-        let mut invocation = self
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let record = self.record_key(event.source, event.id);
+        let _: i64 = self
             .scripts
             .received
-            .key(self.record_key(event.source, event.id));
-        invocation
-            .key(&self.keys.index)
-            .key(&self.keys.seq)
-            .arg(Self::member(event.source, event.id))
-            .arg(match event.arrival {
-                Arrival::Delivery => "delivery",
-                Arrival::Replay => "replay",
+            .run(&mut connection, 3, self.received_size(event), |cmd| {
+                self.received_keys(cmd, &record);
+                self.received_args(cmd, event);
             })
-            .arg(event.source)
-            .arg(event.id)
-            .arg(event.event_type)
-            .arg(at)
-            // Kept while its age is at most the retention, as in memory.
-            .arg(at.saturating_add(retention).saturating_add(1))
-            .arg(at.saturating_sub(retention))
-            .arg(retention)
-            .arg(self.bounds.max_events.max(1))
-            .arg(&self.keys.record_prefix);
-        if let Some(body) = event.body {
-            invocation.arg("body").arg(body);
-        }
-        if let Some(headers) = event.headers {
-            invocation.arg("headers").arg(headers);
-        }
-        self.invoke::<i64>(&invocation).await.map(drop)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn redelivered(&self, source: &str, id: &str) -> Result<(), StoreError> {
@@ -302,5 +330,22 @@ impl fmt::Debug for RedisEventLog {
             .field("cluster", &self.connection.is_cluster())
             .field("bounds", &self.bounds)
             .finish_non_exhaustive()
+    }
+}
+
+/// `<source>:<id>`, the index member, written without a `String` of its own.
+struct Member<'a>(&'a str, &'a str);
+
+impl ToRedisArgs for Member<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        use std::io::Write as _;
+        let mut member = out.writer_for_next_arg();
+        member
+            .write_all(self.0.as_bytes())
+            .expect("writing to memory");
+        member.write_all(b":").expect("writing to memory");
+        member
+            .write_all(self.1.as_bytes())
+            .expect("writing to memory");
     }
 }

@@ -16,6 +16,7 @@
 
 mod connection;
 mod event_log;
+mod intake;
 mod queue;
 mod store;
 
@@ -23,5 +24,6 @@ mod store;
 pub use redis::RedisError;
 
 pub use self::event_log::RedisEventLog;
+pub use self::intake::RedisIntake;
 pub use self::queue::RedisEventQueue;
 pub use self::store::RedisWebhookEventStore;

@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
-use redis::{RedisError, Script};
+use redis::{Cmd, RedisError, Script};
 use webhooks_core::queue::{
     DeadLetter, DeadLetterBounds, EventQueue, JobState, PushError, Reservation, Reserved,
 };
 use webhooks_core::{StoreError, WebhookEvent};
 
 use self::job::{Job, entry_job};
+pub(crate) use self::scripts::push_function;
 use crate::connection::{Connection, Made};
 
 const GROUP: &str = "workers";
@@ -65,6 +66,7 @@ pub struct RedisEventQueue {
     promoted: Mutex<Option<Instant>>,
 }
 
+#[derive(Clone)]
 struct Keys {
     stream: String,
     delayed: String,
@@ -90,17 +92,32 @@ impl RedisEventQueue {
     }
 
     fn new(commands: Connection, reader: Connection, prefix: &str) -> Self {
-        let instance = RandomState::new().hash_one((std::process::id(), SystemTime::now()));
         let tag = format!("{prefix}:{{queue}}");
+        let keys = Keys {
+            stream: format!("{tag}:stream"),
+            delayed: format!("{tag}:delayed"),
+            dead: format!("{tag}:dead"),
+            job_prefix: format!("{tag}:job:"),
+        };
+        Self::with_keys(commands, reader, keys)
+    }
+
+    /// The same queue as another handle, for another part of this
+    /// process: its own consumer name and job ids.
+    pub(crate) fn twin(&self) -> Self {
+        Self::with_keys(
+            self.commands.clone(),
+            self.reader.clone(),
+            self.keys.clone(),
+        )
+    }
+
+    fn with_keys(commands: Connection, reader: Connection, keys: Keys) -> Self {
+        let instance = RandomState::new().hash_one((std::process::id(), SystemTime::now()));
         Self {
             commands,
             reader,
-            keys: Keys {
-                stream: format!("{tag}:stream"),
-                delayed: format!("{tag}:delayed"),
-                dead: format!("{tag}:dead"),
-                job_prefix: format!("{tag}:job:"),
-            },
+            keys,
             consumer: format!("consumer-{}-{instance:016x}", std::process::id()),
             instance,
             next_job: AtomicU64::new(1),
@@ -115,12 +132,26 @@ impl RedisEventQueue {
         &self.consumer
     }
 
-    fn job_key(&self, job: &str) -> String {
+    pub(crate) fn job_key(&self, job: &str) -> String {
         format!("{}{job}", self.keys.job_prefix)
     }
 
     async fn connection(&self) -> Result<Made, StoreError> {
         self.commands.get().await.map_err(unavailable)
+    }
+
+    /// A job id unique across instances: this instance's random part and
+    /// a counter.
+    pub(crate) fn new_job_id(&self) -> String {
+        let next = self.next_job.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{next:016x}", self.instance)
+    }
+
+    /// The push script's keys: the stream, the delayed set, the job.
+    pub(crate) fn push_keys(&self, cmd: &mut Cmd, job_key: &str) {
+        cmd.arg(&self.keys.stream)
+            .arg(&self.keys.delayed)
+            .arg(job_key);
     }
 
     /// The entries to start: lapsed holds (every half visibility timeout),
@@ -285,6 +316,24 @@ impl RedisEventQueue {
     }
 }
 
+/// The push script's arguments: the capacity, the job id, the job's fields.
+pub(crate) fn push_args(cmd: &mut Cmd, capacity: usize, job_id: &str, event: &WebhookEvent) {
+    cmd.arg(capacity).arg(job_id);
+    job::push_fields(cmd, event);
+}
+
+/// How many arguments, and about how many bytes, a push's keys and
+/// arguments take.
+pub(crate) fn push_size(event: &WebhookEvent) -> (usize, usize) {
+    let headers: usize = event
+        .headers()
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    let names = event.source().len() + event.event_type().len() + event.id().len();
+    (23, event.body().len() + headers + names + 256)
+}
+
 /// The arguments of a settle that takes none of its own.
 fn no_args(_: &mut redis::ScriptInvocation<'_>) {}
 
@@ -306,21 +355,16 @@ fn epoch_ms(at: SystemTime) -> u64 {
 
 impl EventQueue for RedisEventQueue {
     async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
-        let job_id = format!(
-            "{:016x}{:016x}",
-            self.instance,
-            self.next_job.fetch_add(1, Ordering::Relaxed)
-        );
+        let job_id = self.new_job_id();
+        let job_key = self.job_key(&job_id);
         let mut connection = self.connection().await?;
-        let mut invocation = self.scripts.push.key(&self.keys.stream);
-        invocation
-            .key(&self.keys.delayed)
-            .key(self.job_key(&job_id))
-            .arg(capacity)
-            .arg(&job_id);
-        job::push_fields(&mut invocation, &event);
-        let added: i64 = invocation
-            .invoke_async(&mut connection)
+        let added: i64 = self
+            .scripts
+            .push
+            .run(&mut connection, 3, push_size(&event), |cmd| {
+                self.push_keys(cmd, &job_key);
+                push_args(cmd, capacity, &job_id, &event);
+            })
             .await
             .map_err(unavailable)?;
         if added == 0 {

@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, Script};
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
 
-use crate::connection::{Connection, Made};
+use crate::connection::{Connection, Lua, Made};
 use webhooks_core::{Claim, IdempotencyStore, Lease, StoreError};
 
 /// Every command gives up after this long, so an unreachable Redis turns
@@ -15,7 +16,7 @@ use webhooks_core::{Claim, IdempotencyStore, Lease, StoreError};
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The value of a completed key.
-const DONE: &str = "done";
+pub(crate) const DONE: &str = "done";
 
 /// How many times a claim that found the key taken, then gone when it read
 /// it, tries again before answering "in progress".
@@ -83,10 +84,10 @@ pub struct RedisWebhookEventStore {
     connection: Connection,
     prefix: String,
     instance: u64,
-    next_token: std::sync::Arc<AtomicU64>,
-    complete: Script,
-    renew: Script,
-    release: Script,
+    next_token: Arc<AtomicU64>,
+    complete: Arc<Lua>,
+    renew: Arc<Lua>,
+    release: Arc<Lua>,
 }
 
 impl RedisWebhookEventStore {
@@ -128,15 +129,25 @@ impl RedisWebhookEventStore {
             connection,
             prefix: prefix.to_owned(),
             instance: RandomState::new().hash_one(std::process::id()),
-            next_token: std::sync::Arc::new(AtomicU64::new(1)),
-            complete: Script::new(COMPLETE),
-            renew: Script::new(RENEW),
-            release: Script::new(RELEASE),
+            next_token: Arc::new(AtomicU64::new(1)),
+            complete: Arc::new(Lua::new(COMPLETE.to_owned())),
+            renew: Arc::new(Lua::new(RENEW.to_owned())),
+            release: Arc::new(Lua::new(RELEASE.to_owned())),
         }
     }
 
+    /// A lease with a token no other claim has.
+    pub(crate) fn new_lease(&self) -> Lease {
+        Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The connection its commands take.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
     /// `<prefix>:idem:{<key>}`, allocated once at its exact size.
-    fn key(&self, key: &str) -> String {
+    pub(crate) fn key(&self, key: &str) -> String {
         let mut full = String::with_capacity(self.prefix.len() + 8 + key.len());
         full.push_str(&self.prefix);
         full.push_str(":idem:{");
@@ -154,7 +165,7 @@ impl RedisWebhookEventStore {
     /// claim never arrived or another token holds the key. It is a plain
     /// `EVAL`, not `EVALSHA`: its answer may come too late to load a script
     /// that the server does not have cached.
-    fn undo_claim(&self, key: String, token: Vec<u8>) {
+    pub(crate) fn undo_claim(&self, key: String, token: Vec<u8>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -179,7 +190,7 @@ impl RedisWebhookEventStore {
     /// Tokens are unique across instances: a random instance part and a
     /// counter. The lease keeps the counter; the instance part is checked by
     /// value in Redis.
-    fn token_value(&self, lease: &Lease) -> Token {
+    pub(crate) fn token_value(&self, lease: &Lease) -> Token {
         let mut token = [0; 32];
         let mut parts = [0; 16];
         parts[..8].copy_from_slice(&self.instance.to_be_bytes());
@@ -190,42 +201,30 @@ impl RedisWebhookEventStore {
 }
 
 /// A lease token as Redis holds it: 32 hex digits, on the stack.
-struct Token([u8; 32]);
+pub(crate) struct Token([u8; 32]);
 
 impl Token {
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 }
 
-/// Runs a one-key script by its SHA-1 in one pre-sized `EVALSHA`, sending
-/// its text (`EVAL`) only when the server has not cached it (`NOSCRIPT`,
-/// after a restart or a failover).
+/// Runs a one-key script of the store.
 async fn run_script<T: FromRedisValue>(
     connection: &mut Made,
-    script: &Script,
-    text: &str,
+    script: &Lua,
     key: &str,
     args: &[&[u8]],
 ) -> RedisResult<T> {
-    let call = |command: &str, body: &str| {
-        let size = body.len() + key.len() + args.iter().map(|arg| arg.len()).sum::<usize>();
-        let mut cmd = Cmd::with_capacity(4 + args.len(), size + 16);
-        cmd.arg(command).arg(body).arg(1).arg(key);
-        for arg in args {
-            cmd.arg(*arg);
-        }
-        cmd
-    };
-    match call("EVALSHA", script.get_hash())
-        .query_async(connection)
+    let bytes = key.len() + args.iter().map(|arg| arg.len()).sum::<usize>();
+    script
+        .run(connection, 1, (1 + args.len(), bytes), |cmd| {
+            cmd.arg(key);
+            for arg in args {
+                cmd.arg(*arg);
+            }
+        })
         .await
-    {
-        Err(error) if error.kind() == ErrorKind::NoScriptError => {
-            call("EVAL", text).query_async(connection).await
-        }
-        answer => answer,
-    }
 }
 
 /// `value` in decimal, written into `digits`.
@@ -253,7 +252,7 @@ fn millis(duration: Duration) -> u64 {
 
 impl IdempotencyStore for RedisWebhookEventStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
-        let granted = Lease::new(self.next_token.fetch_add(1, Ordering::Relaxed));
+        let granted = self.new_lease();
         let (key, token) = (self.key(key), self.token_value(&granted));
         let mut connection = self.connection.get().await.map_err(unavailable)?;
         for _ in 0..CLAIM_RACES {
@@ -309,7 +308,6 @@ impl IdempotencyStore for RedisWebhookEventStore {
         let renewed: i64 = run_script(
             &mut connection,
             &self.renew,
-            RENEW,
             &self.key(key),
             &[self.token_value(lease).as_bytes(), duration],
         )
@@ -325,7 +323,6 @@ impl IdempotencyStore for RedisWebhookEventStore {
         let completed: i64 = run_script(
             &mut connection,
             &self.complete,
-            COMPLETE,
             &self.key(key),
             &[self.token_value(lease).as_bytes(), DONE.as_bytes(), ttl],
         )
@@ -339,7 +336,6 @@ impl IdempotencyStore for RedisWebhookEventStore {
         let _: i64 = run_script(
             &mut connection,
             &self.release,
-            RELEASE,
             &self.key(key),
             &[self.token_value(lease).as_bytes()],
         )

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::StoreError;
+use crate::{StoreError, WebhookEvent};
 
 pub(crate) use self::erased::Log;
 pub use self::memory::InMemoryEventLog;
@@ -341,6 +341,22 @@ impl<'a> Received<'a> {
         self.body = Some(body);
         self.headers = Some(headers);
         self
+    }
+
+    /// The arrival of `event`; with its body when `headers` (the lines
+    /// kept, without secrets) are given.
+    pub(crate) fn of(event: &'a WebhookEvent, arrival: Arrival, headers: Option<&'a [u8]>) -> Self {
+        let received = Self::new(
+            event.source(),
+            event.id(),
+            event.event_type(),
+            event.received_at(),
+            arrival,
+        );
+        match headers {
+            Some(headers) => received.with_body(event.body(), headers),
+            None => received,
+        }
     }
 }
 

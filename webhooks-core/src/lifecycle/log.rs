@@ -41,21 +41,29 @@ impl Lifecycle {
         let Some(log) = &self.log else {
             return;
         };
-        let lines;
-        let mut received = Received::new(
-            event.source(),
-            event.id(),
-            event.event_type(),
-            event.received_at(),
-            arrival,
-        );
-        if self.keep_bodies {
-            lines = event.headers().to_lines_without_secrets();
-            received = received.with_body(event.body(), &lines);
-        }
+        let headers = self.kept_headers(event);
+        let received = Received::of(event, arrival, headers.as_deref());
         if let Err(error) = log.received(&received).await {
             self.log_failed(&error, event.id());
         }
+    }
+
+    /// The headers the log keeps of `event`: with its body, without
+    /// secrets; `None` when bodies are not kept.
+    pub(crate) fn kept_headers(&self, event: &WebhookEvent) -> Option<Vec<u8>> {
+        (self.log.is_some() && self.keep_bodies).then(|| event.headers().to_lines_without_secrets())
+    }
+
+    /// The arrival the log records for `event`, `headers` being
+    /// [`Lifecycle::kept_headers`]; `None` without a log.
+    pub(crate) fn received_of<'a>(
+        &self,
+        event: &'a WebhookEvent,
+        headers: Option<&'a [u8]>,
+        arrival: Arrival,
+    ) -> Option<Received<'a>> {
+        self.log.as_ref()?;
+        Some(Received::of(event, arrival, headers))
     }
 
     /// A redelivery of a key that was done or still running was caught:

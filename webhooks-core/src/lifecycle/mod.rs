@@ -26,6 +26,7 @@ use self::key::StoreKey;
 use self::lease::{Detached, Kept, keep_alive};
 use self::run::run_listeners;
 use crate::event_log::{Arrival, EventStatus, Log};
+use crate::intake::{Enqueued, ErasedIntake};
 use crate::queue::{PushError, Queue};
 use crate::source::Source;
 use crate::store::Store;
@@ -69,6 +70,9 @@ pub(crate) struct Lifecycle {
     pub(crate) log: Option<Log>,
     /// Whether the log keeps bodies and headers.
     pub(crate) keep_bodies: bool,
+    /// The store's, queue's and log's accept steps in one round trip, when
+    /// a backend gives them.
+    intake: Option<Arc<dyn ErasedIntake>>,
     pub(crate) metrics: Metrics,
     pub(crate) settings: Settings,
     /// Shutdown began: no new delivery is taken. Read by every delivery, so
@@ -89,6 +93,7 @@ impl Lifecycle {
         store: Store,
         queue: Option<Queue>,
         log: Option<(Log, bool)>,
+        intake: Option<Arc<dyn ErasedIntake>>,
         metrics: Metrics,
         settings: Settings,
     ) -> Self {
@@ -96,6 +101,17 @@ impl Lifecycle {
             Some((log, keep_bodies)) => (Some(log), keep_bodies),
             None => (None, false),
         };
+        // An intake writes the log only if the processor's log is remote
+        // (the intake's own); an in-memory log, or a queue it does not
+        // push to, means the steps are taken one by one.
+        let intake = intake.filter(|intake| {
+            let fits = intake.records_log() == matches!(log, Some(Log::Other(_)))
+                && (queue.is_none() || intake.queues());
+            if !fits {
+                tracing::debug!("the backend's intake does not fit this processor's log and queue: steps taken one by one");
+            }
+            fits
+        });
         for source in sources.values() {
             let listeners = source.listeners.iter().map(|listed| &*listed.key);
             metrics.describe_source(&source.name, listeners, queue.is_some());
@@ -106,6 +122,7 @@ impl Lifecycle {
             queue,
             log,
             keep_bodies,
+            intake,
             metrics,
             settings,
             stopping: AtomicBool::new(false),
@@ -127,21 +144,21 @@ impl Lifecycle {
             return (Err(ProcessError::ShuttingDown), event.into_id_and_type().1);
         }
         let key = StoreKey::new(&source.name, event.id());
-        let lease = match self.store.claim(&key, self.settings.lease).await {
+        if let (Some(intake), Some(_)) = (&self.intake, &self.queue) {
+            return self.enqueue_through(&**intake, &key, event).await;
+        }
+        let lease = match self.claim(&key, &event).await {
             Ok(Claim::Acquired(lease)) => lease,
             Ok(Claim::InProgress) => {
-                self.log_redelivered(&source.name, event.id()).await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Err(ProcessError::InProgress { id }), event_type);
             }
             Ok(Claim::Completed) => {
-                self.log_redelivered(&source.name, event.id()).await;
                 let (id, event_type) = event.into_id_and_type();
                 return (Ok(Processed::Duplicate { id }), event_type);
             }
             Err(error) => return (Err(error.into()), event.into_id_and_type().1),
         };
-        self.log_received(&event, Arrival::Delivery).await;
         match &self.queue {
             Some(queue) => self.enqueue(queue, &key, &lease, event).await,
             None => {
@@ -153,6 +170,84 @@ impl Lifecycle {
                 Detached::new(self.tracker.track_future(run)).await
             }
         }
+    }
+
+    /// Claims a delivery's key and records its arrival (or counts the
+    /// redelivery): one step through the intake, else the store's claim
+    /// and the log's write.
+    async fn claim(
+        self: &Arc<Self>,
+        key: &StoreKey,
+        event: &WebhookEvent,
+    ) -> Result<Claim, StoreError> {
+        let lease = self.settings.lease;
+        if let Some(intake) = &self.intake {
+            let headers = self.kept_headers(event);
+            let received = self.received_of(event, headers.as_deref(), Arrival::Delivery);
+            return intake.claim(key, lease, received.as_ref()).await;
+        }
+        let claim = self.store.claim(key, lease).await;
+        match &claim {
+            Ok(Claim::Acquired(_)) => self.log_received(event, Arrival::Delivery).await,
+            Ok(Claim::InProgress | Claim::Completed) => {
+                self.log_redelivered(key.source(), event.id()).await;
+            }
+            Err(_) => {}
+        }
+        claim
+    }
+
+    /// Queued, through the intake: claim, record, push and complete in one
+    /// atomic step.
+    async fn enqueue_through(
+        self: &Arc<Self>,
+        intake: &dyn ErasedIntake,
+        key: &StoreKey,
+        mut event: WebhookEvent,
+    ) -> (Result<Processed, ProcessError>, String) {
+        // What the queue keeps is a record: it never holds a secret.
+        event.drop_secret_headers();
+        // Counted before the push: a worker may settle the event before
+        // the intake answers.
+        self.metrics
+            .queue_moved(key.source(), event.event_type(), 1);
+        let enqueued = {
+            let headers = self.kept_headers(&event);
+            let received = self.received_of(&event, headers.as_deref(), Arrival::Delivery);
+            let settings = &self.settings;
+            intake
+                .enqueue(
+                    key,
+                    settings.ttl,
+                    settings.capacity,
+                    &event,
+                    received.as_ref(),
+                )
+                .await
+        };
+        if !matches!(enqueued, Ok(Enqueued::Queued)) {
+            self.metrics
+                .queue_moved(key.source(), event.event_type(), -1);
+        }
+        let (id, event_type) = event.into_id_and_type();
+        let answer = match enqueued {
+            Ok(Enqueued::Queued) => Ok(Processed::Accepted { id }),
+            Ok(Enqueued::Completed) => Ok(Processed::Duplicate { id }),
+            Ok(Enqueued::InProgress) => Err(ProcessError::InProgress { id }),
+            Ok(Enqueued::Full) => {
+                let why = "not queued (queue full): answered 503 for the provider's retry";
+                self.log_ran_after_answer(
+                    (key.source(), &id),
+                    EventStatus::Failed,
+                    None,
+                    Some(why.into()),
+                )
+                .await;
+                Err(ProcessError::QueueFull)
+            }
+            Err(error) => Err(error.into()),
+        };
+        (answer, event_type)
     }
 
     /// Inline: runs the listeners while the claim is renewed, then completes

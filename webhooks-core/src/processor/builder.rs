@@ -9,6 +9,7 @@ use crate::config::{
     DispatchConfig, DispatchMode, EventLogConfig, IpRanges, StoreProvider, WebhooksConfig,
 };
 use crate::event_log::{EventLog, InMemoryEventLog, Log};
+use crate::intake::{ErasedIntake, Intake};
 use crate::lifecycle::{Lifecycle, RetryPolicy, Settings};
 use crate::listener::{ErasedListener, EventPattern};
 use crate::queue::{DeadLetterBounds, EventQueue, Queue};
@@ -45,6 +46,7 @@ pub struct ProcessorBuilder {
     store: Option<Store>,
     queue: Option<Queue>,
     event_log: Option<Log>,
+    intake: Option<Arc<dyn ErasedIntake>>,
     log_config: EventLogConfig,
     missing_store: Option<String>,
     registered: bool,
@@ -65,6 +67,7 @@ impl ProcessorBuilder {
             store: None,
             queue: None,
             event_log: None,
+            intake: None,
             log_config: EventLogConfig::default(),
             missing_store: None,
             registered: true,
@@ -204,6 +207,48 @@ impl ProcessorBuilder {
     /// log is turned off with [`ProcessorBuilder::event_log_config`]).
     pub fn event_log(mut self, log: impl EventLog) -> Self {
         self.event_log = Some(Log::new(log));
+        self
+    }
+
+    /// Takes the accept path's storage steps through `intake`, one atomic
+    /// round trip per delivery, rather than one by one. The intake must
+    /// store in the same place as the store, queue and event log given
+    /// here; a backend makes one for storage it made together. It is used
+    /// only when it fits: it writes the log exactly when the processor
+    /// keeps a log other than the in-memory one, and in queued mode it
+    /// pushes to the queue.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use webhooks_core::event_log::Received;
+    /// # use webhooks_core::intake::{Enqueued, Intake};
+    /// # use webhooks_core::{Claim, IdempotencyStore, InMemoryWebhookEventStore, StoreError, WebhookEvent};
+    /// # #[derive(Debug, Default)]
+    /// # struct ClaimOnly(std::sync::Arc<InMemoryWebhookEventStore>);
+    /// # impl Intake for ClaimOnly {
+    /// #     async fn claim(&self, key: &str, lease: Duration, _: Option<&Received<'_>>) -> Result<Claim, StoreError> {
+    /// #         self.0.claim(key, lease).await
+    /// #     }
+    /// #     async fn enqueue(&self, _: &str, _: Duration, _: usize, _: &WebhookEvent, _: Option<&Received<'_>>) -> Result<Enqueued, StoreError> {
+    /// #         Err(StoreError::new("no queue here"))
+    /// #     }
+    /// #     fn records_log(&self) -> bool { false }
+    /// #     fn queues(&self) -> bool { false }
+    /// # }
+    /// use webhooks_core::config::EventLogConfig;
+    /// use webhooks_core::WebhookProcessor;
+    ///
+    /// let store = std::sync::Arc::new(InMemoryWebhookEventStore::new());
+    /// let no_log = EventLogConfig { enabled: false, ..EventLogConfig::default() };
+    /// let processor = WebhookProcessor::builder()
+    ///     .store(store.clone())
+    ///     .intake(ClaimOnly(store))
+    ///     .event_log_config(no_log)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn intake(mut self, intake: impl Intake) -> Self {
+        self.intake = Some(Arc::new(intake));
         self
     }
 
@@ -363,6 +408,7 @@ impl ProcessorBuilder {
             self.store.unwrap_or_default(),
             queue,
             log,
+            self.intake,
             self.metrics.unwrap_or_default(),
             settings,
         ));

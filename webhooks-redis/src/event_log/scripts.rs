@@ -9,6 +9,8 @@
 
 use redis::Script;
 
+use crate::connection::Lua;
+
 /// Upserts an arrival. KEYS[1] the record, KEYS[2] the index, KEYS[3] the
 /// sequence; ARGV[1] the index member, ARGV[2] `delivery` or `replay`,
 /// ARGV[3] the source, ARGV[4] the id, ARGV[5] the type, ARGV[6] the arrival
@@ -185,7 +187,7 @@ return answer
 const LIST_BATCH: usize = 200;
 
 pub(super) struct Scripts {
-    pub(super) received: Script,
+    pub(super) received: Lua,
     pub(super) redelivered: Script,
     pub(super) ran: Script,
     pub(super) list: Script,
@@ -199,9 +201,7 @@ impl Scripts {
             .collect::<Vec<_>>()
             .join(", ");
         Self {
-            received: Script::new(&format!(
-                "local TRIM_BATCH, COUNT_TRIM_BATCH = {TRIM_BATCH}, {COUNT_TRIM_BATCH}{RECEIVED}"
-            )),
+            received: Lua::new(format!("{}{RECEIVED}", received_constants())),
             redelivered: Script::new(REDELIVERED),
             ran: Script::new(RAN),
             list: Script::new(&format!(
@@ -209,4 +209,21 @@ impl Scripts {
             )),
         }
     }
+}
+
+/// The constants `RECEIVED` reads, as Lua locals.
+fn received_constants() -> String {
+    format!("local TRIM_BATCH, COUNT_TRIM_BATCH = {TRIM_BATCH}, {COUNT_TRIM_BATCH}\n")
+}
+
+/// The log's steps as Lua functions of `(KEYS, ARGV)`, for a script that
+/// takes them with others: `received` (its keys and arguments those of
+/// `RECEIVED`) and `redelivered` (those of `REDELIVERED`). Each returns
+/// what its script does.
+pub(crate) fn functions() -> String {
+    format!(
+        "{}local function received(KEYS, ARGV)\n{RECEIVED}\nend\n\
+         local function redelivered(KEYS, ARGV)\n{REDELIVERED}\nend\n",
+        received_constants()
+    )
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use redis::ScriptInvocation;
+use redis::Cmd;
 use redis::Value;
 use redis::streams::StreamId;
 use webhooks_core::queue::{DeadLetter, JobState};
@@ -18,15 +18,14 @@ pub(super) struct Job {
 }
 
 /// Appends a new job's fields to `invocation`, as `field, value` pairs.
-pub(super) fn push_fields(invocation: &mut ScriptInvocation<'_>, event: &WebhookEvent) {
+pub(super) fn push_fields(cmd: &mut Cmd, event: &WebhookEvent) {
     let received_ms = event
         .received_at()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         });
-    invocation
-        .arg("source")
+    cmd.arg("source")
         .arg(event.source())
         .arg("type")
         .arg(event.event_type())

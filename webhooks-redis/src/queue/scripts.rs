@@ -9,6 +9,8 @@
 
 use redis::Script;
 
+use crate::connection::Lua;
+
 /// Whether the hold of ARGV[2..4] on KEYS[1..2] still holds.
 const HELD: &str = r"
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
@@ -120,7 +122,7 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 ";
 
 pub(super) struct Scripts {
-    pub(super) push: Script,
+    pub(super) push: Lua,
     pub(super) start: Script,
     pub(super) renew: Script,
     pub(super) ack: Script,
@@ -136,7 +138,7 @@ impl Scripts {
     pub(super) fn new() -> Self {
         let held = |body: &str| Script::new(&format!("{HELD}{body}"));
         Self {
-            push: Script::new(PUSH),
+            push: Lua::new(PUSH.to_owned()),
             start: Script::new(START),
             renew: held(RENEW),
             ack: held(ACK),
@@ -148,4 +150,10 @@ impl Scripts {
             forget_consumer: Script::new(FORGET_CONSUMER),
         }
     }
+}
+
+/// The queue's push as a Lua function of `(KEYS, ARGV)` (those of `PUSH`),
+/// for a script that takes it with other steps; it returns what `PUSH` does.
+pub(crate) fn push_function() -> String {
+    format!("local function push(KEYS, ARGV)\n{PUSH}\nend\n")
 }
