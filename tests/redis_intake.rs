@@ -9,7 +9,9 @@ mod redis_harness;
 use std::time::Duration;
 
 use redis_harness::RedisServer;
-use webhooks::event_log::{Arrival, EventLog, EventStatus, LogBounds, Received};
+use webhooks::event_log::{
+    Arrival, EventLog, EventStatus, ListenerRun, LogBounds, Received, RunRecord,
+};
 use webhooks::intake::{Enqueued, Intake};
 use webhooks::redis::{RedisEventLog, RedisEventQueue, RedisIntake, RedisWebhookEventStore};
 use webhooks::{Claim, EventQueue, IdempotencyStore, WebhookEvent};
@@ -314,4 +316,73 @@ fn a_cluster_has_no_intake() {
     let store = RedisWebhookEventStore::lazy_cluster(&nodes, PREFIX).unwrap();
     let queue = RedisEventQueue::lazy_cluster(&nodes, PREFIX).unwrap();
     assert!(RedisIntake::new(&store, Some(&queue), None).is_none());
+}
+
+#[tokio::test]
+async fn a_done_job_is_acked_and_its_run_recorded_by_one_command() {
+    let backend = backend(true).await;
+    assert_eq!(
+        backend.enqueue(&event("warm-up"), 100).await,
+        Enqueued::Queued
+    );
+    assert_eq!(backend.enqueue(&event("d-1"), 100).await, Enqueued::Queued);
+    let mut jobs = backend
+        .queue
+        .reserve(2, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .expect("reserve");
+    let job = jobs.pop().expect("the job");
+    let warm_up = jobs.pop().expect("the warm-up job");
+    // The first run loads the script.
+    assert!(
+        backend
+            .intake
+            .ack(&warm_up.reservation, None)
+            .await
+            .unwrap()
+    );
+    let run = RunRecord::new(
+        EventStatus::Succeeded,
+        vec![ListenerRun::new("app::on_push", 3, None)],
+        None,
+    );
+    let mut acked = None;
+    let sent = backend
+        .commands_sent(async {
+            acked = Some(
+                backend
+                    .intake
+                    .ack(&job.reservation, Some(("github", "d-1", &run)))
+                    .await,
+            );
+        })
+        .await;
+    assert_eq!(sent, ["evalsha"]);
+    assert!(matches!(acked, Some(Ok(true))), "{acked:?}");
+    assert_eq!(backend.stream_len(), "0");
+    assert_eq!(
+        backend.cli(&[
+            "EXISTS",
+            &format!("{PREFIX}:{{queue}}:job:{}", job_id(&job))
+        ]),
+        "0"
+    );
+    let record = backend.log.get("github", "d-1").await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.attempts),
+        (EventStatus::Succeeded, 1)
+    );
+    assert_eq!(&*record.listeners[0].listener, "app::on_push");
+    // A hold that no longer holds settles nothing and records nothing.
+    let again = backend
+        .intake
+        .ack(&job.reservation, Some(("github", "d-1", &run)));
+    assert!(!again.await.unwrap());
+    let record = backend.log.get("github", "d-1").await.unwrap().unwrap();
+    assert_eq!(record.attempts, 1);
+}
+
+/// The job id of a Redis reservation (`<entry>|<job>`).
+fn job_id(job: &webhooks::queue::Reserved) -> &str {
+    job.reservation.id.split_once('|').expect("entry|job").1
 }

@@ -14,7 +14,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::event_log::Received;
+use crate::event_log::{Received, RunRecord};
+use crate::queue::Reservation;
 use crate::{BoxFuture, Claim, StoreError, WebhookEvent};
 
 /// What [`Intake::enqueue`] did with a delivery.
@@ -46,8 +47,9 @@ pub enum Enqueued {
 ///
 /// ```
 /// use std::time::Duration;
-/// use webhooks_core::event_log::Received;
+/// use webhooks_core::event_log::{Received, RunRecord};
 /// use webhooks_core::intake::{Enqueued, Intake};
+/// use webhooks_core::queue::Reservation;
 /// use webhooks_core::{Claim, IdempotencyStore, InMemoryWebhookEventStore, StoreError, WebhookEvent};
 ///
 /// /// An intake over a store alone (no queue, no log): a claim is the store's.
@@ -59,6 +61,9 @@ pub enum Enqueued {
 ///         self.0.claim(key, lease).await
 ///     }
 ///     async fn enqueue(&self, _: &str, _: Duration, _: usize, _: &WebhookEvent, _: Option<&Received<'_>>) -> Result<Enqueued, StoreError> {
+///         Err(StoreError::new("no queue here"))
+///     }
+///     async fn ack(&self, _: &Reservation, _: Option<(&str, &str, &RunRecord)>) -> Result<bool, StoreError> {
 ///         Err(StoreError::new("no queue here"))
 ///     }
 ///     fn records_log(&self) -> bool {
@@ -94,6 +99,17 @@ pub trait Intake: Send + Sync + fmt::Debug + 'static {
         received: Option<&Received<'_>>,
     ) -> impl Future<Output = Result<Enqueued, StoreError>> + Send;
 
+    /// Queued: [`EventQueue::ack`](crate::EventQueue::ack)s a job that is
+    /// done and, when `run` is given (`(source, id, run)`), records the run
+    /// on its event's record ([`EventLog::ran`](crate::EventLog::ran)), in
+    /// one atomic step; `false`, and nothing written, when the hold no
+    /// longer holds.
+    fn ack(
+        &self,
+        reservation: &Reservation,
+        run: Option<(&str, &str, &RunRecord)>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Whether it writes the processor's event log; the processor uses it
     /// only when that matches whether it keeps a remote log.
     fn records_log(&self) -> bool;
@@ -118,6 +134,11 @@ pub(crate) trait ErasedIntake: Send + Sync + fmt::Debug {
         event: &'a WebhookEvent,
         received: Option<&'a Received<'a>>,
     ) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
+    fn ack<'a>(
+        &'a self,
+        reservation: &'a Reservation,
+        run: Option<(&'a str, &'a str, &'a RunRecord)>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn records_log(&self) -> bool;
     fn queues(&self) -> bool;
 }
@@ -140,6 +161,13 @@ impl<I: Intake> ErasedIntake for I {
         received: Option<&'a Received<'a>>,
     ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
         Box::pin(Intake::enqueue(self, key, ttl, capacity, event, received))
+    }
+    fn ack<'a>(
+        &'a self,
+        reservation: &'a Reservation,
+        run: Option<(&'a str, &'a str, &'a RunRecord)>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(Intake::ack(self, reservation, run))
     }
     fn records_log(&self) -> bool {
         Intake::records_log(self)

@@ -223,6 +223,27 @@ impl RedisEventLog {
     }
 }
 
+/// The `ran` script's arguments for `run`, once its listeners' runs are
+/// written as JSON ([`listeners_json`]).
+pub(crate) fn ran_args(invocation: &mut ScriptInvocation<'_>, run: &RunRecord, listeners: Vec<u8>) {
+    invocation.arg(run.status.as_str());
+    if run.status.is_final() {
+        invocation.arg(epoch_ms(run.at));
+    } else {
+        invocation.arg("");
+    }
+    match &run.error {
+        Some(error) => invocation.arg("1").arg(error.as_str()),
+        None => invocation.arg("0").arg(""),
+    };
+    invocation.arg(listeners);
+}
+
+/// A run's listeners' runs as the JSON array the `ran` script merges.
+pub(crate) fn listeners_json(run: &RunRecord) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&run.listeners).map_err(StoreError::new)
+}
+
 fn unavailable(error: RedisError) -> StoreError {
     StoreError::new(error)
 }
@@ -253,19 +274,9 @@ impl EventLog for RedisEventLog {
     }
 
     async fn ran(&self, source: &str, id: &str, run: &RunRecord) -> Result<(), StoreError> {
-        let listeners = serde_json::to_vec(&run.listeners).map_err(StoreError::new)?;
+        let listeners = listeners_json(run)?;
         let mut invocation = self.scripts.ran.key(self.record_key(source, id));
-        invocation.arg(run.status.as_str());
-        if run.status.is_final() {
-            invocation.arg(epoch_ms(run.at));
-        } else {
-            invocation.arg("");
-        }
-        match &run.error {
-            Some(error) => invocation.arg("1").arg(error.as_str()),
-            None => invocation.arg("0").arg(""),
-        };
-        invocation.arg(listeners);
+        ran_args(&mut invocation, run, listeners);
         self.invoke::<i64>(&invocation).await.map(drop)
     }
 

@@ -4,14 +4,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::{Cmd, RedisError, Value};
-use webhooks_core::event_log::Received;
+use redis::{Cmd, RedisError, Script, Value};
+use webhooks_core::event_log::{Received, RunRecord};
 use webhooks_core::intake::{Enqueued, Intake};
+use webhooks_core::queue::Reservation;
 use webhooks_core::{Claim, StoreError, WebhookEvent};
 
 use crate::connection::Lua;
-use crate::event_log::RedisEventLog;
-use crate::queue::{RedisEventQueue, push_args, push_size};
+use crate::event_log::{RedisEventLog, listeners_json, ran_args};
+use crate::queue::{RedisEventQueue, ack_with, push_args, push_size};
 use crate::store::RedisWebhookEventStore;
 use crate::{event_log, queue};
 
@@ -50,6 +51,10 @@ if push({KEYS[2], KEYS[3], KEYS[4]}, {unpack(ARGV, 3 + n)}) == 0 then return 3 e
 redis.call('SET', KEYS[1], 'done', 'PX', ARGV[1])
 return 0
 ";
+
+/// Queued, done: records the run on the record KEYS[3] (when given, with
+/// the `ran` arguments after the settle's five) in the ack's script.
+const RAN_IN_ACK: &str = "if #KEYS > 2 then ran({KEYS[3]}, {unpack(ARGV, 6)}) end";
 
 /// The arguments of the `received` script (without a body and headers).
 const RECEIVED_ARGS: usize = 11;
@@ -90,6 +95,7 @@ pub struct RedisIntake {
     log: Option<RedisEventLog>,
     claim: Lua,
     enqueue: Lua,
+    ack: Script,
 }
 
 impl RedisIntake {
@@ -113,6 +119,7 @@ impl RedisIntake {
                 "{log_functions}{}{ENQUEUE}",
                 queue::push_function()
             )),
+            ack: Script::new(&format!("{log_functions}{}", ack_with(RAN_IN_ACK))),
         })
     }
 
@@ -255,6 +262,30 @@ impl Intake for RedisIntake {
             3 => Enqueued::Full,
             _ => Enqueued::InProgress,
         })
+    }
+
+    async fn ack(
+        &self,
+        reservation: &Reservation,
+        run: Option<(&str, &str, &RunRecord)>,
+    ) -> Result<bool, StoreError> {
+        let Some(queue) = &self.queue else {
+            return Err(StoreError::new("this intake was made without a queue"));
+        };
+        let (record, ran) = match self.log.as_ref().zip(run) {
+            Some((log, (source, id, run))) => (
+                Some(log.record_key(source, id)),
+                Some((run, listeners_json(run)?)),
+            ),
+            None => (None, None),
+        };
+        queue
+            .settle(&self.ack, reservation, record.as_deref(), |invocation| {
+                if let Some((run, listeners)) = ran {
+                    ran_args(invocation, run, listeners);
+                }
+            })
+            .await
     }
 
     fn records_log(&self) -> bool {

@@ -18,7 +18,7 @@ use webhooks_core::queue::{
 use webhooks_core::{StoreError, WebhookEvent};
 
 use self::job::{Job, entry_job};
-pub(crate) use self::scripts::push_function;
+pub(crate) use self::scripts::{ack_with, push_function};
 use crate::connection::{Connection, Made};
 
 const GROUP: &str = "workers";
@@ -103,13 +103,13 @@ impl RedisEventQueue {
     }
 
     /// The same queue as another handle, for another part of this
-    /// process: its own consumer name and job ids.
+    /// process: the same consumer (it settles what this one reserved), its
+    /// own job ids.
     pub(crate) fn twin(&self) -> Self {
-        Self::with_keys(
-            self.commands.clone(),
-            self.reader.clone(),
-            self.keys.clone(),
-        )
+        let keys = self.keys.clone();
+        let mut twin = Self::with_keys(self.commands.clone(), self.reader.clone(), keys);
+        twin.consumer.clone_from(&self.consumer);
+        twin
     }
 
     fn with_keys(commands: Connection, reader: Connection, keys: Keys) -> Self {
@@ -286,7 +286,7 @@ impl RedisEventQueue {
     /// Runs a settle script that checks the hold first (keys: the stream,
     /// the job, then `extra_key`; arguments: the hold's, then `args`'s);
     /// whether it held.
-    async fn settle(
+    pub(crate) async fn settle(
         &self,
         script: &Script,
         reservation: &Reservation,

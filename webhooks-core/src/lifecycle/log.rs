@@ -16,7 +16,7 @@ use crate::event_log::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, Log, Received, ReplayError,
     RunRecord,
 };
-use crate::queue::PushError;
+use crate::queue::{PushError, Queue, Reservation};
 use crate::{Headers, StoreError, WebhookEvent};
 
 /// A run's record: its status and error, and the listeners' runs the
@@ -134,6 +134,32 @@ impl Lifecycle {
         if let Err(error) = log.ran(source, id, run).await {
             self.log_failed(&error, id);
         }
+    }
+
+    /// Queued, done: acks the job and records its run; through the intake
+    /// one step, else both written at once (one round trip of waiting: it
+    /// is done, and nothing runs it again unless an operator asks).
+    pub(crate) async fn ack_and_log(
+        &self,
+        queue: &Queue,
+        reservation: &Reservation,
+        (source, id): (&str, &str),
+        report: &mut RunReport,
+    ) -> Result<bool, StoreError> {
+        if let Some(intake) = self.intake.as_ref().filter(|intake| intake.queues()) {
+            let run = self
+                .log
+                .is_some()
+                .then(|| run_record(EventStatus::Succeeded, Some(report), None));
+            let acked = intake.ack(reservation, run.as_ref().map(|run| (source, id, run)));
+            let acked = acked.await;
+            if let (Err(error), Some(_)) = (&acked, &run) {
+                self.log_failed(error, id);
+            }
+            return acked;
+        }
+        let log = self.log_ran((source, id), EventStatus::Succeeded, Some(report), None);
+        tokio::join!(log, queue.ack(reservation)).1
     }
 
     fn log_failed(&self, error: &StoreError, id: &str) {

@@ -157,20 +157,25 @@ async fn run_job(
         Settle::RetryAt(_) => (EventStatus::Retrying, state.last_error.clone()),
         Settle::Dead(reason) => (EventStatus::Dead, Some(reason.clone())),
     };
-    let log = lifecycle.log_ran((event.source(), event.id()), status, Some(&mut runs), error);
+    let record = (event.source(), event.id());
     let result = match &settle {
-        // Done: nothing runs it again unless an operator asks, so the
-        // record and the ack go out together (one round trip of waiting,
-        // not two).
-        Settle::Ack => tokio::join!(log, queue.ack(&reservation)).1,
+        Settle::Ack => {
+            lifecycle
+                .ack_and_log(&queue, &reservation, record, &mut runs)
+                .await
+        }
         // Recorded before the settle: once settled, a retry may run it again
         // at once, and a dead letter may be requeued.
         Settle::RetryAt(due) => {
-            log.await;
+            lifecycle
+                .log_ran(record, status, Some(&mut runs), error)
+                .await;
             queue.retry_at(&reservation, *due, &state).await
         }
         Settle::Dead(reason) => {
-            log.await;
+            lifecycle
+                .log_ran(record, status, Some(&mut runs), error)
+                .await;
             tracing::error!(
                 source = event.source(),
                 event_type = event.event_type(),

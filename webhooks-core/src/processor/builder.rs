@@ -232,6 +232,9 @@ impl ProcessorBuilder {
     /// #     async fn enqueue(&self, _: &str, _: Duration, _: usize, _: &WebhookEvent, _: Option<&Received<'_>>) -> Result<Enqueued, StoreError> {
     /// #         Err(StoreError::new("no queue here"))
     /// #     }
+    /// #     async fn ack(&self, _: &webhooks_core::queue::Reservation, _: Option<(&str, &str, &webhooks_core::event_log::RunRecord)>) -> Result<bool, StoreError> {
+    /// #         Err(StoreError::new("no queue here"))
+    /// #     }
     /// #     fn records_log(&self) -> bool { false }
     /// #     fn queues(&self) -> bool { false }
     /// # }

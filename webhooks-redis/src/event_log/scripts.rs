@@ -217,13 +217,14 @@ fn received_constants() -> String {
 }
 
 /// The log's steps as Lua functions of `(KEYS, ARGV)`, for a script that
-/// takes them with others: `received` (its keys and arguments those of
-/// `RECEIVED`) and `redelivered` (those of `REDELIVERED`). Each returns
-/// what its script does.
+/// takes them with others: `received`, `redelivered` and `ran`, their keys
+/// and arguments those of `RECEIVED`, `REDELIVERED` and `RAN`. Each
+/// returns what its script does.
 pub(crate) fn functions() -> String {
     format!(
         "{}local function received(KEYS, ARGV)\n{RECEIVED}\nend\n\
-         local function redelivered(KEYS, ARGV)\n{REDELIVERED}\nend\n",
+         local function redelivered(KEYS, ARGV)\n{REDELIVERED}\nend\n\
+         local function ran(KEYS, ARGV)\n{RAN}\nend\n",
         received_constants()
     )
 }

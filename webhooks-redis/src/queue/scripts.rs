@@ -157,3 +157,9 @@ impl Scripts {
 pub(crate) fn push_function() -> String {
     format!("local function push(KEYS, ARGV)\n{PUSH}\nend\n")
 }
+
+/// The ack, with `step` (Lua) run after the hold is found to hold and
+/// before the job is forgotten; keys and arguments as every settle's.
+pub(crate) fn ack_with(step: &str) -> String {
+    format!("{HELD}{step}\n{ACK}")
+}
