@@ -43,11 +43,11 @@ mod backend;
 mod server;
 
 pub use webhooks_core::{
-    BoxError, BoxFuture, BuildError, Claim, Clock, Config, ConfigError, DeadLetter,
-    DiscordSignatureValidator, Dispatch, DuplicateListener, EventLog, EventMeta, EventParseError,
-    EventQueue, EventRecord, EventStatus, GitHubSignatureValidator, GitLabSignatureValidator,
-    Handshake, Headers, HmacSignatureValidator, IdempotencyStore, InMemoryEventLog,
-    InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
+    BodyHasher, BodyMacs, BoxError, BoxFuture, BuildError, Claim, Clock, Config, ConfigError,
+    DeadLetter, DiscordSignatureValidator, Dispatch, DuplicateListener, EventLog, EventMeta,
+    EventParseError, EventQueue, EventRecord, EventStatus, GitHubSignatureValidator,
+    GitLabSignatureValidator, Handshake, Headers, HmacSignatureValidator, IdempotencyStore,
+    InMemoryEventLog, InMemoryEventQueue, InMemoryWebhookEventStore, InvalidHeader, InvalidSecret,
     InvalidSignedPayload, Json, JsonBodyError, Lease, LinearSignatureValidator, MAX_SIGNATURES,
     Metrics, NoOpSignatureValidator, PaddleSignatureValidator, Permanent, ProcessError, Processed,
     ProcessorBuilder, Route, Secret, Secrets, ShopifySignatureValidator, SignatureError,

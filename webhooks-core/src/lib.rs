@@ -83,12 +83,13 @@ pub use self::registry::DuplicateListener;
 pub use self::secret::{InvalidSecret, Secret, Secrets};
 pub use self::store::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError};
 pub use self::validator::{
-    Clock, DiscordSignatureValidator, EventMeta, EventParseError, GitHubSignatureValidator,
-    GitLabSignatureValidator, Handshake, HmacSignatureValidator, InvalidSignedPayload,
-    LinearSignatureValidator, MAX_SIGNATURES, NoOpSignatureValidator, PaddleSignatureValidator,
-    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedPayload, SignedRequest,
-    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
-    StripeSignatureValidator, TwilioSignatureValidator, body_sha256_key, request_url,
+    BodyHasher, BodyMacs, Clock, DiscordSignatureValidator, EventMeta, EventParseError,
+    GitHubSignatureValidator, GitLabSignatureValidator, Handshake, HmacSignatureValidator,
+    InvalidSignedPayload, LinearSignatureValidator, MAX_SIGNATURES, NoOpSignatureValidator,
+    PaddleSignatureValidator, ShopifySignatureValidator, SignatureError, SignatureValidator,
+    SignedPayload, SignedRequest, SlackSignatureValidator, SquareSignatureValidator,
+    StandardSignatureValidator, StripeSignatureValidator, TwilioSignatureValidator,
+    body_sha256_key, request_url,
 };
 
 /// A boxed error, what listeners fail with.

@@ -112,7 +112,8 @@ impl AdminService {
         }
         let (parts, body) = request.into_parts();
         let due = arrival.started + inner.request_timeout;
-        let read = tokio::time::timeout_at(due, read_body(body, MAX_BODY_BYTES as usize, None));
+        let read = read_body(body, MAX_BODY_BYTES as usize, None, || None);
+        let read = tokio::time::timeout_at(due, read);
         match read.await {
             Err(_) => return response::request_timeout(),
             Ok(Err(BodyError::TooLarge)) => return response::too_large(),

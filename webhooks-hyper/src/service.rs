@@ -243,9 +243,13 @@ impl Inner {
             refused("too_large", "declared body over max-body-bytes");
             return response::too_large();
         }
+        let url = route.needs_url().then(|| request_url(&parts));
+        let headers = Headers::from(parts.headers);
         let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let due = arrival.started + self.request_timeout;
-        let read = tokio::time::timeout_at(due, read_body(body, limit, declared));
+        let start_hashing = || route.body_hasher(&headers, url.as_deref());
+        let read = read_body(body, limit, declared, start_hashing);
+        let read = tokio::time::timeout_at(due, read);
         let Ok(read) = read.await else {
             refused(
                 "request_timeout",
@@ -253,8 +257,8 @@ impl Inner {
             );
             return response::request_timeout();
         };
-        let body = match read {
-            Ok(body) => body,
+        let (body, macs) = match read {
+            Ok(read) => read,
             Err(BodyError::TooLarge) => {
                 metrics.received(source, "unknown", Received::TooLarge);
                 refused("too_large", "streamed body over max-body-bytes");
@@ -265,9 +269,9 @@ impl Inner {
                 return response::error(StatusCode::BAD_REQUEST, "could not read the request body");
             }
         };
-        let url = route.needs_url().then(|| request_url(&parts));
-        let headers = Headers::from(parts.headers);
-        let processed = route.process(body, headers, url.as_deref()).await;
+        let processed = route
+            .process_hashed(body, headers, url.as_deref(), macs)
+            .await;
         match processed {
             Ok(Processed::Accepted { id }) => response::status_with_id("accepted", &id),
             Ok(Processed::Duplicate { id }) => response::status_with_id("duplicate", &id),

@@ -14,7 +14,9 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Received;
 use crate::queue::DeadLetter;
 use crate::source::Source;
-use crate::{Headers, Metrics, ProcessError, Processed, SignedRequest, StoreError, WebhookEvent};
+use crate::{
+    BodyMacs, Headers, Metrics, ProcessError, Processed, SignedRequest, StoreError, WebhookEvent,
+};
 
 pub use self::builder::{Dispatch, ProcessorBuilder};
 pub use self::route::Route;
@@ -66,7 +68,9 @@ impl WebhookProcessor {
             span.in_scope(|| crate::outcome::log_outcome(&result));
             return result;
         };
-        self.run(source, headers, body, None).instrument(span).await
+        self.run(source, headers, body, None, None)
+            .instrument(span)
+            .await
     }
 
     /// The configured source of that name, looked up once for a transport:
@@ -235,12 +239,16 @@ impl WebhookProcessor {
         headers: Headers,
         body: Bytes,
         url: Option<&str>,
+        macs: Option<&BodyMacs>,
     ) -> Result<Processed, ProcessError> {
         let started = Instant::now();
         let metrics = &self.lifecycle.metrics;
         let mut request = SignedRequest::new(&headers, &body);
         if let Some(url) = url {
             request = request.with_url(url);
+        }
+        if let Some(macs) = macs {
+            request = request.with_body_macs(macs);
         }
         if let Err(error) = source.validator.verify(&request) {
             metrics.received(&source.name, "unknown", Received::InvalidSignature);

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::WebhookProcessor;
 use crate::metrics::Received;
 use crate::source::Source;
-use crate::{Headers, ProcessError, Processed};
+use crate::{BodyHasher, BodyMacs, Headers, ProcessError, Processed};
 
 /// A configured source of a [`WebhookProcessor`], from
 /// [`WebhookProcessor::route`].
@@ -80,8 +80,54 @@ impl<'p> Route<'p> {
         headers: Headers,
         url: Option<&str>,
     ) -> Result<Processed, ProcessError> {
+        self.process_hashed(body, headers, url, None).await
+    }
+
+    /// The states a transport that reads the body in frames feeds each
+    /// frame to as it arrives, when the source's scheme signs a prefix
+    /// known from the headers (and `url`) then the body
+    /// ([`SignatureValidator::body_hasher`](crate::SignatureValidator::body_hasher));
+    /// their MACs then go to [`Route::process_hashed`].
+    ///
+    /// ```
+    /// use webhooks_core::{GitHubSignatureValidator, Headers, Processed, WebhookProcessor};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let processor = WebhookProcessor::builder()
+    ///     .register_validator("github", GitHubSignatureValidator::new("secret").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let route = processor.route("github").unwrap();
+    /// let body = br#"{"zen":"Practicality beats purity."}"#;
+    /// let headers = Headers::new()
+    ///     .with("X-GitHub-Event", "ping")
+    ///     .with("X-GitHub-Delivery", "d-1")
+    ///     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
+    /// let mut hasher = route.body_hasher(&headers, None).unwrap();
+    /// for frame in body.chunks(8) {
+    ///     hasher.update(frame);
+    /// }
+    /// let processed = route.process_hashed(body.as_slice(), headers, None, Some(hasher.finish())).await;
+    /// assert_eq!(processed.unwrap(), Processed::Accepted { id: "d-1".into() });
+    /// # });
+    /// ```
+    pub fn body_hasher(&self, headers: &Headers, url: Option<&str>) -> Option<BodyHasher> {
+        self.source.validator.body_hasher(headers, url)
+    }
+
+    /// [`Route::process`], with the MACs of the body that the
+    /// [`Route::body_hasher`] computed while it arrived: the signature
+    /// check uses them instead of hashing the body again, and decides
+    /// exactly as it would without them.
+    pub async fn process_hashed(
+        &self,
+        body: impl Into<Bytes>,
+        headers: Headers,
+        url: Option<&str>,
+        macs: Option<BodyMacs>,
+    ) -> Result<Processed, ProcessError> {
         self.processor
-            .run(self.source, headers, body.into(), url)
+            .run(self.source, headers, body.into(), url, macs.as_ref())
             .await
     }
 }

@@ -4,10 +4,10 @@
 use http::HeaderName;
 
 use super::{
-    EventMeta, EventParseError, HmacSignatureValidator, SignatureError, SignatureValidator,
-    SignedRequest, named_header_value, pick_json,
+    BodyHasher, EventMeta, EventParseError, HmacSignatureValidator, SignatureError,
+    SignatureValidator, SignedRequest, named_header_value, pick_json,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 const SIGNATURE_PREFIX: &str = "sha256=";
@@ -78,6 +78,10 @@ impl GitHubSignatureValidator {
 impl SignatureValidator for GitHubSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
         self.signature.verify(request)
+    }
+
+    fn body_hasher(&self, headers: &Headers, url: Option<&str>) -> Option<BodyHasher> {
+        self.signature.body_hasher(headers, url)
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

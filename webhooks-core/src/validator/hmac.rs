@@ -7,10 +7,11 @@ use sha2::Sha256;
 
 use super::extract::{GenericExtraction, extraction_builders};
 use super::{
-    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedPayload, SignedRequest, decode_hex_digest, freshness_builders, named_header_value,
+    BodyHasher, Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedPayload, SignedRequest, body_mac, decode_hex_digest, freshness_builders,
+    named_header_value,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secret, Secrets};
 
 /// Verifies `<prefix><hex HMAC-SHA256>` in one header; by default
 /// `X-Signature: sha256=<hex>` of the raw body, the scheme most custom
@@ -175,17 +176,14 @@ impl HmacSignatureValidator {
 
     /// The timestamp header's value, checked to be an integer within the
     /// tolerance; `None` when no timestamp is signed.
-    fn fresh_timestamp<'r>(
-        &self,
-        request: &SignedRequest<'r>,
-    ) -> Result<Option<&'r str>, SignatureError> {
+    fn fresh_timestamp<'h>(&self, headers: &'h Headers) -> Result<Option<&'h str>, SignatureError> {
         let Some(header) = &self.timestamp else {
             return Ok(None);
         };
         let text = header
             .parsed
             .as_ref()
-            .and_then(|name| named_header_value(request.headers(), name))
+            .and_then(|name| named_header_value(headers, name))
             .ok_or_else(|| SignatureError::MissingHeader(header.name.clone()))?;
         let timestamp: i64 = text.parse().map_err(|_| SignatureError::MalformedHeader {
             header: header.name.clone(),
@@ -194,21 +192,57 @@ impl HmacSignatureValidator {
         self.freshness.check(timestamp)?;
         Ok(Some(text))
     }
+
+    /// The digest the signature header gives, and the timestamp it signs
+    /// (when one is), or why the headers alone refuse the request.
+    fn read_headers<'h>(
+        &self,
+        headers: &'h Headers,
+    ) -> Result<([u8; 32], Option<&'h str>), SignatureError> {
+        let value = self
+            .header_name
+            .as_ref()
+            .and_then(|name| headers.get_named(name))
+            .ok_or_else(|| SignatureError::MissingHeader(self.header.clone()))?;
+        let malformed = |reason| SignatureError::MalformedHeader {
+            header: self.header.clone(),
+            reason,
+        };
+        let hex_digest = value
+            .trim()
+            .strip_prefix(self.prefix.as_str())
+            .ok_or_else(|| malformed("expected prefix not found"))?;
+        let given =
+            decode_hex_digest(hex_digest).ok_or_else(|| malformed("expected 64 hex digits"))?;
+        Ok((given, self.fresh_timestamp(headers)?))
+    }
 }
 
-/// `Ok` when the HMAC-SHA256 of the concatenated `signed` parts under one
-/// of `secrets` equals one of the `given` digests: the MAC is computed once
-/// per secret, and each candidate compared in constant time
-/// ([`any_digest_equal`](super::any_digest_equal)); else
-/// [`SignatureError::NoMatchingSignature`].
+/// `Ok` when the HMAC-SHA256 of the `prefix` pieces then the request's
+/// body, under one of `secrets`, equals one of the `given` digests; else
+/// [`SignatureError::NoMatchingSignature`]. The MAC of each secret is the
+/// one computed while the body arrived, when the request carries it
+/// ([`body_mac`]).
 pub(crate) fn verify_hmac_sha256<D: AsRef<[u8]>>(
     secrets: &Secrets,
-    signed: &[&[u8]],
+    prefix: &[&[u8]],
+    request: &SignedRequest<'_>,
     given: &[D],
+) -> Result<(), SignatureError> {
+    verify_macs(secrets, given, |secret| body_mac(secret, prefix, request))
+}
+
+/// `Ok` when the `mac` of one of `secrets` equals one of the `given`
+/// digests: the MAC is computed once per secret, and each candidate
+/// compared in constant time ([`any_digest_equal`](super::any_digest_equal)).
+fn verify_macs<D: AsRef<[u8]>>(
+    secrets: &Secrets,
+    given: &[D],
+    mac: impl Fn(&Secret) -> [u8; 32],
 ) -> Result<(), SignatureError> {
     let matches = secrets
         .iter()
-        .any(|secret| super::any_digest_equal(&hmac_sha256(secret.expose(), signed), given));
+        .any(|secret| super::any_digest_equal(&mac(secret), given));
     if matches {
         Ok(())
     } else {
@@ -227,26 +261,28 @@ pub(crate) fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 impl SignatureValidator for HmacSignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = self
-            .header_name
-            .as_ref()
-            .and_then(|name| request.headers().get_named(name))
-            .ok_or_else(|| SignatureError::MissingHeader(self.header.clone()))?;
-        let malformed = |reason| SignatureError::MalformedHeader {
-            header: self.header.clone(),
-            reason,
+        let (given, timestamp) = self.read_headers(request.headers())?;
+        let Some(timestamp) = timestamp else {
+            return verify_hmac_sha256(&self.secrets, &[], request, &[given]);
         };
-        let hex_digest = value
-            .trim()
-            .strip_prefix(self.prefix.as_str())
-            .ok_or_else(|| malformed("expected prefix not found"))?;
-        let given =
-            decode_hex_digest(hex_digest).ok_or_else(|| malformed("expected 64 hex digits"))?;
-        let signed = match self.fresh_timestamp(request)? {
-            Some(timestamp) => self.payload.pieces(timestamp, request.body()),
-            None => vec![request.body()],
+        match self.payload.prefix(timestamp) {
+            Some(prefix) => verify_hmac_sha256(&self.secrets, &prefix, request, &[given]),
+            // Text after the body: hashed whole, never as it arrives.
+            None => {
+                let signed = self.payload.pieces(timestamp, request.body());
+                verify_macs(&self.secrets, &[given], |secret| {
+                    hmac_sha256(secret.expose(), &signed)
+                })
+            }
+        }
+    }
+
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        let prefix = match self.read_headers(headers).ok()?.1 {
+            Some(timestamp) => self.payload.prefix(timestamp)?,
+            None => Vec::new(),
         };
-        verify_hmac_sha256(&self.secrets, &signed, &[given])
+        Some(BodyHasher::new(self.secrets.iter(), &prefix))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

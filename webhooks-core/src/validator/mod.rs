@@ -1,6 +1,7 @@
 //! Signature validators: one per provider scheme, each also knowing where
 //! that provider puts the delivery id and the event type.
 
+mod body_hasher;
 mod digest;
 mod discord;
 mod extract;
@@ -27,6 +28,8 @@ use std::sync::Arc;
 
 use crate::Headers;
 
+pub(crate) use self::body_hasher::body_mac;
+pub use self::body_hasher::{BodyHasher, BodyMacs};
 pub use self::digest::MAX_SIGNATURES;
 pub(crate) use self::digest::{
     any_digest_equal, count_signature, decode_hex_digest, digests_equal, signature_entries,
@@ -69,6 +72,7 @@ pub struct SignedRequest<'a> {
     headers: &'a Headers,
     body: &'a [u8],
     url: Option<&'a str>,
+    body_macs: Option<&'a BodyMacs>,
 }
 
 impl<'a> SignedRequest<'a> {
@@ -78,6 +82,7 @@ impl<'a> SignedRequest<'a> {
             headers,
             body,
             url: None,
+            body_macs: None,
         }
     }
 
@@ -86,6 +91,39 @@ impl<'a> SignedRequest<'a> {
     pub fn with_url(mut self, url: &'a str) -> Self {
         self.url = Some(url);
         self
+    }
+
+    /// The same request with the MACs of its body computed while it
+    /// arrived (from the validator's [`SignatureValidator::body_hasher`]),
+    /// which `verify` then uses instead of hashing the body again. MACs
+    /// that do not fit the request (another secret, prefix or body length)
+    /// are not used: the answer is the same with or without them.
+    ///
+    /// ```
+    /// use webhooks_core::{GitHubSignatureValidator, Headers, SignatureValidator, SignedRequest};
+    ///
+    /// let validator = GitHubSignatureValidator::new("secret")?;
+    /// let body = b"{\"zen\":\"Design for failure.\"}";
+    /// let headers = Headers::new()
+    ///     .with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", body));
+    /// let mut hasher = validator.body_hasher(&headers, None).unwrap();
+    /// for frame in body.chunks(7) {
+    ///     hasher.update(frame);
+    /// }
+    /// let macs = hasher.finish();
+    /// let request = SignedRequest::new(&headers, body).with_body_macs(&macs);
+    /// assert!(validator.verify(&request).is_ok());
+    /// # Ok::<(), webhooks_core::InvalidSecret>(())
+    /// ```
+    #[must_use]
+    pub fn with_body_macs(mut self, macs: &'a BodyMacs) -> Self {
+        self.body_macs = Some(macs);
+        self
+    }
+
+    /// The MACs of the body computed while it arrived, if any.
+    pub fn body_macs(&self) -> Option<&'a BodyMacs> {
+        self.body_macs
     }
 
     /// The request headers.
@@ -182,6 +220,35 @@ pub trait SignatureValidator: Send + Sync + fmt::Debug + 'static {
         false
     }
 
+    /// For a scheme that signs, with HMAC-SHA256, a prefix known from the
+    /// headers (and the URL, when [`SignatureValidator::needs_url`]) and
+    /// then the body: the states a transport feeds the body to as it
+    /// arrives, so that [`SignatureValidator::verify`], given the finished
+    /// MACs with [`SignedRequest::with_body_macs`], reads the body no more.
+    ///
+    /// `None` (the default) when the scheme signs something else, and when
+    /// the headers alone already make `verify` refuse (a missing or
+    /// malformed signature, a stale timestamp): such a request costs no
+    /// hashing, as without this method. `verify` decides exactly as it
+    /// would without the MACs.
+    ///
+    /// ```
+    /// use webhooks_core::{GitHubSignatureValidator, GitLabSignatureValidator, Headers, SignatureValidator};
+    ///
+    /// let github = GitHubSignatureValidator::new("secret")?;
+    /// let signed = Headers::new().with("X-Hub-Signature-256", &GitHubSignatureValidator::sign(b"secret", b"{}"));
+    /// assert!(github.body_hasher(&signed, None).is_some());
+    /// assert!(github.body_hasher(&Headers::new(), None).is_none());
+    /// // A token signs no body.
+    /// let gitlab = GitLabSignatureValidator::new("token")?;
+    /// assert!(gitlab.body_hasher(&Headers::new().with("X-Gitlab-Token", "token"), None).is_none());
+    /// # Ok::<(), webhooks_core::InvalidSecret>(())
+    /// ```
+    fn body_hasher(&self, headers: &Headers, url: Option<&str>) -> Option<BodyHasher> {
+        let _ = (headers, url);
+        None
+    }
+
     /// Whether an event type is `family.action`, so that a listener for
     /// `family` receives every `family.*` event (GitHub's `issues`).
     fn event_families(&self) -> bool {
@@ -265,6 +332,9 @@ macro_rules! forward_validator {
             }
             fn needs_url(&self) -> bool {
                 (**self).needs_url()
+            }
+            fn body_hasher(&self, headers: &Headers, url: Option<&str>) -> Option<BodyHasher> {
+                (**self).body_hasher(headers, url)
             }
             fn event_families(&self) -> bool {
                 (**self).event_families()

@@ -2,11 +2,11 @@
 
 use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::{
-    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    BodyHasher, Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
     SignedRequest, body_sha256_key, count_signature, decode_hex_digest, freshness_builders,
     pick_json, signature_entries,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "Paddle-Signature";
 
@@ -60,11 +60,11 @@ impl PaddleSignatureValidator {
         let digest = hmac_sha256(secret, &[timestamp.as_bytes(), b":", body]);
         format!("ts={timestamp};h1={}", hex::encode(digest))
     }
-}
 
-impl SignatureValidator for PaddleSignatureValidator {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b';'))?;
+    /// The digests the signature header gives and the timestamp they sign,
+    /// checked to be fresh, or why the headers alone refuse the request.
+    fn signed<'h>(&self, headers: &'h Headers) -> Result<(Vec<[u8; 32]>, &'h str), SignatureError> {
+        let entries = signature_entries(headers, SIGNATURE_HEADER, Some(b';'))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
@@ -99,8 +99,21 @@ impl SignatureValidator for PaddleSignatureValidator {
         }
         self.freshness.check(timestamp)?;
         let given: Vec<[u8; 32]> = h1.into_iter().filter_map(decode_hex_digest).collect();
-        let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b":", request.body()];
-        verify_hmac_sha256(&self.secrets, &signed, &given)
+        Ok((given, timestamp_text))
+    }
+}
+
+impl SignatureValidator for PaddleSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let (given, timestamp) = self.signed(request.headers())?;
+        let prefix: [&[u8]; 2] = [timestamp.as_bytes(), b":"];
+        verify_hmac_sha256(&self.secrets, &prefix, request, &given)
+    }
+
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        let (_, timestamp) = self.signed(headers).ok()?;
+        let prefix: [&[u8]; 2] = [timestamp.as_bytes(), b":"];
+        Some(BodyHasher::new(self.secrets.iter(), &prefix))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

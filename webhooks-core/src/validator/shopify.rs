@@ -3,10 +3,10 @@
 use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::keys::{decode_base64_digest, encode_base64};
 use super::{
-    EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
-    header_value,
+    BodyHasher, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
+    body_sha256_key, header_value,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Shopify-Hmac-Sha256";
 
@@ -49,19 +49,28 @@ impl ShopifySignatureValidator {
     pub fn sign(secret: &[u8], body: &[u8]) -> String {
         encode_base64(&hmac_sha256(secret, &[body]))
     }
+
+    /// The digest the signature header gives, or why it cannot be checked.
+    fn given(headers: &Headers) -> Result<[u8; 32], SignatureError> {
+        let value = headers
+            .get(SIGNATURE_HEADER)
+            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
+        decode_base64_digest::<32>(value).ok_or(SignatureError::MalformedHeader {
+            header: SIGNATURE_HEADER.into(),
+            reason: "expected the base64 of a 32-byte digest",
+        })
+    }
 }
 
 impl SignatureValidator for ShopifySignatureValidator {
     fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = request
-            .headers()
-            .get(SIGNATURE_HEADER)
-            .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
-        let given = decode_base64_digest::<32>(value).ok_or(SignatureError::MalformedHeader {
-            header: SIGNATURE_HEADER.into(),
-            reason: "expected the base64 of a 32-byte digest",
-        })?;
-        verify_hmac_sha256(&self.secrets, &[request.body()], &[given])
+        let given = Self::given(request.headers())?;
+        verify_hmac_sha256(&self.secrets, &[], request, &[given])
+    }
+
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        Self::given(headers).ok()?;
+        Some(BodyHasher::new(self.secrets.iter(), &[]))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

@@ -73,6 +73,18 @@ impl SignedPayload {
             })
             .collect()
     }
+
+    /// The pieces signed before the body, when the body is signed last
+    /// (so that it can be hashed as it arrives); `None` when text follows it.
+    pub(crate) fn prefix<'a>(&'a self, timestamp: &'a str) -> Option<Vec<&'a [u8]>> {
+        let (last, before) = self.parts.split_last()?;
+        if *last != Part::Body {
+            return None;
+        }
+        let mut pieces = self.pieces(timestamp, &[]);
+        pieces.truncate(before.len());
+        Some(pieces)
+    }
 }
 
 impl Default for SignedPayload {

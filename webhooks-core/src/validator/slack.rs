@@ -3,10 +3,11 @@
 use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::url::parse_form;
 use super::{
-    Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError, SignatureValidator,
-    SignedRequest, body_sha256_key, decode_hex_digest, freshness_builders, header_value, pick_json,
+    BodyHasher, Clock, EventMeta, EventParseError, Freshness, Handshake, SignatureError,
+    SignatureValidator, SignedRequest, body_sha256_key, decode_hex_digest, freshness_builders,
+    header_value, pick_json,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "X-Slack-Signature";
 const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
@@ -62,11 +63,10 @@ impl SlackSignatureValidator {
         let digest = hmac_sha256(secret, &[b"v0:", timestamp.as_bytes(), b":", body]);
         format!("v0={}", hex::encode(digest))
     }
-}
 
-impl SignatureValidator for SlackSignatureValidator {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let headers = request.headers();
+    /// The digest the signature header gives and the timestamp it signs,
+    /// checked to be fresh, or why the headers alone refuse the request.
+    fn signed<'h>(&self, headers: &'h Headers) -> Result<([u8; 32], &'h str), SignatureError> {
         let signature = header_value(headers, SIGNATURE_HEADER)
             .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
         let timestamp_text = header_value(headers, TIMESTAMP_HEADER)
@@ -86,8 +86,21 @@ impl SignatureValidator for SlackSignatureValidator {
                 reason: "expected `v0=` and 64 hex digits",
             })?;
         self.freshness.check(timestamp)?;
-        let signed: [&[u8]; 4] = [b"v0:", timestamp_text.as_bytes(), b":", request.body()];
-        verify_hmac_sha256(&self.secrets, &signed, &[given])
+        Ok((given, timestamp_text))
+    }
+}
+
+impl SignatureValidator for SlackSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let (given, timestamp) = self.signed(request.headers())?;
+        let prefix: [&[u8]; 3] = [b"v0:", timestamp.as_bytes(), b":"];
+        verify_hmac_sha256(&self.secrets, &prefix, request, &[given])
+    }
+
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        let (_, timestamp) = self.signed(headers).ok()?;
+        let prefix: [&[u8]; 3] = [b"v0:", timestamp.as_bytes(), b":"];
+        Some(BodyHasher::new(self.secrets.iter(), &prefix))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

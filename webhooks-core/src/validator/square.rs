@@ -1,14 +1,16 @@
 //! Square: `x-square-hmacsha256-signature`, HMAC-SHA256 over the
 //! notification URL and the body.
 
+use std::borrow::Cow;
+
 use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::keys::{decode_base64_digest, encode_base64};
 use super::url::public_url;
 use super::{
-    EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest, body_sha256_key,
-    pick_json,
+    BodyHasher, EventMeta, EventParseError, SignatureError, SignatureValidator, SignedRequest,
+    body_sha256_key, pick_json,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
 
@@ -69,22 +71,35 @@ impl SquareSignatureValidator {
             &[notification_url.as_bytes(), body],
         ))
     }
-}
 
-impl SignatureValidator for SquareSignatureValidator {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let value = request
-            .headers()
+    /// The digest the signature header gives and the URL it signs, or why
+    /// the request cannot be checked.
+    fn signed<'u>(
+        &self,
+        headers: &Headers,
+        seen: Option<&'u str>,
+    ) -> Result<([u8; 32], Cow<'u, str>), SignatureError> {
+        let value = headers
             .get(SIGNATURE_HEADER)
             .ok_or_else(|| SignatureError::MissingHeader(SIGNATURE_HEADER.into()))?;
         let given = decode_base64_digest::<32>(value).ok_or(SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason: "expected the base64 of a 32-byte digest",
         })?;
-        let seen = request.url().ok_or(SignatureError::MissingUrl)?;
-        let url = public_url(self.public_url.as_deref(), seen)?;
-        let signed: [&[u8]; 2] = [url.as_bytes(), request.body()];
-        verify_hmac_sha256(&self.secrets, &signed, &[given])
+        let seen = seen.ok_or(SignatureError::MissingUrl)?;
+        Ok((given, public_url(self.public_url.as_deref(), seen)?))
+    }
+}
+
+impl SignatureValidator for SquareSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let (given, url) = self.signed(request.headers(), request.url())?;
+        verify_hmac_sha256(&self.secrets, &[url.as_bytes()], request, &[given])
+    }
+
+    fn body_hasher(&self, headers: &Headers, url: Option<&str>) -> Option<BodyHasher> {
+        let (_, url) = self.signed(headers, url).ok()?;
+        Some(BodyHasher::new(self.secrets.iter(), &[url.as_bytes()]))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

@@ -9,9 +9,9 @@ use super::keys::{
     standard_signing_seed,
 };
 use super::{
-    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
-    SignedRequest, any_digest_equal, body_sha256_key, count_signature, freshness_builders,
-    header_value, pick_json, signature_entries,
+    BodyHasher, Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    SignedRequest, any_digest_equal, body_mac, body_sha256_key, count_signature,
+    freshness_builders, header_value, pick_json, signature_entries,
 };
 use crate::InvalidSecret;
 use crate::{Headers, Secret, Secrets};
@@ -149,11 +149,11 @@ impl StandardSignatureValidator {
         let (_, public) = ed25519_sign(&standard_signing_seed(signing_key)?, &[]);
         Ok(format!("whpk_{}", encode_base64(&public)))
     }
-}
 
-impl SignatureValidator for StandardSignatureValidator {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let headers = request.headers();
+    /// What the headers say: the id and timestamp as sent, the timestamp
+    /// checked to be fresh, and the signatures decoded; or why the headers
+    /// alone refuse the request.
+    fn signed<'h>(&self, headers: &'h Headers) -> Result<Signed<'h>, SignatureError> {
         let names = names(headers);
         let required = |name: &'static str| {
             header_value(headers, name).ok_or_else(|| SignatureError::MissingHeader(name.into()))
@@ -189,24 +189,51 @@ impl SignatureValidator for StandardSignatureValidator {
             signatures.into_iter().filter_map(decode_base64).collect()
         };
         let (v1, v1a) = (decode(v1), decode(v1a));
-        let signed: [&[u8]; 5] = [
-            id.as_bytes(),
-            b".",
-            timestamp_text.as_bytes(),
-            b".",
-            request.body(),
-        ];
+        Ok(Signed {
+            id,
+            timestamp: timestamp_text,
+            v1,
+            v1a,
+        })
+    }
+}
+
+/// A request's id, timestamp and signatures, read from its headers.
+struct Signed<'h> {
+    id: &'h str,
+    timestamp: &'h str,
+    v1: Vec<Vec<u8>>,
+    v1a: Vec<Vec<u8>>,
+}
+
+impl<'h> Signed<'h> {
+    /// What is signed before the body: `{id}.{timestamp}.`.
+    fn prefix(&self) -> [&'h [u8]; 4] {
+        [self.id.as_bytes(), b".", self.timestamp.as_bytes(), b"."]
+    }
+}
+
+impl SignatureValidator for StandardSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let signed = self.signed(request.headers())?;
+        let prefix = signed.prefix();
         // Ed25519 reads its message whole: built once, on the first key
         // that needs it, whatever the number of keys and signatures.
         let mut message = None;
         let matches = self.keys.iter().any(|key| match key {
             StandardKey::Hmac(secret) => {
-                any_digest_equal(&hmac_sha256(secret.expose(), &signed), &v1)
+                any_digest_equal(&body_mac(secret, &prefix, request), &signed.v1)
             }
             StandardKey::Ed25519(public) => {
-                !v1a.is_empty() && {
-                    let message: &[u8] = message.get_or_insert_with(|| signed.concat());
-                    v1a.iter()
+                !signed.v1a.is_empty() && {
+                    let message: &[u8] = message.get_or_insert_with(|| {
+                        let mut message = prefix.concat();
+                        message.extend_from_slice(request.body());
+                        message
+                    });
+                    signed
+                        .v1a
+                        .iter()
                         .any(|given| ed25519_verifies(public, message, given))
                 }
             }
@@ -216,6 +243,20 @@ impl SignatureValidator for StandardSignatureValidator {
         } else {
             Err(SignatureError::NoMatchingSignature)
         }
+    }
+
+    /// The HMAC keys' states; the Ed25519 keys read the body whole.
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        let signed = self.signed(headers).ok()?;
+        let secrets: Vec<&Secret> = self
+            .keys
+            .iter()
+            .filter_map(|key| match key {
+                StandardKey::Hmac(secret) => Some(secret),
+                StandardKey::Ed25519(_) => None,
+            })
+            .collect();
+        (!secrets.is_empty()).then(|| BodyHasher::new(secrets, &signed.prefix()))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {

@@ -2,11 +2,11 @@
 
 use super::hmac::{hmac_sha256, verify_hmac_sha256};
 use super::{
-    Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
+    BodyHasher, Clock, EventMeta, EventParseError, Freshness, SignatureError, SignatureValidator,
     SignedRequest, count_signature, decode_hex_digest, freshness_builders, pick_json,
     signature_entries,
 };
-use crate::{InvalidSecret, Secrets};
+use crate::{Headers, InvalidSecret, Secrets};
 
 const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
@@ -59,11 +59,11 @@ impl StripeSignatureValidator {
         let digest = hmac_sha256(secret, &[timestamp.to_string().as_bytes(), b".", body]);
         format!("t={timestamp},v1={}", hex::encode(digest))
     }
-}
 
-impl SignatureValidator for StripeSignatureValidator {
-    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
-        let entries = signature_entries(request.headers(), SIGNATURE_HEADER, Some(b','))?;
+    /// The digests the signature header gives and the timestamp they sign,
+    /// checked to be fresh, or why the headers alone refuse the request.
+    fn signed(&self, headers: &Headers) -> Result<(Vec<[u8; 32]>, String), SignatureError> {
+        let entries = signature_entries(headers, SIGNATURE_HEADER, Some(b','))?;
         let malformed = |reason| SignatureError::MalformedHeader {
             header: SIGNATURE_HEADER.into(),
             reason,
@@ -95,9 +95,21 @@ impl SignatureValidator for StripeSignatureValidator {
         }
         self.freshness.check(timestamp)?;
         let given: Vec<[u8; 32]> = v1.into_iter().filter_map(decode_hex_digest).collect();
-        let signed_timestamp = timestamp.to_string();
-        let signed: [&[u8]; 3] = [signed_timestamp.as_bytes(), b".", request.body()];
-        verify_hmac_sha256(&self.secrets, &signed, &given)
+        Ok((given, timestamp.to_string()))
+    }
+}
+
+impl SignatureValidator for StripeSignatureValidator {
+    fn verify(&self, request: &SignedRequest<'_>) -> Result<(), SignatureError> {
+        let (given, timestamp) = self.signed(request.headers())?;
+        let prefix: [&[u8]; 2] = [timestamp.as_bytes(), b"."];
+        verify_hmac_sha256(&self.secrets, &prefix, request, &given)
+    }
+
+    fn body_hasher(&self, headers: &Headers, _url: Option<&str>) -> Option<BodyHasher> {
+        let (_, timestamp) = self.signed(headers).ok()?;
+        let prefix: [&[u8]; 2] = [timestamp.as_bytes(), b"."];
+        Some(BodyHasher::new(self.secrets.iter(), &prefix))
     }
 
     fn describe(&self, request: &SignedRequest<'_>) -> Result<EventMeta, EventParseError> {
