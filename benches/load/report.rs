@@ -328,9 +328,10 @@ fn floor(result: &BodyResult) -> &Sample {
         .expect("every body has a floor row")
 }
 
+/// Issue #13's targets, each a ratio to the floor of the same run.
 fn print_targets(results: &[BodyResult]) {
     println!();
-    println!("targets (issue 4):");
+    println!("targets (issue 13):");
     let check = |what: String, value: f64, limit: f64, at_least: bool| {
         let met = if at_least {
             value >= limit
@@ -351,51 +352,45 @@ fn print_targets(results: &[BodyResult]) {
                 continue;
             };
             let name = variant.name();
-            if result.size == 1024 && variant == Variant::MemoryInline {
-                check(
-                    format!("{name} {body} req/s / floor"),
-                    sample.rps / floor.rps,
-                    0.90,
-                    true,
-                );
-                check(
-                    format!("{name} {body} p99 / floor"),
-                    sample.p99_us / floor.p99_us,
-                    1.2,
-                    false,
-                );
-                check(
-                    format!("{name} {body} cpu/req / floor"),
-                    sample.cpu_us / floor.cpu_us,
-                    1.25,
-                    false,
-                );
-            }
-            if result.size == 1024 && variant == Variant::RedisInline {
-                check(
-                    format!("{name} {body} req/s / floor"),
-                    sample.rps / floor.rps,
-                    0.50,
-                    true,
-                );
-            }
+            let ratio = |what: &str, limit: f64, at_least: bool, value: f64| {
+                check(format!("{name} {body} {what}"), value, limit, at_least);
+            };
             if result.size >= 1024 * 1024 {
-                check(
-                    format!(
-                        "{name} {body} cpu/req / (floor + one HMAC = {:.1} us)",
-                        floor.cpu_us + result.hmac_micros
-                    ),
-                    sample.cpu_us / (floor.cpu_us + result.hmac_micros),
-                    1.15,
+                let reference = floor.cpu_us + result.hmac_micros;
+                let what = format!("cpu/req / (floor + one HMAC = {reference:.1} us)");
+                ratio(&what, 1.10, false, sample.cpu_us / reference);
+                continue;
+            }
+            let rps = sample.rps / floor.rps;
+            match variant {
+                Variant::MemoryInline | Variant::MemoryQueued => {
+                    ratio("req/s / floor", 0.95, true, rps);
+                    ratio("cpu/req / floor", 1.15, false, sample.cpu_us / floor.cpu_us);
+                }
+                Variant::RedisInline => ratio("req/s / floor", 0.55, true, rps),
+                Variant::RedisQueued => {
+                    ratio("req/s / floor", 0.50, true, rps);
+                    if let Some(handled) = sample.handled_per_s {
+                        // Bounded depth: the workers handle what is answered.
+                        ratio("listener runs / answers", 0.97, true, handled / sample.rps);
+                    }
+                    let system = sample.cpu_us + sample.redis_cpu_us.unwrap_or(0.0);
+                    ratio(
+                        "whole-system cpu/event / floor's cpu/req",
+                        3.0,
+                        false,
+                        system / floor.cpu_us,
+                    );
+                }
+            }
+            if variant.redis() {
+                ratio(
+                    &format!("allocs/req - floor's ({:.1})", floor.allocs),
+                    12.0,
                     false,
+                    sample.allocs - floor.allocs,
                 );
             }
-            check(
-                format!("{name} {body} allocs/req - floor's ({:.1})", floor.allocs),
-                sample.allocs - floor.allocs,
-                8.0,
-                false,
-            );
         }
     }
 }
