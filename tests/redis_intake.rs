@@ -386,3 +386,63 @@ async fn a_done_job_is_acked_and_its_run_recorded_by_one_command() {
 fn job_id(job: &webhooks::queue::Reserved) -> &str {
     job.reservation.id.split_once('|').expect("entry|job").1
 }
+
+#[tokio::test]
+async fn an_inline_run_completes_its_key_and_records_the_run_by_one_command() {
+    let backend = backend(true).await;
+    let first = event("d-1");
+    let received = arrival(&first);
+    let Claim::Acquired(warm_up) = backend.intake.claim("github:w", LEASE, None).await.unwrap()
+    else {
+        panic!("a free key is acquired");
+    };
+    assert!(
+        backend
+            .intake
+            .complete("github:w", &warm_up, TTL, None)
+            .await
+            .unwrap()
+    );
+    let Claim::Acquired(lease) = backend
+        .intake
+        .claim("github:d-1", LEASE, Some(&received))
+        .await
+        .unwrap()
+    else {
+        panic!("a free key is acquired");
+    };
+    let run = RunRecord::new(
+        EventStatus::Succeeded,
+        vec![ListenerRun::new("app::on_push", 3, None)],
+        None,
+    );
+    let mut completed = None;
+    let sent = backend
+        .commands_sent(async {
+            let logged = Some(("github", "d-1", &run));
+            completed = Some(
+                backend
+                    .intake
+                    .complete("github:d-1", &lease, TTL, logged)
+                    .await,
+            );
+        })
+        .await;
+    assert_eq!(sent, ["evalsha"]);
+    assert!(matches!(completed, Some(Ok(true))), "{completed:?}");
+    assert_eq!(backend.idem("github:d-1"), "done");
+    let record = backend.log.get("github", "d-1").await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.attempts),
+        (EventStatus::Succeeded, 1)
+    );
+
+    // A lease that no longer holds the key completes nothing, records
+    // nothing.
+    let stale = backend
+        .intake
+        .complete("github:d-1", &lease, TTL, Some(("github", "d-1", &run)));
+    assert!(!stale.await.unwrap());
+    let record = backend.log.get("github", "d-1").await.unwrap().unwrap();
+    assert_eq!(record.attempts, 1);
+}

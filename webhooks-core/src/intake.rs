@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::event_log::{Received, RunRecord};
 use crate::queue::Reservation;
-use crate::{BoxFuture, Claim, StoreError, WebhookEvent};
+use crate::{BoxFuture, Claim, Lease, StoreError, WebhookEvent};
 
 /// What [`Intake::enqueue`] did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum Enqueued {
 /// use webhooks_core::event_log::{Received, RunRecord};
 /// use webhooks_core::intake::{Enqueued, Intake};
 /// use webhooks_core::queue::Reservation;
-/// use webhooks_core::{Claim, IdempotencyStore, InMemoryWebhookEventStore, StoreError, WebhookEvent};
+/// use webhooks_core::{Claim, IdempotencyStore, InMemoryWebhookEventStore, Lease, StoreError, WebhookEvent};
 ///
 /// /// An intake over a store alone (no queue, no log): a claim is the store's.
 /// #[derive(Debug, Default)]
@@ -59,6 +59,9 @@ pub enum Enqueued {
 /// impl Intake for ClaimOnly {
 ///     async fn claim(&self, key: &str, lease: Duration, _: Option<&Received<'_>>) -> Result<Claim, StoreError> {
 ///         self.0.claim(key, lease).await
+///     }
+///     async fn complete(&self, key: &str, lease: &Lease, ttl: Duration, _: Option<(&str, &str, &RunRecord)>) -> Result<bool, StoreError> {
+///         self.0.complete(key, lease, ttl).await
 ///     }
 ///     async fn enqueue(&self, _: &str, _: Duration, _: usize, _: &WebhookEvent, _: Option<&Received<'_>>) -> Result<Enqueued, StoreError> {
 ///         Err(StoreError::new("no queue here"))
@@ -84,6 +87,19 @@ pub trait Intake: Send + Sync + fmt::Debug + 'static {
         lease: Duration,
         received: Option<&Received<'_>>,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Inline, every listener succeeded:
+    /// [`IdempotencyStore::complete`](crate::IdempotencyStore::complete)s
+    /// the key and, when `run` is given (`(source, id, run)`), records the
+    /// run on its event's record, in one atomic step; `false`, and nothing
+    /// written, when the key is no longer this lease's.
+    fn complete(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Duration,
+        run: Option<(&str, &str, &RunRecord)>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Queued: when `key` is free, records `received`, pushes `event`
     /// (unless the queue holds `capacity` jobs) and completes the key for
@@ -126,6 +142,13 @@ pub(crate) trait ErasedIntake: Send + Sync + fmt::Debug {
         lease: Duration,
         received: Option<&'a Received<'a>>,
     ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+        run: Option<(&'a str, &'a str, &'a RunRecord)>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn enqueue<'a>(
         &'a self,
         key: &'a str,
@@ -151,6 +174,15 @@ impl<I: Intake> ErasedIntake for I {
         received: Option<&'a Received<'a>>,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(Intake::claim(self, key, lease, received))
+    }
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+        run: Option<(&'a str, &'a str, &'a RunRecord)>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(Intake::complete(self, key, lease, ttl, run))
     }
     fn enqueue<'a>(
         &'a self,

@@ -8,12 +8,12 @@ use redis::{Cmd, RedisError, Script, Value};
 use webhooks_core::event_log::{Received, RunRecord};
 use webhooks_core::intake::{Enqueued, Intake};
 use webhooks_core::queue::Reservation;
-use webhooks_core::{Claim, StoreError, WebhookEvent};
+use webhooks_core::{Claim, Lease, StoreError, WebhookEvent};
 
 use crate::connection::Lua;
 use crate::event_log::{RedisEventLog, listeners_json, ran_args};
 use crate::queue::{RedisEventQueue, ack_with, push_args, push_size};
-use crate::store::RedisWebhookEventStore;
+use crate::store::{DONE, RedisWebhookEventStore, complete_with};
 use crate::{event_log, queue};
 
 /// Claims KEYS[1] for the token ARGV[1] and the lease ARGV[2] (ms). When it
@@ -56,6 +56,11 @@ return 0
 /// the `ran` arguments after the settle's five) in the ack's script.
 const RAN_IN_ACK: &str = "if #KEYS > 2 then ran({KEYS[3]}, {unpack(ARGV, 6)}) end";
 
+/// Inline, done: records the run on the record KEYS[2] (when given, with
+/// the `ran` arguments after the complete's three) once the key is
+/// completed.
+const RAN_IN_COMPLETE: &str = "if #KEYS > 1 then ran({KEYS[2]}, {unpack(ARGV, 4)}) end";
+
 /// The arguments of the `received` script (without a body and headers).
 const RECEIVED_ARGS: usize = 11;
 
@@ -94,6 +99,7 @@ pub struct RedisIntake {
     queue: Option<RedisEventQueue>,
     log: Option<RedisEventLog>,
     claim: Lua,
+    complete: Script,
     enqueue: Lua,
     ack: Script,
 }
@@ -115,6 +121,10 @@ impl RedisIntake {
             queue: queue.map(RedisEventQueue::twin),
             log: log.map(RedisEventLog::twin),
             claim: Lua::new(format!("{log_functions}{CLAIM}")),
+            complete: Script::new(&format!(
+                "{log_functions}{}",
+                complete_with(RAN_IN_COMPLETE)
+            )),
             enqueue: Lua::new(format!(
                 "{log_functions}{}{ENQUEUE}",
                 queue::push_function()
@@ -201,6 +211,32 @@ impl Intake for RedisIntake {
             2 => Ok(Claim::Completed),
             _ => Ok(Claim::InProgress),
         }
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Duration,
+        run: Option<(&str, &str, &RunRecord)>,
+    ) -> Result<bool, StoreError> {
+        // Keys and arguments are lists of their own: the record's key
+        // follows the claim's, the run's arguments the complete's.
+        let mut invocation = self.complete.key(self.store.key(key));
+        invocation
+            .arg(self.store.token_value(lease).as_bytes())
+            .arg(DONE)
+            .arg(millis(ttl));
+        if let Some((log, (source, id, run))) = self.log.as_ref().zip(run) {
+            invocation.key(log.record_key(source, id));
+            ran_args(&mut invocation, run, listeners_json(run)?);
+        }
+        let mut connection = self.store.connection().get().await.map_err(unavailable)?;
+        let completed: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(completed == 1)
     }
 
     async fn enqueue(

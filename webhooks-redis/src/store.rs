@@ -24,15 +24,23 @@ const CLAIM_RACES: usize = 3;
 
 /// Complete: the holder's token, or no key at all (the lease lapsed and
 /// nobody took it), turns into `done` for the TTL; another holder's token or
-/// `done` is left alone (0).
+/// `done` is left alone (0). `STEP` is where [`complete_with`] puts a step
+/// of its own, taken only when the key is completed.
 const COMPLETE: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] or not current then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  STEP
   return 1
 end
 return 0
 ";
+
+/// The store's complete, with `step` (Lua) taken when the key is
+/// completed; keys and arguments as the complete's, the step's own after.
+pub(crate) fn complete_with(step: &str) -> String {
+    COMPLETE.replace("STEP", step)
+}
 
 /// Renew: the holder's token gets a fresh lease; a lapsed key nobody took is
 /// taken again; another holder's token or `done` answers 0.
@@ -130,7 +138,7 @@ impl RedisWebhookEventStore {
             prefix: prefix.to_owned(),
             instance: RandomState::new().hash_one(std::process::id()),
             next_token: Arc::new(AtomicU64::new(1)),
-            complete: Arc::new(Lua::new(COMPLETE.to_owned())),
+            complete: Arc::new(Lua::new(complete_with(""))),
             renew: Arc::new(Lua::new(RENEW.to_owned())),
             release: Arc::new(Lua::new(RELEASE.to_owned())),
         }

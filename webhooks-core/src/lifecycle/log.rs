@@ -11,13 +11,14 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use super::Lifecycle;
+use super::key::StoreKey;
 use super::run::{RunReport, run_listeners};
 use crate::event_log::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, Log, Received, ReplayError,
     RunRecord,
 };
 use crate::queue::{PushError, Queue, Reservation};
-use crate::{Headers, StoreError, WebhookEvent};
+use crate::{Headers, Lease, StoreError, WebhookEvent};
 
 /// A run's record: its status and error, and the listeners' runs the
 /// report holds (taken from it).
@@ -134,6 +135,49 @@ impl Lifecycle {
         if let Err(error) = log.ran(source, id, run).await {
             self.log_failed(&error, id);
         }
+    }
+
+    /// Inline, every listener succeeded: completes the claim (unless it
+    /// was `lost`) and records the run; through the intake one step, else
+    /// the store's complete, the record written after the answer. A claim
+    /// lost or not completed is recorded with why.
+    pub(crate) async fn complete_and_log(
+        self: &Arc<Self>,
+        key: &StoreKey,
+        lease: &Lease,
+        lost: bool,
+        record: (&str, &str),
+        report: &mut RunReport,
+    ) -> Result<bool, StoreError> {
+        let ttl = self.settings.ttl;
+        let completed = match &self.intake {
+            _ if lost => Ok(false),
+            Some(intake) => {
+                let run = self
+                    .log
+                    .is_some()
+                    .then(|| run_record(EventStatus::Succeeded, Some(report), None));
+                let logged = run.as_ref().map(|run| (record.0, record.1, run));
+                let completed = intake.complete(key, lease, ttl, logged).await;
+                if matches!(completed, Ok(true)) {
+                    return completed;
+                }
+                // Nothing written: the runs go to the record below.
+                if let Some(run) = run {
+                    report.runs = run.listeners;
+                }
+                completed
+            }
+            None => self.store.complete(key, lease, ttl).await,
+        };
+        let note = match &completed {
+            Ok(true) => None,
+            Ok(false) => Some("claim lost while the listeners ran: answered 503".to_owned()),
+            Err(error) => Some(format!("not recorded as done ({error}): answered 503")),
+        };
+        self.log_ran_after_answer(record, EventStatus::Succeeded, Some(report), note)
+            .await;
+        completed
     }
 
     /// Queued, done: acks the job and records its run; through the intake

@@ -322,23 +322,10 @@ impl Lifecycle {
                 let (id, event_type) = event.into_id_and_type();
                 return (Err(ProcessError::ListenerFailed { id }), event_type);
             }
-            let completed = if lost {
-                Ok(false)
-            } else {
-                self.store.complete(&key, &lease, settings.ttl).await
-            };
-            let note = match &completed {
-                Ok(true) => None,
-                Ok(false) => Some("claim lost while the listeners ran: answered 503".to_owned()),
-                Err(error) => Some(format!("not recorded as done ({error}): answered 503")),
-            };
-            self.log_ran_after_answer(
-                (event.source(), event.id()),
-                EventStatus::Succeeded,
-                Some(&mut report),
-                note,
-            )
-            .await;
+            let record = (event.source(), event.id());
+            let completed = self
+                .complete_and_log(&key, &lease, lost, record, &mut report)
+                .await;
             let (id, event_type) = event.into_id_and_type();
             match completed {
                 Ok(true) => (Ok(Processed::Accepted { id }), event_type),

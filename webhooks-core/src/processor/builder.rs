@@ -229,6 +229,9 @@ impl ProcessorBuilder {
     /// #     async fn claim(&self, key: &str, lease: Duration, _: Option<&Received<'_>>) -> Result<Claim, StoreError> {
     /// #         self.0.claim(key, lease).await
     /// #     }
+    /// #     async fn complete(&self, key: &str, lease: &webhooks_core::Lease, ttl: Duration, _: Option<(&str, &str, &webhooks_core::event_log::RunRecord)>) -> Result<bool, StoreError> {
+    /// #         self.0.complete(key, lease, ttl).await
+    /// #     }
     /// #     async fn enqueue(&self, _: &str, _: Duration, _: usize, _: &WebhookEvent, _: Option<&Received<'_>>) -> Result<Enqueued, StoreError> {
     /// #         Err(StoreError::new("no queue here"))
     /// #     }
