@@ -1,6 +1,5 @@
 //! A job's hash: how an event and its state are written and read back.
 
-use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use redis::Cmd;
@@ -47,48 +46,59 @@ pub(super) fn push_fields(cmd: &mut Cmd, event: &WebhookEvent) {
 
 impl Job {
     /// The job of `HGETALL`'s flat answer; `None` for a job that is gone.
-    pub(super) fn from_fields(flat: Vec<Vec<u8>>) -> Option<Self> {
+    pub(super) fn from_fields(mut flat: Vec<Vec<u8>>) -> Option<Self> {
         if flat.is_empty() {
             return None;
         }
-        let mut fields = HashMap::with_capacity(flat.len() / 2);
-        let mut pairs = flat.into_iter();
-        while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
-            fields.insert(String::from_utf8_lossy(&name).into_owned(), value);
-        }
-        let text = |name: &str| {
-            fields
-                .get(name)
-                .map(|value| String::from_utf8_lossy(value).into_owned())
+        // Read in place: each value is taken out of the reply once, names
+        // compared as bytes, so reading a job copies nothing it keeps.
+        let at = |flat: &[Vec<u8>], name: &str| {
+            flat.chunks_exact(2)
+                .position(|pair| pair[0] == name.as_bytes())
+                .map(|pair| 2 * pair + 1)
+        };
+        let mut take = |name: &str| {
+            at(&flat, name)
+                .map(|value| std::mem::take(&mut flat[value]))
                 .unwrap_or_default()
         };
-        let number = |name: &str| text(name).parse::<u64>().unwrap_or(0);
-        let count = |name: &str| u32::try_from(number(name)).unwrap_or(u32::MAX);
-        let error = text("error");
+        let text = |bytes: Vec<u8>| {
+            String::from_utf8(bytes)
+                .unwrap_or_else(|bytes| String::from_utf8_lossy(bytes.as_bytes()).into_owned())
+        };
+        let number = |bytes: Vec<u8>| {
+            std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|digits| digits.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let count = |bytes: Vec<u8>| u32::try_from(number(bytes)).unwrap_or(u32::MAX);
+        let error = text(take("error"));
+        let done = text(take("done"));
         let state = JobState {
-            attempts: count("attempts"),
-            failures: count("failures"),
-            done: text("done")
+            attempts: count(take("attempts")),
+            failures: count(take("failures")),
+            done: done
                 .split('\n')
                 .filter(|line| !line.is_empty())
                 .map(str::to_owned)
                 .collect(),
             last_error: (!error.is_empty()).then_some(error),
         };
-        let headers = Headers::from_lines(fields.get("headers").map_or(&[][..], Vec::as_slice));
+        let headers = Headers::from_lines(&take("headers"));
         let event = WebhookEvent::new(
-            text("source"),
-            text("type"),
-            text("id"),
-            fields.get("body").cloned().unwrap_or_default(),
+            text(take("source")),
+            text(take("type")),
+            text(take("id")),
+            take("body"),
         )
         .with_headers(headers)
-        .with_received_at(UNIX_EPOCH + Duration::from_millis(number("received_ms")));
+        .with_received_at(UNIX_EPOCH + Duration::from_millis(number(take("received_ms"))));
         Some(Self {
             event,
             state,
-            reason: text("reason"),
-            failed_ms: number("failed_ms"),
+            reason: text(take("reason")),
+            failed_ms: number(take("failed_ms")),
         })
     }
 
