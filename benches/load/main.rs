@@ -51,6 +51,8 @@ struct Options {
     client_threads: usize,
     variants: Vec<Variant>,
     bodies: Vec<usize>,
+    /// `[webhooks.event-log] enabled` of the ready servers.
+    event_log: bool,
 }
 
 fn main() -> ExitCode {
@@ -129,6 +131,11 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         client_threads: number(args, "--client-threads", 1)?,
         variants,
         bodies,
+        event_log: match value_after(args, "--event-log") {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(format!("--event-log on | off, not {other:?}")),
+        },
     };
     let bounded = (1..=20).contains(&options.rounds)
         && (0.1..=120.0).contains(&options.seconds)
@@ -244,7 +251,11 @@ fn measure(
     let redis_url: Option<String> = None;
     let config = match target {
         Target::Floor => None,
-        Target::Ready(variant) => Some(write_config(variant, redis_url.as_deref())?),
+        Target::Ready(variant) => Some(write_config(
+            variant,
+            redis_url.as_deref(),
+            options.event_log,
+        )?),
     };
     let mut server = match &config {
         None => ServerProcess::start(target.name(), &["--serve", "floor"])?,
@@ -290,7 +301,11 @@ fn measure(
 
 /// The `server` example's configuration reduced to the GitHub source,
 /// on a free port, with the variant's store and dispatch.
-fn write_config(variant: Variant, redis_url: Option<&str>) -> Result<PathBuf, String> {
+fn write_config(
+    variant: Variant,
+    redis_url: Option<&str>,
+    event_log: bool,
+) -> Result<PathBuf, String> {
     let mut text = String::from(concat!(
         "[webhooks]\n",
         "bind = \"127.0.0.1:0\"\n",
@@ -310,6 +325,9 @@ fn write_config(variant: Variant, redis_url: Option<&str>) -> Result<PathBuf, St
         variant.mode(),
         payload::SECRET
     ));
+    if !event_log {
+        text.push_str("\n[webhooks.event-log]\nenabled = false\n");
+    }
     let path = std::env::temp_dir().join(format!(
         "webhooks-bench-{}-{}.toml",
         std::process::id(),
