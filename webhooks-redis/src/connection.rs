@@ -167,6 +167,11 @@ impl ConnectionLike for Made {
     }
 }
 
+/// A Redis that did not answer, as the core's error (503 at the door).
+pub(crate) fn unavailable(error: RedisError) -> webhooks_core::StoreError {
+    webhooks_core::StoreError::new(error)
+}
+
 /// A Lua script run by its SHA-1 (`EVALSHA`), its text kept to send
 /// (`EVAL`) only when the server has not cached it: after a restart or a
 /// failover.

@@ -17,7 +17,7 @@ use webhooks_core::event_log::{
 use self::record::epoch_ms;
 pub(crate) use self::scripts::functions;
 use self::scripts::{LISTED, Scripts};
-use crate::connection::Connection;
+use crate::connection::{Connection, unavailable};
 
 /// Commands give up after this long: an unreachable Redis costs a delivery
 /// a logged warning, never a hung request.
@@ -242,10 +242,6 @@ pub(crate) fn ran_args(invocation: &mut ScriptInvocation<'_>, run: &RunRecord, l
 /// A run's listeners' runs as the JSON array the `ran` script merges.
 pub(crate) fn listeners_json(run: &RunRecord) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&run.listeners).map_err(StoreError::new)
-}
-
-fn unavailable(error: RedisError) -> StoreError {
-    StoreError::new(error)
 }
 
 fn millis(duration: Duration) -> u64 {

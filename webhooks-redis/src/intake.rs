@@ -10,10 +10,10 @@ use webhooks_core::intake::{Enqueued, Intake};
 use webhooks_core::queue::Reservation;
 use webhooks_core::{Claim, Lease, StoreError, WebhookEvent};
 
-use crate::connection::Lua;
+use crate::connection::{Lua, unavailable};
 use crate::event_log::{RedisEventLog, listeners_json, ran_args};
 use crate::queue::{RedisEventQueue, ack_with, push_args, push_size};
-use crate::store::{DONE, RedisWebhookEventStore, complete_with};
+use crate::store::{DONE, RedisWebhookEventStore, complete_with, millis};
 use crate::{event_log, queue};
 
 /// Claims KEYS[1] for the token ARGV[1] and the lease ARGV[2] (ms). When it
@@ -152,16 +152,6 @@ fn code(reply: &Value) -> Result<i64, StoreError> {
             "an intake script answered {other:?}"
         ))),
     }
-}
-
-fn unavailable(error: RedisError) -> StoreError {
-    StoreError::new(error)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 impl Intake for RedisIntake {

@@ -19,7 +19,7 @@ use webhooks_core::{StoreError, WebhookEvent};
 
 use self::job::{Job, entry_job};
 pub(crate) use self::scripts::{ack_with, push_function};
-use crate::connection::{Connection, Made};
+use crate::connection::{Connection, Made, unavailable};
 
 const GROUP: &str = "workers";
 /// Commands give up after this long: an unreachable Redis is a quick 503.
@@ -336,10 +336,6 @@ pub(crate) fn push_size(event: &WebhookEvent) -> (usize, usize) {
 
 /// The arguments of a settle that takes none of its own.
 fn no_args(_: &mut redis::ScriptInvocation<'_>) {}
-
-fn unavailable(error: RedisError) -> StoreError {
-    StoreError::new(error)
-}
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
 
-use crate::connection::{Connection, Lua, Made};
+use crate::connection::{Connection, Lua, Made, unavailable};
 use webhooks_core::{Claim, IdempotencyStore, Lease, StoreError};
 
 /// Every command gives up after this long, so an unreachable Redis turns
@@ -248,11 +248,8 @@ fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-fn unavailable(error: RedisError) -> StoreError {
-    StoreError::new(error)
-}
-
-fn millis(duration: Duration) -> u64 {
+/// A duration in whole milliseconds, at least 1 (Redis refuses `PX 0`).
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
