@@ -215,4 +215,17 @@ mod tests {
         let printed = format!("{macs:?}");
         assert!(!printed.contains('k'), "{printed}");
     }
+
+    #[test]
+    fn debug_shows_sizes_and_no_key() {
+        let secret = Secret::from("key-bytes");
+        let mut hasher = BodyHasher::new([&secret], &[b"1."]);
+        hasher.update(b"body");
+        let sizes = "{ secrets: 1, prefix_bytes: 2, body_bytes: 4 }";
+        assert_eq!(format!("{hasher:?}"), format!("BodyHasher {sizes}"));
+        assert_eq!(
+            format!("{:?}", hasher.finish()),
+            format!("BodyMacs {sizes}")
+        );
+    }
 }
