@@ -19,8 +19,8 @@ use webhooks_core::queue::{DeadLetterBounds, JobState, PushError, Reservation, R
 use webhooks_core::{
     Claim, DeadLetter, Dispatch, EventLog, EventQueue, EventRecord, EventStatus,
     GitHubSignatureValidator, Headers, IdempotencyStore, InMemoryEventLog, InMemoryEventQueue,
-    InMemoryWebhookEventStore, ProcessError, Processed, ProcessorBuilder, StoreError, WebhookEvent,
-    WebhookListener, WebhookProcessor,
+    InMemoryWebhookEventStore, Lease, ProcessError, Processed, ProcessorBuilder, StoreError,
+    WebhookEvent, WebhookListener, WebhookProcessor,
 };
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -69,6 +69,10 @@ enum Asked {
         headers: Vec<u8>,
         received: Option<Arrived>,
     },
+    Complete {
+        key: String,
+        run: Option<(String, String, EventStatus)>,
+    },
     Ack {
         run: Option<(String, String, EventStatus)>,
     },
@@ -87,6 +91,8 @@ struct Shared {
     queues: bool,
     /// An answer given instead of taking the step, once set.
     enqueue_answer: Mutex<Option<Result<Enqueued, &'static str>>>,
+    /// The key is found no longer the lease's when completed, once set.
+    complete_lost: std::sync::atomic::AtomicBool,
     ack_fails: bool,
     asked: Mutex<Vec<Asked>>,
 }
@@ -100,6 +106,7 @@ impl Steps {
             records_log,
             queues,
             enqueue_answer: Mutex::new(None),
+            complete_lost: std::sync::atomic::AtomicBool::new(false),
             ack_fails: false,
             asked: Mutex::new(Vec::new()),
         }))
@@ -162,6 +169,27 @@ impl Intake for Steps {
             self.0.log.received(received).await?;
         }
         Ok(claim)
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Duration,
+        run: Option<(&str, &str, &RunRecord)>,
+    ) -> Result<bool, StoreError> {
+        self.ask(Asked::Complete {
+            key: key.into(),
+            run: run.map(|(source, id, run)| (source.into(), id.into(), run.status)),
+        });
+        if self.0.complete_lost.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let completed = self.0.store.complete(key, lease, ttl).await?;
+        if let (true, Some((source, id, run))) = (completed, run) {
+            self.0.log.ran(source, id, run).await?;
+        }
+        Ok(completed)
     }
 
     async fn enqueue(
@@ -420,11 +448,17 @@ async fn inline_without_a_log_the_intake_claims_with_no_arrival() {
     assert_eq!(deliver(&processor, 1).await.unwrap(), accepted(1));
     assert_eq!(
         intake.asked(),
-        [Asked::Claim {
-            key: "github:d-1".into(),
-            lease: Duration::from_secs(45),
-            received: None,
-        }]
+        [
+            Asked::Claim {
+                key: "github:d-1".into(),
+                lease: Duration::from_secs(45),
+                received: None,
+            },
+            Asked::Complete {
+                key: "github:d-1".into(),
+                run: None,
+            },
+        ]
     );
     // The intake's claim is the store's: completed by the lifecycle.
     assert_eq!(
@@ -438,11 +472,18 @@ async fn inline_with_a_remote_log_the_claim_carries_the_arrival_and_its_body() {
     let intake = Steps::new(true, false);
     let processor = intake.processor(true).build().unwrap();
     assert_eq!(deliver(&processor, 2).await.unwrap(), accepted(2));
-    let [Asked::Claim { received, .. }] = &intake.asked()[..] else {
+    let [Asked::Claim { received, .. }, Asked::Complete { run, .. }] = &intake.asked()[..] else {
         panic!("{:?}", intake.asked());
     };
     assert_eq!(received.as_ref(), Some(&arrived(2, true)));
-    // Recorded by the intake alone, then the run by the lifecycle.
+    // The run goes with the completion, in the same step.
+    let done = Some((
+        "github".to_owned(),
+        "d-2".to_owned(),
+        EventStatus::Succeeded,
+    ));
+    assert_eq!(run, &done);
+    // Recorded by the intake alone: the arrival, then the run.
     let record = record_once(&intake.0.log, 2, |r| r.status == EventStatus::Succeeded).await;
     assert_eq!((record.attempts, record.redeliveries), (1, 0));
 }
@@ -456,7 +497,7 @@ async fn without_kept_bodies_the_arrival_has_no_body() {
         .build()
         .unwrap();
     assert_eq!(deliver(&processor, 3).await.unwrap(), accepted(3));
-    let [Asked::Claim { received, .. }] = &intake.asked()[..] else {
+    let [Asked::Claim { received, .. }, Asked::Complete { .. }] = &intake.asked()[..] else {
         panic!("{:?}", intake.asked());
     };
     assert_eq!(received.as_ref(), Some(&arrived(3, false)));
@@ -554,7 +595,9 @@ async fn an_intake_that_fits_is_used() {
         }
         let processor = builder.build().unwrap();
         assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
-        assert_eq!(intake.asked().len(), 1, "case d-{n}: {:?}", intake.asked());
+        let first = intake.asked().first().cloned();
+        let taken = matches!(first, Some(Asked::Claim { .. } | Asked::Enqueue { .. }));
+        assert!(taken, "case d-{n}: {:?}", intake.asked());
         processor.shutdown().await;
     }
 }
@@ -690,4 +733,21 @@ async fn queued_an_ack_that_fails_is_counted_as_a_log_error() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     processor.shutdown().await;
+}
+
+#[tokio::test]
+async fn inline_a_claim_lost_at_completion_is_503_and_recorded_with_why() {
+    let intake = Steps::new(true, false);
+    intake.0.complete_lost.store(true, Ordering::Relaxed);
+    let processor = intake.processor(true).build().unwrap();
+    assert!(matches!(
+        deliver(&processor, 40).await,
+        Err(ProcessError::ClaimLost { .. })
+    ));
+    // Nothing was written by the step that did not take: the lifecycle
+    // records the run, with why, itself.
+    let record = record_once(&intake.0.log, 40, |r| r.error.is_some()).await;
+    assert_eq!(record.status, EventStatus::Succeeded);
+    assert!(record.error.unwrap().contains("claim lost"));
+    assert_eq!(record.listeners.len(), 1, "the listener's run is kept");
 }
