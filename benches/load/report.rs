@@ -370,9 +370,15 @@ fn print_targets(results: &[BodyResult]) {
                 Variant::RedisInline => ratio("req/s / floor", 0.55, true, rps),
                 Variant::RedisQueued => {
                     ratio("req/s / floor", 0.50, true, rps);
-                    if let Some(handled) = sample.handled_per_s {
-                        // Bounded depth: the workers handle what is answered.
-                        ratio("listener runs / answers", 0.97, true, handled / sample.rps);
+                    if let Some((start, end)) = sample.depth {
+                        // Bounded: over the window the queue grew by no
+                        // more than one reserve of the default workers.
+                        ratio(
+                            "queue depth growth over the window",
+                            64.0,
+                            false,
+                            end - start,
+                        );
                     }
                     let system = sample.cpu_us + sample.redis_cpu_us.unwrap_or(0.0);
                     ratio(
