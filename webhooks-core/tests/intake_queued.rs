@@ -1,7 +1,6 @@
-//! Queued: what the lifecycle asks of an [`Intake`]: a claim with the arrival to
-//! record (or none), a queued delivery's one step and how its answers are
-//! told to the provider, a done job's ack with its run, and no intake at
-//! all when it does not fit the processor's log and queue.
+//! Queued: what the lifecycle asks of an [`Intake`]: a delivery's one step
+//! and how its answers are told to the provider, and a done job's ack with
+//! its run.
 //!
 //! The intake here keeps the processor's own in-memory store, log and queue
 //! and takes the steps one after the other, as the separate traits would,
