@@ -105,6 +105,14 @@ impl Lifecycle {
         self.write_after_answer(id, async move { log.ran(&source, &owned_id, &run).await });
     }
 
+    /// A delivery the queue refused: recorded as failed, with why, for the
+    /// provider's retry that the 503 asks for.
+    pub(crate) async fn log_not_queued(self: &Arc<Self>, record: (&str, &str), error: &PushError) {
+        let why = format!("not queued ({error}): answered 503 for the provider's retry");
+        self.log_ran_after_answer(record, EventStatus::Failed, None, Some(why))
+            .await;
+    }
+
     /// Writes to a remote log in a tracked task, after the answer; a write
     /// that fails is logged and counted, as any.
     fn write_after_answer(

@@ -235,14 +235,8 @@ impl Lifecycle {
             Ok(Enqueued::Completed) => Ok(Processed::Duplicate { id }),
             Ok(Enqueued::InProgress) => Err(ProcessError::InProgress { id }),
             Ok(Enqueued::Full) => {
-                let why = "not queued (queue full): answered 503 for the provider's retry";
-                self.log_ran_after_answer(
-                    (key.source(), &id),
-                    EventStatus::Failed,
-                    None,
-                    Some(why.into()),
-                )
-                .await;
+                self.log_not_queued((key.source(), &id), &PushError::Full)
+                    .await;
                 Err(ProcessError::QueueFull)
             }
             Err(error) => Err(error.into()),
@@ -407,9 +401,7 @@ impl Lifecycle {
         if let Err(error) = queue.push(event, self.settings.capacity).await {
             self.metrics.queue_moved(key.source(), &event_type, -1);
             // Recorded before the release, as an inline failure is.
-            let why = format!("not queued ({error}): answered 503 for the provider's retry");
-            self.log_ran_after_answer((key.source(), &id), EventStatus::Failed, None, Some(why))
-                .await;
+            self.log_not_queued((key.source(), &id), &error).await;
             self.release(key, lease).await;
             let error = match error {
                 PushError::Full => ProcessError::QueueFull,
