@@ -175,7 +175,8 @@ impl RedisEventLog {
     pub(crate) fn received_size(&self, event: &Received<'_>) -> (usize, usize) {
         let kept = event.body.map_or(0, <[u8]>::len) + event.headers.map_or(0, <[u8]>::len);
         let names = event.source.len() * 3 + event.id.len() * 3 + event.event_type.len();
-        (18, kept + names + 3 * self.keys.record_prefix.len() + 160)
+        let bytes = kept + names + 3 * self.keys.record_prefix.len() + 160;
+        (3 + received_arg_count(event), bytes)
     }
 
     /// The `received` script's keys: the record, the index, the sequence.
@@ -338,6 +339,12 @@ impl fmt::Debug for RedisEventLog {
             .field("bounds", &self.bounds)
             .finish_non_exhaustive()
     }
+}
+
+/// How many arguments [`RedisEventLog::received_args`] writes for `event`:
+/// eleven, then a `field, value` pair for its body and for its headers.
+pub(crate) fn received_arg_count(event: &Received<'_>) -> usize {
+    11 + 2 * usize::from(event.body.is_some()) + 2 * usize::from(event.headers.is_some())
 }
 
 /// `<source>:<id>`, the index member, written without a `String` of its own.

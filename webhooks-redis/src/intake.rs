@@ -11,7 +11,7 @@ use webhooks_core::queue::Reservation;
 use webhooks_core::{Claim, Lease, StoreError, WebhookEvent};
 
 use crate::connection::{Lua, unavailable};
-use crate::event_log::{RedisEventLog, listeners_json, ran_args};
+use crate::event_log::{RedisEventLog, listeners_json, ran_args, received_arg_count};
 use crate::queue::{RedisEventQueue, ack_with, push_args, push_size};
 use crate::store::{DONE, RedisWebhookEventStore, complete_with, millis};
 use crate::{event_log, queue};
@@ -60,9 +60,6 @@ const RAN_IN_ACK: &str = "if #KEYS > 2 then ran({KEYS[3]}, {unpack(ARGV, 6)}) en
 /// the `ran` arguments after the complete's three) once the key is
 /// completed.
 const RAN_IN_COMPLETE: &str = "if #KEYS > 1 then ran({KEYS[2]}, {unpack(ARGV, 4)}) end";
-
-/// The arguments of the `received` script (without a body and headers).
-const RECEIVED_ARGS: usize = 11;
 
 /// The accept path of a Redis store, queue and event log on one server,
 /// each delivery in one script: the claim and the arrival's record inline;
@@ -268,9 +265,7 @@ impl Intake for RedisIntake {
                     cmd.arg(millis(ttl));
                     match &logged {
                         Some((log, received, _)) => {
-                            let kept = usize::from(received.body.is_some()) * 2
-                                + usize::from(received.headers.is_some()) * 2;
-                            cmd.arg(RECEIVED_ARGS + kept);
+                            cmd.arg(received_arg_count(received));
                             log.received_args(cmd, received);
                         }
                         None => {
