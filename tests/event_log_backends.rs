@@ -104,6 +104,7 @@ macro_rules! for_each_case {
             $($args)* ;
             a_new_key_is_recorded_processing_with_what_was_kept,
             redeliveries_runs_and_a_replay_update_the_one_record,
+            a_run_clears_the_finish_and_error_it_does_not_set,
             listener_runs_are_merged_by_name,
             listings_leave_bodies_out,
             listings_filter_by_source_status_type_and_time,
@@ -332,6 +333,33 @@ async fn redeliveries_runs_and_a_replay_update_the_one_record<B: Backend>(backen
     expected.arrived_again(Arrival::Delivery);
     assert_eq!(must_get(&log, "s", "e").await, expected);
     assert_eq!(expected.redeliveries, 2);
+}
+
+/// A dead letter requeued runs again: a run that is not final clears the
+/// finish time, and a run without an error clears the last one.
+async fn a_run_clears_the_finish_and_error_it_does_not_set<B: Backend>(backend: &B) {
+    let log = backend.log(ROOMY);
+    let at = now();
+    let received = Received::new("s", "e", "t", at, Arrival::Delivery);
+    arrive(&log, received).await;
+    let mut expected = received.to_record();
+    let steps = [
+        run(EventStatus::Dead, at, vec![], Some("gave up")),
+        run(EventStatus::Processing, at, vec![], None),
+    ];
+    for step in &steps {
+        ran(&log, "e", step).await;
+        expected.apply(step);
+        assert_eq!(
+            must_get(&log, "s", "e").await,
+            expected,
+            "after {}",
+            step.status
+        );
+    }
+    let record = must_get(&log, "s", "e").await;
+    assert_eq!((record.finished_at, record.error), (None, None));
+    assert_eq!(record.attempts, 2);
 }
 
 /// Each listener's last run replaces the one kept, by name, in the order
@@ -668,17 +696,32 @@ async fn redis_records_expire_and_trimmed_ones_are_deleted() {
     });
     assert_eq!(index.lines().collect::<Vec<_>>(), ["s:b", "s:c"]);
 
-    // Past the retention: the record is gone at once, its index entry with
-    // the next arrival.
+    // Past the retention: the record is gone at once, and listings skip
+    // its index entry, which goes with the 16th new record.
+    let bounds = LogBounds {
+        max_events: 100,
+        ..bounds
+    };
     let log = RedisEventLog::lazy(&backend.server.url(), "aged", bounds).expect("a log");
     delivery(&log, "s", "old", now() - 2 * retention).await;
-    delivery(&log, "s", "new", now()).await;
-    let index = tokio::task::block_in_place(|| {
-        redis_cli(port, &["ZRANGE", "aged:{events}:index", "0", "-1"])
-    });
-    assert_eq!(index.lines().collect::<Vec<_>>(), ["s:new"]);
+    let aged_index = || {
+        let index = tokio::task::block_in_place(|| {
+            redis_cli(port, &["ZRANGE", "aged:{events}:index", "0", "-1"])
+        });
+        index.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let fresh: Vec<String> = (2..=16).map(|n| format!("s:{n}")).collect();
+    for (n, member) in fresh.iter().enumerate() {
+        assert_eq!(aged_index().first().map(String::as_str), Some("s:old"));
+        assert_eq!(get(&log, "s", "old").await, None);
+        let page = list(&log, &EventQuery::default()).await;
+        assert_eq!(page.events.len(), n, "only the live records are listed");
+        delivery(&log, "s", &member[2..], now()).await;
+    }
+    assert_eq!(aged_index(), fresh);
     let stored = tokio::task::block_in_place(|| keys(port, "aged:{events}:event:"));
-    assert_eq!(stored, ["aged:{events}:event:s:new"]);
+    assert_eq!(stored.len(), 15);
+    assert!(!stored.contains(&"aged:{events}:event:s:old".to_owned()));
 }
 
 /// A log whose `max_events` was lowered (a restart with a new config)

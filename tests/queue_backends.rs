@@ -576,3 +576,38 @@ async fn close_reports_what_is_lost<Q: EventQueue>(backend: &Backend<Q>) {
         reserve_nothing(queue, LONG, "a closed in-memory queue kept a job").await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Redis only
+
+/// An entry whose job is gone (settled by an earlier holder) is
+/// acknowledged and dropped by the next reserve, which hands out the jobs
+/// beside it and creates no job of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_an_entry_whose_job_is_gone_is_dropped() {
+    let backend = redis().await;
+    let side = backend.redis.as_ref().expect("a Redis side");
+    let port = side.server.port();
+    let jobs = format!("{PREFIX}:{{queue}}:job:");
+    let stream = format!("{PREFIX}:{{queue}}:stream");
+    push(&backend.queue, "gone", 10).await;
+    let gone = tokio::task::block_in_place(|| redis_harness::keys(port, &jobs));
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    tokio::task::block_in_place(|| redis_cli(port, &["DEL", &gone[0]]));
+    push(&backend.queue, "kept", 10).await;
+
+    let held = reserve(&backend.queue, 10, LONG).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_reserved(&held[0], "kept", 1);
+    let left = tokio::task::block_in_place(|| redis_harness::keys(port, &jobs));
+    assert_eq!(left.len(), 1, "only the kept job: {left:?}");
+    let length = tokio::task::block_in_place(|| redis_cli(port, &["XLEN", &stream]));
+    assert_eq!(length.trim(), "1", "the gone job's entry was deleted");
+    let pending = tokio::task::block_in_place(|| redis_cli(port, &["XPENDING", &stream, GROUP]));
+    assert_eq!(
+        pending.lines().next(),
+        Some("1"),
+        "only the kept job is pending"
+    );
+    assert!(backend.queue.ack(&held[0].reservation).await.expect("ack"));
+}

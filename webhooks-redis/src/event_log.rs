@@ -44,9 +44,11 @@ const SCAN_BUDGET: usize = 5000;
 ///
 /// Bounded by [`LogBounds`]: each record expires `retention` after its
 /// arrival, and an arrival of a new key trims the index to the newest
-/// `max_events`, deleting the records it drops, along with the oldest
-/// entries past the retention (a bounded number per arrival: a log whose
-/// `max_events` was lowered shrinks to it over a few arrivals).
+/// `max_events`, deleting the records it drops (a bounded number per
+/// arrival: a log whose `max_events` was lowered shrinks to it over a few
+/// arrivals); every 16th new record also deletes the oldest index entries
+/// past the retention, whose records have expired already and are skipped
+/// by listings.
 /// `max_body_bytes` is the in-memory log's budget and does not apply:
 /// Redis's own `maxmemory` bounds the bodies.
 ///

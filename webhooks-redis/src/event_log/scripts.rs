@@ -22,9 +22,9 @@ use crate::connection::Lua;
 /// A key it has: counts the redelivery or the replay and sets it
 /// `processing` again; its first body stays. A new key: a record, indexed
 /// under the next sequence number; then the oldest records over
-/// `max_events`, and the oldest past the retention (or gone already), are
-/// deleted with their index entries: at most `COUNT_TRIM_BATCH` and
-/// `TRIM_BATCH` per call, so that a call's work stays bounded when
+/// `max_events`, and, every `AGE_TRIM_EVERY`th new record, the oldest past
+/// the retention (or gone already), are deleted with their index entries:
+/// at most `COUNT_TRIM_BATCH` and `TRIM_BATCH` per call, so that a call's work stays bounded when
 /// `max_events` was lowered (Redis runs one script at a time). A new
 /// record is one `HSET`, and the records over `max_events` leave the index
 /// with one `ZPOPMIN` and one `DEL`: each call from a script costs Redis
@@ -44,30 +44,40 @@ redis.call('HSET', KEYS[1], 'source', ARGV[3], 'id', ARGV[4], 'type', ARGV[5],
   'status', 'processing', 'attempts', 0, 'redeliveries', 0, 'replays', replays,
   'received_ms', ARGV[6], unpack(ARGV, 12))
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
 local over = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[10]), COUNT_TRIM_BATCH)
 if over > 0 then
   local popped, dropped = redis.call('ZPOPMIN', KEYS[2], over), {}
   for i = 1, #popped, 2 do dropped[#dropped + 1] = ARGV[11] .. popped[i] end
   redis.call('DEL', unpack(dropped))
 end
-local oldest_kept = tonumber(ARGV[8])
-for _ = 1, TRIM_BATCH do
-  local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  if not member then break end
-  local received = tonumber(redis.call('HGET', ARGV[11] .. member, 'received_ms'))
-  if received and received >= oldest_kept then break end
-  redis.call('DEL', ARGV[11] .. member)
-  redis.call('ZREM', KEYS[2], member)
+if seq % AGE_TRIM_EVERY == 0 then
+  local oldest_kept = tonumber(ARGV[8])
+  for _ = 1, TRIM_BATCH do
+    local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+    if not member then break end
+    local received = tonumber(redis.call('HGET', ARGV[11] .. member, 'received_ms'))
+    if received and received >= oldest_kept then break end
+    redis.call('DEL', ARGV[11] .. member)
+    redis.call('ZREM', KEYS[2], member)
+  end
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[9])
 redis.call('PEXPIRE', KEYS[3], ARGV[9])
 return 1
 ";
 
-/// How many of the oldest index entries one arrival looks at for the
-/// retention.
+/// How many of the oldest index entries an arrival looks at for the
+/// retention, when it looks.
 const TRIM_BATCH: usize = 100;
+
+/// Every how many new records the index is trimmed by age: the records
+/// themselves expire on time (`PEXPIREAT`) and a listing skips an entry
+/// whose record is gone, so looking at every arrival would cost two calls
+/// per record for entries no reader sees. Up to `TRIM_BATCH` entries per
+/// look keeps the index well ahead of any arrival rate.
+const AGE_TRIM_EVERY: usize = 16;
 
 /// How many records over `max_events` one arrival deletes at most: one in
 /// the steady state; a log whose `max_events` was lowered shrinks by this
@@ -88,27 +98,27 @@ return 1
 /// each merged by name into the record's `listeners` array (its last run
 /// replaces the one kept; a new name is appended). A record with no runs
 /// yet takes the array as it came, without decoding it: the lifecycle sends
-/// each listener once per run. Four calls at most; JSON is decoded only for
-/// a record that ran before.
+/// each listener once per run. One `HMGET` and one `HSET`, and an `HDEL`
+/// only when a field it had must go; JSON is decoded only for a record that
+/// ran before.
 const RAN: &str = r"
-local kept = redis.call('HMGET', KEYS[1], 'source', 'listeners')
+local kept = redis.call('HMGET', KEYS[1], 'source', 'attempts', 'listeners', 'finished_ms', 'error')
 if not kept[1] then return 0 end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local set, unset = {'status', ARGV[1]}, {}
-if ARGV[2] == '' then
-  unset[#unset + 1] = 'finished_ms'
-else
+local set, unset = {'attempts', (tonumber(kept[2]) or 0) + 1, 'status', ARGV[1]}, {}
+if ARGV[2] ~= '' then
   set[#set + 1] = 'finished_ms'; set[#set + 1] = ARGV[2]
+elseif kept[4] then
+  unset[#unset + 1] = 'finished_ms'
 end
 if ARGV[3] == '1' then
   set[#set + 1] = 'error'; set[#set + 1] = ARGV[4]
-else
+elseif kept[5] then
   unset[#unset + 1] = 'error'
 end
 if ARGV[5] ~= '[]' then
   set[#set + 1] = 'listeners'
-  if kept[2] then
-    local merged = cjson.decode(kept[2])
+  if kept[3] then
+    local merged = cjson.decode(kept[3])
     for _, run in ipairs(cjson.decode(ARGV[5])) do
       local at = #merged + 1
       for i, last in ipairs(merged) do
@@ -223,7 +233,9 @@ impl Scripts {
 
 /// The constants `RECEIVED` reads, as Lua locals.
 fn received_constants() -> String {
-    format!("local TRIM_BATCH, COUNT_TRIM_BATCH = {TRIM_BATCH}, {COUNT_TRIM_BATCH}\n")
+    format!(
+        "local TRIM_BATCH, COUNT_TRIM_BATCH, AGE_TRIM_EVERY = {TRIM_BATCH}, {COUNT_TRIM_BATCH}, {AGE_TRIM_EVERY}\n"
+    )
 }
 
 /// The log's steps as Lua functions of `(KEYS, ARGV)`, for a script that

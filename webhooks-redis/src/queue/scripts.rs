@@ -33,14 +33,19 @@ return 1
 const START: &str = r"
 local jobs = {}
 for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+  local fields = redis.call('HGETALL', KEYS[i])
+  if #fields == 0 then
     redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
     redis.call('XDEL', KEYS[1], ARGV[i])
-    jobs[i - 1] = {}
   else
-    redis.call('HINCRBY', KEYS[i], 'attempts', 1)
-    jobs[i - 1] = redis.call('HGETALL', KEYS[i])
+    local attempts = tostring(redis.call('HINCRBY', KEYS[i], 'attempts', 1))
+    local at = #fields + 1
+    for j = 1, #fields, 2 do
+      if fields[j] == 'attempts' then at = j; break end
+    end
+    fields[at], fields[at + 1] = 'attempts', attempts
   end
+  jobs[i - 1] = fields
 end
 return jobs
 ";
