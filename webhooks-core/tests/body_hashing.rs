@@ -9,10 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use webhooks_core::testing::{self, SignedEvent};
 use webhooks_core::{
     DiscordSignatureValidator, GitHubSignatureValidator, GitLabSignatureValidator,
-    HmacSignatureValidator, LinearSignatureValidator, PaddleSignatureValidator, Secrets,
-    ShopifySignatureValidator, SignatureError, SignatureValidator, SignedPayload, SignedRequest,
-    SlackSignatureValidator, SquareSignatureValidator, StandardSignatureValidator,
-    StripeSignatureValidator, TwilioSignatureValidator,
+    HmacSignatureValidator, LinearSignatureValidator, PaddleSignatureValidator, ProcessError,
+    Processed, Secrets, ShopifySignatureValidator, SignatureError, SignatureValidator,
+    SignedPayload, SignedRequest, SlackSignatureValidator, SquareSignatureValidator,
+    StandardSignatureValidator, StripeSignatureValidator, TwilioSignatureValidator,
+    WebhookProcessor,
 };
 
 const BODY: &str = r#"{"id":"evt_1","type":"invoice.paid","event_id":"e1","event_type":"x"}"#;
@@ -405,4 +406,51 @@ fn macs_that_fit_are_used_instead_of_the_body() {
         let hashed = validator.verify(&request(&case.event, &other).with_body_macs(&macs));
         assert_eq!(hashed, Ok(()), "{name}: the MACs were not used");
     }
+}
+
+/// What a transport does through a processor's route: the source's
+/// validator offers the hasher, and `process_hashed` decides with the MACs
+/// it is given, exactly as `process` decides without them.
+#[tokio::test]
+async fn a_route_hashes_for_its_source_and_processes_with_the_macs() {
+    let processor = WebhookProcessor::builder()
+        .register_validator("github", GitHubSignatureValidator::new("gh").unwrap())
+        .build()
+        .unwrap();
+    let route = processor.route("github").unwrap();
+    let event = testing::github("gh", "ping", r#"{"zen":"Practicality beats purity."}"#);
+    let id = event.headers().get("X-GitHub-Delivery").unwrap().to_owned();
+    let unsigned = event.clone().without_header("X-Hub-Signature-256");
+    assert!(route.body_hasher(unsigned.headers(), None).is_none());
+    let hashed = |body: &[u8]| {
+        let mut hasher = route.body_hasher(event.headers(), None).expect("a hasher");
+        for frame in body.chunks(5) {
+            hasher.update(frame);
+        }
+        hasher.finish()
+    };
+    let process = |body: &[u8], macs| {
+        let body = body.to_vec();
+        route.process_hashed(body, event.headers().clone(), None, macs)
+    };
+    let refused = |processed| {
+        matches!(
+            processed,
+            Err(ProcessError::InvalidSignature(
+                SignatureError::NoMatchingSignature
+            ))
+        )
+    };
+    let genuine = event.body();
+    let tampered = event.clone().tampered().body().to_vec();
+    assert!(refused(process(&tampered, None).await));
+    assert!(refused(process(&tampered, Some(hashed(&tampered))).await));
+    // The MACs of another body of the same length: they fit, so they are
+    // what is checked, and the genuine body is refused with them.
+    let other = flipped(genuine);
+    assert!(refused(process(genuine, Some(hashed(&other))).await));
+    let accepted = process(genuine, Some(hashed(genuine))).await.unwrap();
+    assert_eq!(accepted, Processed::Accepted { id: id.clone() });
+    let again = process(genuine, Some(hashed(genuine))).await.unwrap();
+    assert_eq!(again, Processed::Duplicate { id });
 }

@@ -103,12 +103,34 @@ mod tests {
         }
     }
 
+    /// These frames, then a failed connection.
+    struct ThenFails(Frames);
+
+    impl Body for ThenFails {
+        type Data = Bytes;
+        type Error = &'static str;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, &'static str>>> {
+            match Pin::new(&mut self.0).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                _ => Poll::Ready(Some(Err("connection reset"))),
+            }
+        }
+    }
+
+    fn frames(frames: &[&[u8]]) -> Frames {
+        Frames(frames.iter().map(|f| Bytes::copy_from_slice(f)).collect())
+    }
+
     async fn read(
         frames: &[&[u8]],
         declared: Option<u64>,
         secret: &Secret,
     ) -> (Bytes, Option<BodyMacs>) {
-        let frames = Frames(frames.iter().map(|f| Bytes::copy_from_slice(f)).collect());
+        let frames = self::frames(frames);
         let start = || Some(BodyHasher::new([secret], &[b"1."]));
         match read_body(frames, 100, declared, start).await {
             Ok(read) => read,
@@ -119,7 +141,9 @@ mod tests {
     #[tokio::test]
     async fn frames_are_joined_and_hashed_only_when_there_are_several() {
         let secret = Secret::from("k");
-        for declared in [None, Some(7)] {
+        // Some(3): a `Content-Length` that understates the body, which
+        // hyper's framing would refuse, still keeps one frame as it is.
+        for declared in [None, Some(7), Some(3)] {
             let (body, macs) = read(&[b"{\"a\":1}"], declared, &secret).await;
             assert_eq!((&body[..], macs.is_none()), (&b"{\"a\":1}"[..], true));
         }
@@ -132,7 +156,7 @@ mod tests {
             &[b"", b"", b"{\"a\":1}"],
             &[b"{", b"\"a\":1", b"}", b""],
         ] {
-            for declared in [None, Some(7)] {
+            for declared in [None, Some(7), Some(3)] {
                 let (body, macs) = read(frames, declared, &secret).await;
                 assert_eq!(&body[..], b"{\"a\":1}");
                 let macs = macs.expect("several frames are hashed");
@@ -141,5 +165,31 @@ mod tests {
         }
         let (body, macs) = read(&[], None, &secret).await;
         assert!(body.is_empty() && macs.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused_unread() {
+        let no_hashing = || None;
+        for (split, declared) in [
+            (&[&b"12345678"[..]][..], None),
+            (&[b"1234", b"5678"], Some(8)),
+            (&[b"1234", b"5678"], None),
+        ] {
+            match read_body(frames(split), 8, declared, no_hashing).await {
+                Ok((body, _)) => assert_eq!(&body[..], b"12345678"),
+                Err(_) => panic!("{split:?}: a body of the limit is read"),
+            }
+        }
+        for split in [&[&b"123456789"[..]][..], &[b"1234", b"5678", b"9"]] {
+            let read = read_body(frames(split), 8, None, no_hashing).await;
+            assert!(matches!(read, Err(BodyError::TooLarge)), "{split:?}");
+        }
+        // Refused as the byte over arrives: what would follow is not read.
+        let over = ThenFails(frames(&[b"1234", b"56789"]));
+        let read = read_body(over, 8, None, no_hashing).await;
+        assert!(matches!(read, Err(BodyError::TooLarge)));
+        let within = ThenFails(frames(&[b"1234", b"5678"]));
+        let read = read_body(within, 8, None, no_hashing).await;
+        assert!(matches!(read, Err(BodyError::Read)));
     }
 }
