@@ -44,10 +44,12 @@ pub struct DispatchConfig {
     /// Queued: events waiting at most; beyond it deliveries get 503.
     #[serde(default = "DispatchConfig::default_capacity")]
     pub queue_capacity: usize,
-    /// Queued: events handled at once (default
+    /// Queued: events whose listeners run at once (default
     /// [`DispatchConfig::DEFAULT_WORKERS`], 64: listeners mostly wait on the
     /// network, and each run is a task, not a thread; lower it for
-    /// listeners that must not run many at once).
+    /// listeners that must not run many at once). A worker takes its next
+    /// event as soon as its listeners return, while the last one is settled
+    /// in the store.
     pub workers: Option<usize>,
     /// Queued, Redis: an event a worker took and did not finish within this
     /// long (the worker died) is taken over by another worker.

@@ -145,6 +145,9 @@ async fn run_job(
             None => return,
         },
     };
+    // The listeners are done: the slot takes the next job while this one
+    // is settled, so a slow store delays settling, not the next runs.
+    drop(slot);
     let outcome = match &settle {
         Settle::Ack => "succeeded",
         Settle::RetryAt(_) => "retrying",
@@ -199,7 +202,6 @@ async fn run_job(
     if matches!(settle, Settle::Dead(_)) {
         lifecycle.count_dead_letters().await;
     }
-    drop(slot);
 }
 
 /// Runs the job's listeners while its hold is renewed; `None` when the job
