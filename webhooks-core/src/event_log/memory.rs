@@ -18,8 +18,10 @@ use crate::StoreError;
 /// first), and at most `max_body_bytes` of kept bodies and headers (beyond
 /// it the oldest records lose their bodies; their metadata stays).
 ///
-/// Bodies are copied out of the request's buffers, so a kept body holds
-/// only its own bytes. Each record costs about 300 bytes beside its body
+/// Bodies under 256 KiB are copied out of the request's buffers, so a
+/// kept body holds only its own bytes; a larger one is kept as the
+/// request's own buffer, without a copy (a body that came in several
+/// frames is one buffer of its own size). Each record costs about 300 bytes beside its body
 /// and headers (`cargo bench --bench load -- --memory-log 100000`: 100,000
 /// records of a 1 KiB body and 310 bytes of headers hold 155 MiB).
 ///
@@ -61,13 +63,21 @@ struct Ring {
     bodies_from: u64,
 }
 
+/// The smallest body kept by reference rather than copied: below it a
+/// copy is cheap, and a body that came in one frame of the connection's
+/// read buffer would keep that whole buffer alive.
+const SHARE_FROM: usize = 256 << 10;
+
 /// One record, compact: its texts, headers and body in one allocation
 /// (five copies would be five), the rest inline.
 #[derive(Debug)]
 struct Entry {
     hash: u64,
-    /// `source`, `id`, `event_type`, the header lines, then the body.
+    /// `source`, `id`, `event_type`, the header lines, then the body unless
+    /// it is `shared`.
     blob: Box<[u8]>,
+    /// A large body, kept as the request's buffer.
+    shared: Option<bytes::Bytes>,
     /// The lengths of the first four parts of `blob`.
     lens: [u32; 4],
     /// Whether the body and headers are kept (else both are empty).
@@ -89,7 +99,19 @@ impl Entry {
             .headers
             .filter(|_| event.body.is_some())
             .unwrap_or_default();
-        let body = event.body.unwrap_or_default();
+        let shared = event
+            .shared_body
+            .filter(|shared| {
+                shared.len() >= SHARE_FROM
+                    && event
+                        .body
+                        .is_some_and(|body| std::ptr::eq(body, &shared[..]))
+            })
+            .cloned();
+        let body = match shared {
+            Some(_) => &[][..],
+            None => event.body.unwrap_or_default(),
+        };
         let size = texts.iter().map(|t| t.len()).sum::<usize>() + headers.len() + body.len();
         let mut blob = Vec::with_capacity(size);
         for text in texts {
@@ -102,6 +124,7 @@ impl Entry {
         Self {
             hash,
             blob: blob.into_boxed_slice(),
+            shared,
             lens: [
                 len(event.source.len()),
                 len(event.id.len()),
@@ -122,6 +145,9 @@ impl Entry {
 
     /// The `n`th part of the blob; 4 is the body.
     fn part(&self, n: usize) -> &[u8] {
+        if let (4, Some(shared)) = (n, &self.shared) {
+            return shared;
+        }
         let start: usize = self.lens[..n].iter().map(|&l| l as usize).sum();
         let end = match n {
             4 => self.blob.len(),
@@ -150,6 +176,7 @@ impl Entry {
         let mut blob = std::mem::take(&mut self.blob).into_vec();
         blob.truncate(texts);
         self.blob = blob.into_boxed_slice();
+        self.shared = None;
         self.lens[3] = 0;
         self.kept = false;
     }
@@ -170,7 +197,10 @@ impl Entry {
         record.listeners.clone_from(&self.listeners);
         record.error.clone_from(&self.error);
         if with_body && self.kept {
-            record.body = Some(bytes::Bytes::copy_from_slice(self.part(4)));
+            record.body = Some(match &self.shared {
+                Some(shared) => shared.clone(),
+                None => bytes::Bytes::copy_from_slice(self.part(4)),
+            });
             record.headers = Some(String::from_utf8_lossy(self.part(3)).into_owned());
         }
         record
@@ -573,5 +603,61 @@ mod tests {
         assert_eq!(record.listeners[0].error.as_deref(), Some("boom"));
         block_on(log.redelivered("s", "unknown")).unwrap();
         assert_eq!(log.len(), 1);
+    }
+
+    /// The record of `event` kept with its body, as the lifecycle hands it.
+    fn arrive_event(log: &InMemoryEventLog, event: &crate::WebhookEvent) {
+        let received = Received::of(event, Arrival::Delivery, Some(b"a: 1\r\n"));
+        block_on(log.received(&received)).unwrap();
+    }
+
+    #[test]
+    fn a_large_body_is_kept_without_a_copy_and_a_small_one_is_copied() {
+        let log = InMemoryEventLog::default();
+        let large = crate::WebhookEvent::new("s", "t", "large", vec![7; SHARE_FROM]);
+        let small = crate::WebhookEvent::new("s", "t", "small", vec![7; SHARE_FROM - 1]);
+        arrive_event(&log, &large);
+        arrive_event(&log, &small);
+        let kept = |id| block_on(log.get("s", id)).unwrap().unwrap().body.unwrap();
+        assert_eq!(kept("large"), large.body());
+        assert_eq!(kept("large").as_ptr(), large.body().as_ptr(), "not copied");
+        assert_eq!(kept("small"), small.body());
+        assert_ne!(kept("small").as_ptr(), small.body().as_ptr(), "copied");
+        assert_eq!(log.lock().body_bytes, 2 * SHARE_FROM - 1 + 2 * 6);
+
+        // The same bytes elsewhere, or a body given without its buffer, are
+        // copied: only the buffer the body is may be kept.
+        let copy = large.body().to_vec();
+        let elsewhere = Received {
+            shared_body: Some(large.body()),
+            ..Received::new("s", "elsewhere", "t", SystemTime::now(), Arrival::Delivery)
+                .with_body(&copy, b"")
+        };
+        block_on(log.received(&elsewhere)).unwrap();
+        assert_ne!(kept("elsewhere").as_ptr(), large.body().as_ptr());
+        assert_eq!(kept("elsewhere"), large.body());
+    }
+
+    #[test]
+    fn a_shared_body_over_the_budget_is_dropped_with_its_bytes() {
+        let log = InMemoryEventLog::new(LogBounds {
+            max_body_bytes: SHARE_FROM + 100,
+            max_events: 2,
+            ..LogBounds::default()
+        });
+        let first = crate::WebhookEvent::new("s", "t", "first", vec![1; SHARE_FROM]);
+        let second = crate::WebhookEvent::new("s", "t", "second", vec![2; SHARE_FROM]);
+        arrive_event(&log, &first);
+        arrive_event(&log, &second);
+        let first = block_on(log.get("s", "first")).unwrap().unwrap();
+        assert_eq!((first.body, first.headers), (None, None));
+        let second = block_on(log.get("s", "second")).unwrap().unwrap();
+        assert_eq!(second.body.as_deref(), Some(&[2; SHARE_FROM][..]));
+        assert_eq!(log.lock().body_bytes, SHARE_FROM + 6);
+        // The first record goes; the bytes it no longer held are not
+        // counted out twice.
+        arrive(&log, "third", SystemTime::now(), b"{}");
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.lock().body_bytes, SHARE_FROM + 6 + 2);
     }
 }

@@ -283,6 +283,9 @@ pub struct Received<'a> {
     pub body: Option<&'a [u8]>,
     /// The headers as lines without secrets, when bodies are kept.
     pub headers: Option<&'a [u8]>,
+    /// The buffer `body` is, when the lifecycle has it: a log in this
+    /// process may keep a large body by reference instead of copying it.
+    pub(crate) shared_body: Option<&'a Bytes>,
 }
 
 impl<'a> Received<'a> {
@@ -332,6 +335,7 @@ impl<'a> Received<'a> {
             arrival,
             body: None,
             headers: None,
+            shared_body: None,
         }
     }
 
@@ -340,6 +344,7 @@ impl<'a> Received<'a> {
     pub fn with_body(mut self, body: &'a [u8], headers: &'a [u8]) -> Self {
         self.body = Some(body);
         self.headers = Some(headers);
+        self.shared_body = None;
         self
     }
 
@@ -354,7 +359,10 @@ impl<'a> Received<'a> {
             arrival,
         );
         match headers {
-            Some(headers) => received.with_body(event.body(), headers),
+            Some(headers) => Self {
+                shared_body: Some(event.body()),
+                ..received.with_body(event.body(), headers)
+            },
             None => received,
         }
     }
