@@ -124,22 +124,34 @@ impl Headers {
     /// The headers whose (lowercase) name `keep` accepts, as lines, in one
     /// allocation sized by a first pass that only adds lengths.
     fn lines(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
-        let size = self
-            .0
+        let mut lines = Vec::with_capacity(self.lines_bound());
+        self.write_lines(keep, &mut lines);
+        lines
+    }
+
+    /// At least the length of any of the header lines' forms.
+    pub(crate) fn lines_bound(&self) -> usize {
+        self.0
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
-            .sum();
-        let mut lines = Vec::with_capacity(size);
+            .sum()
+    }
+
+    /// [`Headers::to_lines_without_secrets`], appended to `out`.
+    pub(crate) fn write_lines_without_secrets(&self, out: &mut Vec<u8>) {
+        self.write_lines(|name| !is_secret(name), out);
+    }
+
+    fn write_lines(&self, keep: impl Fn(&str) -> bool, out: &mut Vec<u8>) {
         for (name, value) in &self.0 {
             if !keep(name.as_str()) {
                 continue;
             }
-            lines.extend_from_slice(name.as_str().as_bytes());
-            lines.extend_from_slice(b": ");
-            lines.extend_from_slice(value.as_bytes());
-            lines.extend_from_slice(b"\r\n");
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        lines
     }
 
     /// Headers read back from [`Headers::to_lines`]; lines that are not a

@@ -1,5 +1,7 @@
 //! The in-memory event log: a ring of records, oldest first out.
 
+mod arena;
+
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
@@ -7,6 +9,7 @@ use std::time::SystemTime;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use self::arena::{Arena, Part};
 use super::{
     Arrival, EventLog, EventPage, EventQuery, EventRecord, EventStatus, ListenerRun, LogBounds,
     Received, RunRecord, merge_runs,
@@ -18,12 +21,14 @@ use crate::StoreError;
 /// first), and at most `max_body_bytes` of kept bodies and headers (beyond
 /// it the oldest records lose their bodies; their metadata stays).
 ///
-/// Bodies under 256 KiB are copied out of the request's buffers, so a
-/// kept body holds only its own bytes; a larger one is kept as the
-/// request's own buffer, without a copy (a body that came in several
-/// frames is one buffer of its own size). Each record costs about 300 bytes beside its body
-/// and headers (`cargo bench --bench load -- --memory-log 100000`: 100,000
-/// records of a 1 KiB body and 310 bytes of headers hold 155 MiB).
+/// Bodies under 256 KiB are copied out of the request's buffers, into
+/// chunks of 1 MiB apart from the requests' own allocations and freed
+/// oldest first, so a kept body holds only its own bytes; a larger one is
+/// kept as the request's own buffer, without a copy (a body that came in
+/// several frames is one buffer of its own size). Each record costs about
+/// 330 bytes beside its body and headers (`cargo bench --bench load --
+/// --memory-log 100000`: 100,000 records of a 1 KiB body and 310 bytes of
+/// headers hold 159 MiB).
 ///
 /// ```
 /// use std::time::SystemTime;
@@ -61,6 +66,8 @@ struct Ring {
     body_bytes: usize,
     /// Records before this sequence number have had their bodies dropped.
     bodies_from: u64,
+    /// The records' headers and bodies.
+    arena: Arena,
 }
 
 /// The smallest body kept by reference rather than copied: below it a
@@ -68,18 +75,22 @@ struct Ring {
 /// read buffer would keep that whole buffer alive.
 const SHARE_FROM: usize = 256 << 10;
 
-/// One record, compact: its texts, headers and body in one allocation
-/// (five copies would be five), the rest inline.
+/// One record, compact: its texts in one allocation (three copies would
+/// be three), its headers and body together in the arena, the rest inline.
 #[derive(Debug)]
 struct Entry {
     hash: u64,
-    /// `source`, `id`, `event_type`, the header lines, then the body unless
-    /// it is `shared`.
-    blob: Box<[u8]>,
-    /// A large body, kept as the request's buffer.
-    shared: Option<bytes::Bytes>,
-    /// The lengths of the first four parts of `blob`.
-    lens: [u32; 4],
+    /// `source`, `id`, then `event_type`.
+    texts: Box<[u8]>,
+    /// The lengths of the first two texts.
+    lens: [u32; 2],
+    /// The header lines, then the body unless it is `shared`; `None` when
+    /// nothing is kept or both are empty.
+    kept_part: Option<Part>,
+    headers_len: u32,
+    /// A large body, kept as the request's buffer (boxed: rare, and the
+    /// box keeps every record 24 bytes smaller).
+    shared: Option<Box<bytes::Bytes>>,
     /// Whether the body and headers are kept (else both are empty).
     kept: bool,
     status: EventStatus,
@@ -93,8 +104,12 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(hash: u64, event: &Received<'_>) -> Self {
-        let texts = [event.source, event.id, event.event_type];
+    fn new(hash: u64, event: &Received<'_>, arena: &mut Arena) -> Self {
+        let mut texts =
+            Vec::with_capacity(event.source.len() + event.id.len() + event.event_type.len());
+        for text in [event.source, event.id, event.event_type] {
+            texts.extend_from_slice(text.as_bytes());
+        }
         let headers = event
             .headers
             .filter(|_| event.body.is_some())
@@ -107,30 +122,37 @@ impl Entry {
                         .body
                         .is_some_and(|body| std::ptr::eq(body, &shared[..]))
             })
-            .cloned();
+            .map(|shared| Box::new(shared.clone()));
         let body = match shared {
             Some(_) => &[][..],
             None => event.body.unwrap_or_default(),
         };
-        let size = texts.iter().map(|t| t.len()).sum::<usize>() + headers.len() + body.len();
-        let mut blob = Vec::with_capacity(size);
-        for text in texts {
-            blob.extend_from_slice(text.as_bytes());
-        }
-        blob.extend_from_slice(headers);
-        blob.extend_from_slice(body);
+        let (kept_part, headers_len) = match event.header_lines.filter(|_| event.body.is_some()) {
+            // The lines are written in place: no copy of them is made first.
+            Some(lines) => {
+                let mut headers_len = 0;
+                let part = arena.put_with(lines.lines_bound() + body.len(), |bytes| {
+                    let start = bytes.len();
+                    lines.write_lines_without_secrets(bytes);
+                    headers_len = bytes.len() - start;
+                    bytes.extend_from_slice(body);
+                });
+                (Some(part), headers_len)
+            }
+            None => (
+                (headers.len() + body.len() > 0).then(|| arena.put(&[headers, body])),
+                headers.len(),
+            ),
+        };
         // A key is at most 256 bytes, a type 128 and a body far below 4 GiB.
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
             hash,
-            blob: blob.into_boxed_slice(),
+            texts: texts.into_boxed_slice(),
+            lens: [len(event.source.len()), len(event.id.len())],
+            kept_part,
+            headers_len: len(headers_len),
             shared,
-            lens: [
-                len(event.source.len()),
-                len(event.id.len()),
-                len(event.event_type.len()),
-                len(headers.len()),
-            ],
             kept: event.body.is_some(),
             status: EventStatus::Processing,
             attempts: 0,
@@ -143,46 +165,55 @@ impl Entry {
         }
     }
 
-    /// The `n`th part of the blob; 4 is the body.
-    fn part(&self, n: usize) -> &[u8] {
-        if let (4, Some(shared)) = (n, &self.shared) {
-            return shared;
-        }
-        let start: usize = self.lens[..n].iter().map(|&l| l as usize).sum();
-        let end = match n {
-            4 => self.blob.len(),
-            _ => start + self.lens[n] as usize,
-        };
-        &self.blob[start..end]
-    }
-
+    /// The `n`th text: 0 the source, 1 the id, 2 the type.
     fn text(&self, n: usize) -> &str {
+        let [source, id] = self.lens.map(|len| len as usize);
+        let (start, end) = match n {
+            0 => (0, source),
+            1 => (source, source + id),
+            _ => (source + id, self.texts.len()),
+        };
         // Written from `&str`s above.
-        std::str::from_utf8(self.part(n)).unwrap_or_default()
+        std::str::from_utf8(&self.texts[start..end]).unwrap_or_default()
     }
 
     fn is(&self, source: &str, id: &str) -> bool {
-        self.part(1) == id.as_bytes() && self.part(0) == source.as_bytes()
+        self.text(1) == id && self.text(0) == source
+    }
+
+    /// The kept header lines.
+    fn headers<'a>(&self, arena: &'a Arena) -> &'a [u8] {
+        self.kept_part.map_or(&[][..], |part| {
+            &arena.get(part)[..self.headers_len as usize]
+        })
+    }
+
+    /// The kept body.
+    fn body<'a>(&'a self, arena: &'a Arena) -> &'a [u8] {
+        match (&self.shared, self.kept_part) {
+            (Some(shared), _) => &shared[..],
+            (None, Some(part)) => &arena.get(part)[self.headers_len as usize..],
+            (None, None) => &[],
+        }
     }
 
     /// The bytes the kept body and headers take.
     fn body_size(&self) -> usize {
-        self.lens[3] as usize + self.part(4).len()
+        self.kept_part.map_or(0, Part::len) + self.shared.as_ref().map_or(0, |shared| shared.len())
     }
 
     /// Drops the body and headers, keeping the rest.
-    fn drop_body(&mut self) {
-        let texts = self.lens[..3].iter().map(|&l| l as usize).sum();
-        let mut blob = std::mem::take(&mut self.blob).into_vec();
-        blob.truncate(texts);
-        self.blob = blob.into_boxed_slice();
+    fn drop_body(&mut self, arena: &mut Arena) {
+        if let Some(part) = self.kept_part.take() {
+            arena.release(part);
+        }
         self.shared = None;
-        self.lens[3] = 0;
+        self.headers_len = 0;
         self.kept = false;
     }
 
     /// The record, its body and headers only when asked for.
-    fn record(&self, with_body: bool) -> EventRecord {
+    fn record(&self, arena: &Arena, with_body: bool) -> EventRecord {
         let mut record = EventRecord::new(
             self.text(0),
             self.text(1),
@@ -198,10 +229,10 @@ impl Entry {
         record.error.clone_from(&self.error);
         if with_body && self.kept {
             record.body = Some(match &self.shared {
-                Some(shared) => shared.clone(),
-                None => bytes::Bytes::copy_from_slice(self.part(4)),
+                Some(shared) => bytes::Bytes::clone(shared),
+                None => bytes::Bytes::copy_from_slice(self.body(arena)),
             });
-            record.headers = Some(String::from_utf8_lossy(self.part(3)).into_owned());
+            record.headers = Some(String::from_utf8_lossy(self.headers(arena)).into_owned());
         }
         record
     }
@@ -304,7 +335,7 @@ impl Ring {
     }
 
     fn pop_oldest(&mut self) {
-        let Some(oldest) = self.entries.pop_front() else {
+        let Some(mut oldest) = self.entries.pop_front() else {
             return;
         };
         let seq = self.first;
@@ -312,6 +343,7 @@ impl Ring {
             found.remove();
         }
         self.body_bytes -= oldest.body_size();
+        oldest.drop_body(&mut self.arena);
         self.first += 1;
         self.bodies_from = self.bodies_from.max(self.first);
     }
@@ -335,7 +367,7 @@ impl Ring {
                 break;
             };
             self.body_bytes -= entry.body_size();
-            entry.drop_body();
+            entry.drop_body(&mut self.arena);
             self.bodies_from += 1;
         }
     }
@@ -348,7 +380,8 @@ impl EventLog for InMemoryEventLog {
         match ring.find(hash, event.source, event.id) {
             Some(at) => ring.entries[at].arrived_again(event.arrival),
             None => {
-                ring.push(Entry::new(hash, event));
+                let entry = Entry::new(hash, event, &mut ring.arena);
+                ring.push(entry);
                 ring.trim(&self.bounds, event.at);
             }
         }
@@ -372,7 +405,7 @@ impl EventLog for InMemoryEventLog {
         let ring = self.lock();
         Ok(ring
             .find(hash, source, id)
-            .map(|at| ring.entries[at].record(true)))
+            .map(|at| ring.entries[at].record(&ring.arena, true)))
     }
 
     async fn list(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
@@ -396,7 +429,7 @@ impl EventLog for InMemoryEventLog {
                 next = Some((seq + 1).to_string());
                 break;
             }
-            events.push(entry.record(false));
+            events.push(entry.record(&ring.arena, false));
         }
         Ok(EventPage { events, next })
     }
@@ -425,9 +458,10 @@ mod tests {
         let at = SystemTime::now();
         let arrive = |source, id| Received::new(source, id, "t", at, Arrival::Delivery);
         let mut ring = Ring::default();
-        ring.push(Entry::new(7, &arrive("s", "a")));
-        ring.push(Entry::new(7, &arrive("s2", "a")));
-        ring.push(Entry::new(7, &arrive("s", "b")));
+        for (source, id) in [("s", "a"), ("s2", "a"), ("s", "b")] {
+            let entry = Entry::new(7, &arrive(source, id), &mut ring.arena);
+            ring.push(entry);
+        }
         assert_eq!(ring.find(7, "s", "a"), Some(0));
         assert_eq!(ring.find(7, "s2", "a"), Some(1));
         assert_eq!(ring.find(7, "s", "b"), Some(2));

@@ -286,6 +286,9 @@ pub struct Received<'a> {
     /// The buffer `body` is, when the lifecycle has it: a log in this
     /// process may keep a large body by reference instead of copying it.
     pub(crate) shared_body: Option<&'a Bytes>,
+    /// The headers whose lines without secrets a log in this process
+    /// writes itself, when `body` is kept and `headers` was not written.
+    pub(crate) header_lines: Option<&'a crate::Headers>,
 }
 
 impl<'a> Received<'a> {
@@ -336,6 +339,7 @@ impl<'a> Received<'a> {
             body: None,
             headers: None,
             shared_body: None,
+            header_lines: None,
         }
     }
 
@@ -345,6 +349,7 @@ impl<'a> Received<'a> {
         self.body = Some(body);
         self.headers = Some(headers);
         self.shared_body = None;
+        self.header_lines = None;
         self
     }
 
@@ -364,6 +369,17 @@ impl<'a> Received<'a> {
                 ..received.with_body(event.body(), headers)
             },
             None => received,
+        }
+    }
+
+    /// The arrival of `event` with its body, for a log in this process,
+    /// which writes the header lines itself (no copy of them made first).
+    pub(crate) fn with_header_lines(event: &'a WebhookEvent, arrival: Arrival) -> Self {
+        Self {
+            body: Some(event.body()),
+            shared_body: Some(event.body()),
+            header_lines: Some(event.headers()),
+            ..Self::of(event, arrival, None)
         }
     }
 }

@@ -42,8 +42,19 @@ impl Lifecycle {
         let Some(log) = &self.log else {
             return;
         };
-        let headers = self.kept_headers(event);
-        let received = Received::of(event, arrival, headers.as_deref());
+        // The in-memory log writes the header lines into its record: no
+        // copy of them is made first.
+        let in_place = matches!(log, Log::Memory(_)) && self.keep_bodies;
+        let headers = if in_place {
+            None
+        } else {
+            self.kept_headers(event)
+        };
+        let received = if in_place {
+            Received::with_header_lines(event, arrival)
+        } else {
+            Received::of(event, arrival, headers.as_deref())
+        };
         if let Err(error) = log.received(&received).await {
             self.log_failed(&error, event.id());
         }
