@@ -137,7 +137,7 @@ impl Steps {
             .registered_listeners(false)
             .listener(Done::default())
             .store(Arc::clone(&self.0.store))
-            .queue(SharedQueue(Arc::clone(&self.0.queue)))
+            .queue(SharedQueue(Arc::clone(&self.0.queue), None))
             .idempotency_ttl(Duration::from_secs(600))
             .claim_lease(Duration::from_secs(45))
             .intake(self.clone());
@@ -260,9 +260,13 @@ impl Intake for Steps {
     }
 }
 
-/// The intake's queue, given to the processor too.
+/// The intake's queue, given to the processor too; with a gate, each ack
+/// waits for a permit of it (and uses it up).
 #[derive(Debug)]
-pub(crate) struct SharedQueue(pub(crate) Arc<InMemoryEventQueue>);
+pub(crate) struct SharedQueue(
+    pub(crate) Arc<InMemoryEventQueue>,
+    pub(crate) Option<Arc<tokio::sync::Semaphore>>,
+);
 
 impl EventQueue for SharedQueue {
     async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
@@ -280,6 +284,9 @@ impl EventQueue for SharedQueue {
         self.0.renew(held, visibility).await
     }
     async fn ack(&self, held: &Reservation) -> Result<bool, StoreError> {
+        if let Some(gate) = &self.1 {
+            gate.acquire().await.expect("never closed").forget();
+        }
         self.0.ack(held).await
     }
     async fn retry_at(
@@ -401,6 +408,15 @@ pub(crate) fn arrived(n: u32, with_body: bool) -> Arrived {
                 .map(|line| format!("{line}\r\n"))
                 .collect()
         }),
+    }
+}
+
+/// Waits until `done` holds (hang guard).
+pub(crate) async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
