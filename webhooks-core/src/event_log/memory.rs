@@ -110,40 +110,7 @@ impl Entry {
         for text in [event.source, event.id, event.event_type] {
             texts.extend_from_slice(text.as_bytes());
         }
-        let headers = event
-            .headers
-            .filter(|_| event.body.is_some())
-            .unwrap_or_default();
-        let shared = event
-            .shared_body
-            .filter(|shared| {
-                shared.len() >= SHARE_FROM
-                    && event
-                        .body
-                        .is_some_and(|body| std::ptr::eq(body, &shared[..]))
-            })
-            .map(|shared| Box::new(shared.clone()));
-        let body = match shared {
-            Some(_) => &[][..],
-            None => event.body.unwrap_or_default(),
-        };
-        let (kept_part, headers_len) = match event.header_lines.filter(|_| event.body.is_some()) {
-            // The lines are written in place: no copy of them is made first.
-            Some(lines) => {
-                let mut headers_len = 0;
-                let part = arena.put_with(lines.lines_bound() + body.len(), |bytes| {
-                    let start = bytes.len();
-                    lines.write_lines_without_secrets(bytes);
-                    headers_len = bytes.len() - start;
-                    bytes.extend_from_slice(body);
-                });
-                (Some(part), headers_len)
-            }
-            None => (
-                (headers.len() + body.len() > 0).then(|| arena.put(&[headers, body])),
-                headers.len(),
-            ),
-        };
+        let (kept_part, headers_len, shared) = keep(event, arena);
         // A key is at most 256 bytes, a type 128 and a body far below 4 GiB.
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
@@ -264,6 +231,49 @@ impl Entry {
             merge_runs(&mut self.listeners, run.listeners);
         }
     }
+}
+
+/// What a record keeps of `event`'s headers and body: their part in the
+/// arena, the headers' length in it, and a large body kept as its buffer.
+fn keep(
+    event: &Received<'_>,
+    arena: &mut Arena,
+) -> (Option<Part>, usize, Option<Box<bytes::Bytes>>) {
+    let headers = event
+        .headers
+        .filter(|_| event.body.is_some())
+        .unwrap_or_default();
+    let shared = event
+        .shared_body
+        .filter(|shared| {
+            shared.len() >= SHARE_FROM
+                && event
+                    .body
+                    .is_some_and(|body| std::ptr::eq(body, &shared[..]))
+        })
+        .map(|shared| Box::new(shared.clone()));
+    let body = match shared {
+        Some(_) => &[][..],
+        None => event.body.unwrap_or_default(),
+    };
+    let (kept_part, headers_len) = match event.header_lines.filter(|_| event.body.is_some()) {
+        // The lines are written in place: no copy of them is made first.
+        Some(lines) => {
+            let mut headers_len = 0;
+            let part = arena.put_with(lines.lines_bound() + body.len(), |bytes| {
+                let start = bytes.len();
+                lines.write_lines_without_secrets(bytes);
+                headers_len = bytes.len() - start;
+                bytes.extend_from_slice(body);
+            });
+            (Some(part), headers_len)
+        }
+        None => (
+            (headers.len() + body.len() > 0).then(|| arena.put(&[headers, body])),
+            headers.len(),
+        ),
+    };
+    (kept_part, headers_len, shared)
 }
 
 impl Default for InMemoryEventLog {
