@@ -37,18 +37,22 @@ return 1
 /// `push` arguments after the arrival's) and completes the key for ARGV[1]
 /// ms. When the key is held or completed, a redelivery is counted on the
 /// record and nothing else changes. Answers 0 queued, 1 held, 2 completed,
-/// 3 full (the arrival recorded, nothing queued, the key still free).
+/// 3 full (the arrival recorded, nothing queued, the key still free). The
+/// key is completed first (`SET NX`, one call where a `GET` and a `SET`
+/// were two) and freed again when the queue is full: the script is atomic,
+/// so nobody sees it in between.
 const ENQUEUE: &str = r"
 local n = tonumber(ARGV[2])
-local current = redis.call('GET', KEYS[1])
-if current then
+if not redis.call('SET', KEYS[1], 'done', 'NX', 'PX', ARGV[1]) then
   if n > 0 then redelivered({KEYS[5]}, {}) end
-  if current == 'done' then return 2 end
+  if redis.call('GET', KEYS[1]) == 'done' then return 2 end
   return 1
 end
 if n > 0 then received({KEYS[5], KEYS[6], KEYS[7]}, {unpack(ARGV, 3, 2 + n)}) end
-if push({KEYS[2], KEYS[3], KEYS[4]}, {unpack(ARGV, 3 + n)}) == 0 then return 3 end
-redis.call('SET', KEYS[1], 'done', 'PX', ARGV[1])
+if push({KEYS[2], KEYS[3], KEYS[4]}, {unpack(ARGV, 3 + n)}) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 3
+end
 return 0
 ";
 
