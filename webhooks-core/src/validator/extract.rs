@@ -412,4 +412,58 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, EventParseError::NoEventType { .. }));
     }
+
+    #[test]
+    fn body_key_is_the_hex_sha256_of_the_body() {
+        // `printf 'plain text' | sha256sum`.
+        assert_eq!(
+            body_sha256_key(b"plain text"),
+            "sha256:c9ecf5e54c7b3f2640ecca21f96d4c3625a2b7935104f41c5ede29935a9e52c9"
+        );
+    }
+
+    #[test]
+    fn configured_names_replace_only_the_defaults_given() {
+        let extraction = GenericExtraction::with(Some("X-Delivery"), None, Some("X-Kind"));
+        assert_eq!(extraction.idempotency_headers, ["X-Delivery"]);
+        assert_eq!(extraction.event_type_field, "type");
+        assert_eq!(extraction.event_type_header, "X-Kind");
+        let extraction = GenericExtraction::with(None, Some("event.name"), None);
+        assert_eq!(
+            extraction.idempotency_headers,
+            GenericExtraction::default().idempotency_headers
+        );
+        assert_eq!(extraction.event_type_field, "event.name");
+        assert_eq!(extraction.event_type_header, "X-Event-Type");
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_string_is_named_in_the_error() {
+        assert!(matches!(
+            pick_json(br#"{1:"a"}"#, ["type"]),
+            Err(EventParseError::InvalidJson(message)) if message.contains("expected an object key")
+        ));
+    }
+
+    #[test]
+    fn a_path_prefix_that_is_not_an_object_is_skipped() {
+        let [nested, kind] =
+            pick_json(br#"{"event":"x","type":"t"}"#, ["event.type", "type"]).unwrap();
+        assert_eq!((nested, kind.as_deref()), (None, Some("t")));
+    }
+
+    #[test]
+    fn only_objects_on_a_path_are_walked_here_the_rest_by_serde_json() {
+        // The walker recurses only along the paths asked for; a deep value
+        // elsewhere is skipped by serde_json, which does not recurse, so a
+        // body nested 100,000 deep cannot overflow the stack here.
+        let depth = 100_000;
+        let body = format!(
+            r#"{{"x":{}1{},"type":"t"}}"#,
+            r#"{"a":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let [kind] = pick_json(body.as_bytes(), ["type"]).unwrap();
+        assert_eq!(kind.as_deref(), Some("t"));
+    }
 }
