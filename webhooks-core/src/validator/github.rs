@@ -213,6 +213,9 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(push.event_type, "issues");
+        // A listener for `issues` receives `issues.opened`.
+        let issues = crate::listener::EventPattern::parse("issues").unwrap();
+        assert!(issues.matches(&meta.event_type, validator.event_families()));
         assert!(
             validator
                 .describe(&SignedRequest::new(&Headers::new(), b"{}"))
