@@ -264,6 +264,9 @@ mod tests {
             validator = "standard"
             secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g="]
             tolerance-seconds = 600
+            [webhooks.sources.plain]
+            validator = "hmac"
+            secret = "x"
             [webhooks.sources.stripe]
             validator = "stripe"
             secret = "whsec_test_secret"
