@@ -183,5 +183,9 @@ mod tests {
                 .unwrap();
         let printed = format!("{validator:?}");
         assert!(!printed.contains("MfKQ"), "{printed}");
+        assert!(
+            printed.contains("[Hmac([redacted]), Ed25519(public key)]"),
+            "{printed}"
+        );
     }
 }
