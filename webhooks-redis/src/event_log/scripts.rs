@@ -24,11 +24,12 @@ use crate::connection::Lua;
 /// under the next sequence number; then the oldest records over
 /// `max_events`, and, every `AGE_TRIM_EVERY`th new record, the oldest past
 /// the retention (or gone already), are deleted with their index entries:
-/// at most `COUNT_TRIM_BATCH` and `TRIM_BATCH` per call, so that a call's work stays bounded when
-/// `max_events` was lowered (Redis runs one script at a time). A new
-/// record is one `HSET`, and the records over `max_events` leave the index
-/// with one `ZPOPMIN` and one `DEL`: each call from a script costs Redis
-/// about a microsecond and a half beyond the command's own work.
+/// at most `COUNT_TRIM_BATCH` and `TRIM_BATCH` per call, so that a call's
+/// work stays bounded when `max_events` was lowered (Redis runs one script
+/// at a time). A new record is one `HSET`, and the records over
+/// `max_events` leave the index with one `ZPOPMIN` and one `DEL`: each call
+/// from a script costs Redis about 2 µs beyond the command's own work
+/// (`INFO commandstats` under the load benchmark).
 const RECEIVED: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local counter = 'redeliveries'
@@ -94,8 +95,8 @@ return 1
 /// A run's outcome on the record KEYS[1], if there is one
 /// (`EventRecord::apply`): ARGV[1] the status, ARGV[2] the finish time (ms)
 /// or empty when the status is not final, ARGV[3] `1` with the error in
-/// ARGV[4] or `0` for none, ARGV[5] the listeners' runs as a JSON array,
-/// each merged by name into the record's `listeners` array (its last run
+/// ARGV[4] or `0` for none, ARGV[5] the listeners' runs as a JSON array
+/// (`[]` for none, as `serde_json` writes an empty list), each merged by name into the record's `listeners` array (its last run
 /// replaces the one kept; a new name is appended). A record with no runs
 /// yet takes the array as it came, without decoding it: the lifecycle sends
 /// each listener once per run. One `HMGET` and one `HSET`, and an `HDEL`
