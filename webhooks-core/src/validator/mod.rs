@@ -353,3 +353,46 @@ macro_rules! forward_validator {
     )+};
 }
 forward_validator!(Arc, Box);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WebhookProcessor;
+    use crate::listener::EventPattern;
+
+    #[test]
+    fn a_scheme_that_does_not_override_the_defaults_gets_them() {
+        // Stripe signs neither the URL nor `family.action` event types, and
+        // answers no handshake: the trait's defaults, here and through the
+        // smart pointers a processor keeps validators in.
+        let stripe = StripeSignatureValidator::new("whsec_test").unwrap();
+        let headers = Headers::new();
+        let request = SignedRequest::new(&headers, br#"{"type":"customer.created"}"#);
+        let meta = EventMeta::new("evt_1", "customer.created");
+        let boxed: Box<dyn SignatureValidator> = Box::new(stripe.clone());
+        let shared: Arc<dyn SignatureValidator> = Arc::new(stripe.clone());
+        for validator in [&stripe as &dyn SignatureValidator, &boxed, &shared] {
+            assert!(!validator.needs_url());
+            assert!(!validator.event_families());
+            assert_eq!(validator.handshake(&request, &meta), None);
+        }
+        // A listener for `customer` is not one for `customer.created`.
+        let customer = EventPattern::parse("customer").unwrap();
+        assert!(!customer.matches("customer.created", stripe.event_families()));
+        assert!(customer.matches("customer", stripe.event_families()));
+
+        let processor = WebhookProcessor::builder()
+            .register_validator("stripe", stripe)
+            .build()
+            .unwrap();
+        assert!(!processor.source_needs_url("stripe"));
+        assert!(!processor.route("stripe").unwrap().needs_url());
+    }
+
+    #[test]
+    fn a_handshake_gives_its_body_away() {
+        let pong = Handshake::json(r#"{"type":1}"#);
+        assert_eq!(pong.into_body(), br#"{"type":1}"#);
+        assert_eq!(Handshake::no_content().into_body(), b"");
+    }
+}
