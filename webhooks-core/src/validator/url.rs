@@ -313,6 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn url_variants_split_the_userinfo_and_the_port_exactly() {
+        // An empty userinfo: the `@` opens the authority.
+        assert_eq!(
+            url_variants("http://@h.com/a"),
+            ["http://@h.com/a", "http://@h.com:80/a"]
+        );
+        // Only digits after the last colon are a port to drop: `h:abc` is
+        // kept whole (the URL is not one a provider signs, and no variant
+        // may turn it into another host's).
+        assert_eq!(
+            url_variants("https://h:abc/a"),
+            ["https://h:abc/a", "https://h:abc:443/a"]
+        );
+    }
+
+    #[test]
     fn checks_the_configured_base() {
         assert!(check_public_base("https://example.com").is_ok());
         assert!(check_public_base("http://example.com:8080/prefix/").is_ok());
