@@ -126,6 +126,26 @@ async fn without_an_intake_the_log_records_the_arrival_and_counts_redeliveries()
 // The fit check: an intake is used only when it writes the log exactly when
 // the processor keeps a remote one, and, queued, when it pushes.
 
+/// A processor over an intake that writes the log (`records_log`) and
+/// pushes (`queues`) as told, keeping a remote log or none, and dispatching
+/// as told; delivery `n` through it is accepted.
+async fn accepted_through(
+    n: u32,
+    (records_log, queues, remote_log, dispatch): (bool, bool, bool, Option<Dispatch>),
+) -> (Steps, WebhookProcessor) {
+    let intake = Steps::new(records_log, queues);
+    let mut builder = intake.processor(remote_log);
+    if !records_log && !remote_log {
+        builder = builder.event_log_config(no_log());
+    }
+    if let Some(dispatch) = dispatch {
+        builder = builder.dispatch(dispatch);
+    }
+    let processor = builder.build().unwrap();
+    assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
+    (intake, processor)
+}
+
 #[tokio::test]
 async fn an_intake_that_does_not_fit_is_not_used() {
     let unfit: [(bool, bool, bool, Option<Dispatch>); 4] = [
@@ -137,17 +157,8 @@ async fn an_intake_that_does_not_fit_is_not_used() {
         (false, false, false, Some(queued())),
         (true, false, true, Some(queued())),
     ];
-    for (n, (records_log, queues, remote_log, dispatch)) in (10..).zip(unfit) {
-        let intake = Steps::new(records_log, queues);
-        let mut builder = intake.processor(remote_log);
-        if !records_log && !remote_log {
-            builder = builder.event_log_config(no_log());
-        }
-        if let Some(dispatch) = dispatch {
-            builder = builder.dispatch(dispatch);
-        }
-        let processor = builder.build().unwrap();
-        assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
+    for (n, case) in (10..).zip(unfit) {
+        let (intake, processor) = accepted_through(n, case).await;
         assert_eq!(intake.asked(), [], "case d-{n}");
         processor.shutdown().await;
     }
@@ -162,17 +173,8 @@ async fn an_intake_that_fits_is_used() {
         (true, true, true, None),
         (false, true, false, Some(queued())),
     ];
-    for (n, (records_log, queues, remote_log, dispatch)) in (20..).zip(fit) {
-        let intake = Steps::new(records_log, queues);
-        let mut builder = intake.processor(remote_log);
-        if !records_log && !remote_log {
-            builder = builder.event_log_config(no_log());
-        }
-        if let Some(dispatch) = dispatch {
-            builder = builder.dispatch(dispatch);
-        }
-        let processor = builder.build().unwrap();
-        assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
+    for (n, case) in (20..).zip(fit) {
+        let (intake, processor) = accepted_through(n, case).await;
         let first = intake.asked().first().cloned();
         let taken = matches!(first, Some(Asked::Claim { .. } | Asked::Enqueue { .. }));
         assert!(taken, "case d-{n}: {:?}", intake.asked());
