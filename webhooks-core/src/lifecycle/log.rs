@@ -44,15 +44,11 @@ impl Lifecycle {
         };
         // The in-memory log writes the header lines into its record: no
         // copy of them is made first.
-        let in_place = matches!(log, Log::Memory(_)) && self.keep_bodies;
-        let headers = if in_place {
-            None
-        } else {
-            self.kept_headers(event)
-        };
-        let received = if in_place {
+        let headers;
+        let received = if matches!(log, Log::Memory(_)) && self.keep_bodies {
             Received::with_header_lines(event, arrival)
         } else {
+            headers = self.kept_headers(event);
             Received::of(event, arrival, headers.as_deref())
         };
         if let Err(error) = log.received(&received).await {
