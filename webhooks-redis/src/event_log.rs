@@ -226,25 +226,40 @@ impl RedisEventLog {
     }
 }
 
-/// The `ran` script's arguments for `run`, once its listeners' runs are
-/// written as JSON ([`listeners_json`]).
-pub(crate) fn ran_args(invocation: &mut ScriptInvocation<'_>, run: &RunRecord, listeners: Vec<u8>) {
-    invocation.arg(run.status.as_str());
+/// The `ran` script's arguments for `run`, written into `cmd`: the
+/// listeners' runs as the JSON array the script merges, serialized in
+/// place (no buffer of their own).
+pub(crate) fn ran_args(cmd: &mut Cmd, run: &RunRecord) {
+    cmd.arg(run.status.as_str());
     if run.status.is_final() {
-        invocation.arg(epoch_ms(run.at));
+        cmd.arg(epoch_ms(run.at));
     } else {
-        invocation.arg("");
+        cmd.arg("");
     }
     match &run.error {
-        Some(error) => invocation.arg("1").arg(error.as_str()),
-        None => invocation.arg("0").arg(""),
+        Some(error) => cmd.arg("1").arg(error.as_str()),
+        None => cmd.arg("0").arg(""),
     };
-    invocation.arg(listeners);
+    // Names, flags, numbers and optional strings: nothing serde_json can
+    // refuse, written to memory that cannot fail.
+    serde_json::to_writer(cmd.writer_for_next_arg(), &run.listeners)
+        .expect("a listener's run serializes");
 }
 
-/// A run's listeners' runs as the JSON array the `ran` script merges.
-pub(crate) fn listeners_json(run: &RunRecord) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&run.listeners).map_err(StoreError::new)
+/// How many arguments, and about how many bytes, [`ran_args`] writes for
+/// `run`: a command sized by it is written without growing.
+pub(crate) fn ran_size(run: &RunRecord) -> (usize, usize) {
+    let error = run.error.as_ref().map_or(0, String::len);
+    let listeners: usize = run
+        .listeners
+        .iter()
+        .map(|listener| {
+            // `{"listener":"","ok":false,"duration_ms":,"error":""},` and
+            // the number.
+            listener.listener.len() + listener.error.as_ref().map_or(0, String::len) + 80
+        })
+        .sum();
+    (5, error + listeners + 64)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -273,10 +288,24 @@ impl EventLog for RedisEventLog {
     }
 
     async fn ran(&self, source: &str, id: &str, run: &RunRecord) -> Result<(), StoreError> {
-        let listeners = listeners_json(run)?;
-        let mut invocation = self.scripts.ran.key(self.record_key(source, id));
-        ran_args(&mut invocation, run, listeners);
-        self.invoke::<i64>(&invocation).await.map(drop)
+        let record = self.record_key(source, id);
+        let (args, bytes) = ran_size(run);
+        let mut connection = self.connection.get().await.map_err(unavailable)?;
+        let _: i64 = self
+            .scripts
+            .ran
+            .run(
+                &mut connection,
+                1,
+                (args + 1, bytes + record.len()),
+                |cmd| {
+                    cmd.arg(&record);
+                    ran_args(cmd, run);
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn get(&self, source: &str, id: &str) -> Result<Option<EventRecord>, StoreError> {

@@ -4,14 +4,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::{Cmd, RedisError, Script, Value};
+use redis::{Cmd, RedisError, Value};
 use webhooks_core::event_log::{Received, RunRecord};
 use webhooks_core::intake::{Enqueued, Intake};
 use webhooks_core::queue::Reservation;
 use webhooks_core::{Claim, Lease, StoreError, WebhookEvent};
 
 use crate::connection::{Lua, unavailable};
-use crate::event_log::{RedisEventLog, listeners_json, ran_args, received_arg_count};
+use crate::event_log::{RedisEventLog, ran_args, ran_size, received_arg_count};
 use crate::queue::{RedisEventQueue, ack_with, push_args, push_size};
 use crate::store::{DONE, RedisWebhookEventStore, complete_with, millis};
 use crate::{event_log, queue};
@@ -100,9 +100,9 @@ pub struct RedisIntake {
     queue: Option<RedisEventQueue>,
     log: Option<RedisEventLog>,
     claim: Lua,
-    complete: Script,
+    complete: Lua,
     enqueue: Lua,
-    ack: Script,
+    ack: Lua,
 }
 
 impl RedisIntake {
@@ -122,15 +122,12 @@ impl RedisIntake {
             queue: queue.map(RedisEventQueue::twin),
             log: log.map(RedisEventLog::twin),
             claim: Lua::new(format!("{log_functions}{CLAIM}")),
-            complete: Script::new(&format!(
-                "{log_functions}{}",
-                complete_with(RAN_IN_COMPLETE)
-            )),
+            complete: Lua::new(format!("{log_functions}{}", complete_with(RAN_IN_COMPLETE))),
             enqueue: Lua::new(format!(
                 "{log_functions}{}{ENQUEUE}",
                 queue::push_function()
             )),
-            ack: Script::new(&format!("{log_functions}{}", ack_with(RAN_IN_ACK))),
+            ack: Lua::new(format!("{log_functions}{}", ack_with(RAN_IN_ACK))),
         })
     }
 
@@ -211,20 +208,36 @@ impl Intake for RedisIntake {
         ttl: Duration,
         run: Option<(&str, &str, &RunRecord)>,
     ) -> Result<bool, StoreError> {
-        // Keys and arguments are lists of their own: the record's key
-        // follows the claim's, the run's arguments the complete's.
-        let mut invocation = self.complete.key(self.store.key(key));
-        invocation
-            .arg(self.store.token_value(lease).as_bytes())
-            .arg(DONE)
-            .arg(millis(ttl));
-        if let Some((log, (source, id, run))) = self.log.as_ref().zip(run) {
-            invocation.key(log.record_key(source, id));
-            ran_args(&mut invocation, run, listeners_json(run)?);
-        }
+        let key = self.store.key(key);
+        let token = self.store.token_value(lease);
+        let logged = self
+            .log
+            .as_ref()
+            .zip(run)
+            .map(|(log, (source, id, run))| (log.record_key(source, id), run));
+        let (args, bytes) = logged.as_ref().map_or((0, 0), |(record, run)| {
+            let (args, bytes) = ran_size(run);
+            (args + 1, bytes + record.len())
+        });
+        let keys = if logged.is_some() { 2 } else { 1 };
         let mut connection = self.store.connection().get().await.map_err(unavailable)?;
-        let completed: i64 = invocation
-            .invoke_async(&mut connection)
+        let completed: i64 = self
+            .complete
+            .run(
+                &mut connection,
+                keys,
+                (args + 4, bytes + key.len() + 64),
+                |cmd: &mut Cmd| {
+                    cmd.arg(&key);
+                    if let Some((record, _)) = &logged {
+                        cmd.arg(record);
+                    }
+                    cmd.arg(token.as_bytes()).arg(DONE).arg(millis(ttl));
+                    if let Some((_, run)) = &logged {
+                        ran_args(cmd, run);
+                    }
+                },
+            )
             .await
             .map_err(unavailable)?;
         Ok(completed == 1)
@@ -297,17 +310,17 @@ impl Intake for RedisIntake {
         let Some(queue) = &self.queue else {
             return Err(StoreError::new("this intake was made without a queue"));
         };
-        let (record, ran) = match self.log.as_ref().zip(run) {
-            Some((log, (source, id, run))) => (
-                Some(log.record_key(source, id)),
-                Some((run, listeners_json(run)?)),
-            ),
-            None => (None, None),
-        };
+        let logged = self
+            .log
+            .as_ref()
+            .zip(run)
+            .map(|(log, (source, id, run))| (log.record_key(source, id), run));
+        let record = logged.as_ref().map(|(record, _)| record.as_str());
+        let size = logged.as_ref().map_or((0, 0), |(_, run)| ran_size(run));
         queue
-            .settle(&self.ack, reservation, record.as_deref(), |invocation| {
-                if let Some((run, listeners)) = ran {
-                    ran_args(invocation, run, listeners);
+            .settle(&self.ack, reservation, record, size, |cmd| {
+                if let Some((_, run)) = &logged {
+                    ran_args(cmd, run);
                 }
             })
             .await

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
-use redis::{Cmd, RedisError, Script};
+use redis::{Cmd, RedisError};
 use webhooks_core::queue::{
     DeadLetter, DeadLetterBounds, EventQueue, JobState, PushError, Reservation, Reserved,
 };
@@ -19,7 +19,7 @@ use webhooks_core::{StoreError, WebhookEvent};
 
 use self::job::{Job, entry_job};
 pub(crate) use self::scripts::{ack_with, push_function};
-use crate::connection::{Connection, Made, unavailable};
+use crate::connection::{Connection, Lua, Made, unavailable};
 
 const GROUP: &str = "workers";
 /// Commands give up after this long: an unreachable Redis is a quick 503.
@@ -284,32 +284,46 @@ impl RedisEventQueue {
     }
 
     /// Runs a settle script that checks the hold first (keys: the stream,
-    /// the job, then `extra_key`; arguments: the hold's, then `args`'s);
-    /// whether it held.
+    /// the job, then `extra_key`; arguments: the hold's, then what `args`
+    /// writes, `size` being how many and about how many bytes); whether
+    /// it held.
     pub(crate) async fn settle(
         &self,
-        script: &Script,
+        script: &Lua,
         reservation: &Reservation,
         extra_key: Option<&str>,
-        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+        (args, bytes): (usize, usize),
+        fill: impl Fn(&mut Cmd),
     ) -> Result<bool, StoreError> {
         let Some((entry, job_id, job_key)) = self.held(reservation) else {
             return Ok(false);
         };
-        let mut invocation = script.key(&self.keys.stream);
-        invocation
-            .key(&job_key)
-            .key(extra_key)
-            .arg(GROUP)
-            .arg(entry);
-        invocation
-            .arg(&self.consumer)
-            .arg(reservation.token)
-            .arg(job_id);
-        args(&mut invocation);
+        let keys = 2 + usize::from(extra_key.is_some());
+        let size = (
+            keys + 5 + args,
+            self.keys.stream.len()
+                + job_key.len()
+                + extra_key.map_or(0, str::len)
+                + entry.len()
+                + self.consumer.len()
+                + job_id.len()
+                + bytes
+                + 48,
+        );
         let mut connection = self.connection().await?;
-        let held: i64 = invocation
-            .invoke_async(&mut connection)
+        let held: i64 = script
+            .run(&mut connection, keys, size, |cmd| {
+                cmd.arg(&self.keys.stream).arg(&job_key);
+                if let Some(key) = extra_key {
+                    cmd.arg(key);
+                }
+                cmd.arg(GROUP)
+                    .arg(entry)
+                    .arg(&self.consumer)
+                    .arg(reservation.token)
+                    .arg(job_id);
+                fill(cmd);
+            })
             .await
             .map_err(unavailable)?;
         Ok(held == 1)
@@ -335,7 +349,7 @@ pub(crate) fn push_size(event: &WebhookEvent) -> (usize, usize) {
 }
 
 /// The arguments of a settle that takes none of its own.
-fn no_args(_: &mut redis::ScriptInvocation<'_>) {}
+fn no_args(_: &mut Cmd) {}
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -394,12 +408,12 @@ impl EventQueue for RedisEventQueue {
         reservation: &Reservation,
         _visibility: Duration,
     ) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.renew, reservation, None, no_args)
+        self.settle(&self.scripts.renew, reservation, None, (0, 0), no_args)
             .await
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.ack, reservation, None, no_args)
+        self.settle(&self.scripts.ack, reservation, None, (0, 0), no_args)
             .await
     }
 
@@ -409,15 +423,17 @@ impl EventQueue for RedisEventQueue {
         due: SystemTime,
         state: &JobState,
     ) -> Result<bool, StoreError> {
-        let retry = |invocation: &mut redis::ScriptInvocation<'_>| {
-            invocation
-                .arg(epoch_ms(due))
+        let done = state.done.join("\n");
+        let error = state.last_error.as_deref().unwrap_or("");
+        let retry = |cmd: &mut Cmd| {
+            cmd.arg(epoch_ms(due))
                 .arg(state.failures)
-                .arg(state.done.join("\n"))
-                .arg(state.last_error.as_deref().unwrap_or(""));
+                .arg(&done)
+                .arg(error);
         };
         let delayed = Some(self.keys.delayed.as_str());
-        self.settle(&self.scripts.retry, reservation, delayed, retry)
+        let size = (4, done.len() + error.len() + 64);
+        self.settle(&self.scripts.retry, reservation, delayed, size, retry)
             .await
     }
 
@@ -430,24 +446,27 @@ impl EventQueue for RedisEventQueue {
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let retention = millis(bounds.retention).max(1);
-        let dead = |invocation: &mut redis::ScriptInvocation<'_>| {
-            invocation
-                .arg(state.failures)
-                .arg(state.done.join("\n"))
+        let done = state.done.join("\n");
+        let oldest = format!("{}-0", now.saturating_sub(retention));
+        let error = state.last_error.as_deref().unwrap_or("");
+        let dead = |cmd: &mut Cmd| {
+            cmd.arg(state.failures)
+                .arg(&done)
                 .arg(reason)
                 .arg(now)
                 .arg(retention)
                 .arg(bounds.max)
-                .arg(format!("{}-0", now.saturating_sub(retention)))
-                .arg(state.last_error.as_deref().unwrap_or(""));
+                .arg(&oldest)
+                .arg(error);
         };
         let stream = Some(self.keys.dead.as_str());
-        self.settle(&self.scripts.dead, reservation, stream, dead)
+        let size = (8, done.len() + reason.len() + error.len() + 128);
+        self.settle(&self.scripts.dead, reservation, stream, size, dead)
             .await
     }
 
     async fn hand_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
-        self.settle(&self.scripts.hand_back, reservation, None, no_args)
+        self.settle(&self.scripts.hand_back, reservation, None, (0, 0), no_args)
             .await
             .map(drop)
     }

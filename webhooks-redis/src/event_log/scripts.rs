@@ -210,7 +210,7 @@ const LIST_BATCH: usize = 200;
 pub(super) struct Scripts {
     pub(super) received: Lua,
     pub(super) redelivered: Script,
-    pub(super) ran: Script,
+    pub(super) ran: Lua,
     pub(super) list: Script,
 }
 
@@ -224,7 +224,7 @@ impl Scripts {
         Self {
             received: Lua::new(format!("{}{RECEIVED}", received_constants())),
             redelivered: Script::new(REDELIVERED),
-            ran: Script::new(RAN),
+            ran: Lua::new(RAN.to_owned()),
             list: Script::new(&format!(
                 "local LIST_BATCH, fields = {LIST_BATCH}, {{{fields}}}{LIST}"
             )),

@@ -129,11 +129,11 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 pub(super) struct Scripts {
     pub(super) push: Lua,
     pub(super) start: Script,
-    pub(super) renew: Script,
-    pub(super) ack: Script,
-    pub(super) retry: Script,
-    pub(super) dead: Script,
-    pub(super) hand_back: Script,
+    pub(super) renew: Lua,
+    pub(super) ack: Lua,
+    pub(super) retry: Lua,
+    pub(super) dead: Lua,
+    pub(super) hand_back: Lua,
     pub(super) promote: Script,
     pub(super) requeue: Script,
     pub(super) forget_consumer: Script,
@@ -141,7 +141,7 @@ pub(super) struct Scripts {
 
 impl Scripts {
     pub(super) fn new() -> Self {
-        let held = |body: &str| Script::new(&format!("{HELD}{body}"));
+        let held = |body: &str| Lua::new(format!("{HELD}{body}"));
         Self {
             push: Lua::new(PUSH.to_owned()),
             start: Script::new(START),
