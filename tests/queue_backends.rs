@@ -11,12 +11,12 @@
 #[macro_use]
 mod redis_harness;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis_harness::{RedisServer, redis_cli};
 use webhooks::queue::{DeadLetterBounds, JobState, PushError, Reserved};
 use webhooks::redis::RedisEventQueue;
-use webhooks::{EventQueue, InMemoryEventQueue, WebhookEvent};
+use webhooks::{EventQueue, Headers, InMemoryEventQueue, WebhookEvent};
 
 /// A visibility timeout that does not run out during a case.
 const LONG: Duration = Duration::from_secs(60);
@@ -96,8 +96,18 @@ mod redis {
 // ---------------------------------------------------------------------------
 // Helpers
 
+/// When every test event was received: whole milliseconds, as a queue
+/// keeps it.
+const RECEIVED_AT_MS: u64 = 1_700_000_000_123;
+
 fn event(id: &str) -> WebhookEvent {
+    let headers = Headers::new()
+        .with("X-Multi", "a")
+        .with("X-Multi", "b: c")
+        .with("Content-Type", "application/json");
     WebhookEvent::new("s", "t", id, "{}")
+        .with_headers(headers)
+        .with_received_at(UNIX_EPOCH + Duration::from_millis(RECEIVED_AT_MS))
 }
 
 async fn push<Q: EventQueue>(queue: &Q, id: &str, capacity: usize) {
@@ -179,6 +189,17 @@ async fn push_then_reserve_hands_out_once<Q: EventQueue>(backend: &Backend<Q>) {
     assert_reserved(&job, "id-1", 1);
     assert_eq!(job.event.event_type(), "t");
     assert_eq!(job.event.body().as_ref(), b"{}");
+    let headers = job.event.headers();
+    assert_eq!(
+        headers.get_all("x-multi").collect::<Vec<_>>(),
+        ["a", "b: c"]
+    );
+    assert_eq!(headers.get("content-type"), Some("application/json"));
+    assert_eq!(headers.len(), 3, "{headers:?}");
+    assert_eq!(
+        job.event.received_at(),
+        UNIX_EPOCH + Duration::from_millis(RECEIVED_AT_MS)
+    );
     assert_eq!(job.state.failures, 0);
     assert!(job.state.done.is_empty());
     assert_eq!(job.state.last_error, None);

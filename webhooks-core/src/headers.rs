@@ -157,14 +157,38 @@ impl Headers {
     /// Headers read back from [`Headers::to_lines`]; lines that are not a
     /// header are skipped.
     pub fn from_lines(lines: &[u8]) -> Self {
+        Self::from_shared_lines(bytes::Bytes::copy_from_slice(lines))
+    }
+
+    /// [`Headers::from_lines`] of a buffer the values then share: each
+    /// value is a slice of `lines`, not a copy of its own (a name that is
+    /// not a standard header's still is one).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use webhooks_core::Headers;
+    ///
+    /// let lines = Bytes::from_static(b"x-github-event: push\r\ncontent-type: application/json\r\n");
+    /// let headers = Headers::from_shared_lines(lines);
+    /// assert_eq!(headers.get("X-GitHub-Event"), Some("push"));
+    /// assert_eq!(headers.get("content-type"), Some("application/json"));
+    /// ```
+    pub fn from_shared_lines(lines: bytes::Bytes) -> Self {
         let mut headers = Self::new();
+        let mut next = 0;
         for line in lines.split(|&b| b == b'\n') {
+            let start = next;
+            next += line.len() + 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let Some(colon) = line.windows(2).position(|pair| pair == b": ") else {
                 continue;
             };
-            if let Ok(name) = std::str::from_utf8(&line[..colon]) {
-                let _ = headers.append_bytes(name, &line[colon + 2..]);
+            let Ok(name) = http::HeaderName::from_bytes(&line[..colon]) else {
+                continue;
+            };
+            let value = lines.slice(start + colon + 2..start + line.len());
+            if let Ok(value) = http::HeaderValue::from_maybe_shared(value) {
+                headers.0.append(name, value);
             }
         }
         headers
@@ -255,6 +279,36 @@ mod tests {
         );
         assert_eq!(decoded.get_bytes("x-latin"), Some(&b"caf\xe9"[..]));
         assert_eq!(decoded.len(), headers.len());
+    }
+
+    #[test]
+    fn shared_lines_are_read_as_lines_are_and_lend_their_values() {
+        let lines = bytes::Bytes::from_static(
+            b"x-multi: a\r\nnot a header\r\nbad name: x\r\nx-multi: b: c\nx-last: z",
+        );
+        let decoded = Headers::from_shared_lines(lines.clone());
+        assert_eq!(
+            decoded.get_all("x-multi").collect::<Vec<_>>(),
+            ["a", "b: c"]
+        );
+        assert_eq!(
+            decoded.get("x-last"),
+            Some("z"),
+            "a last line without its end"
+        );
+        assert_eq!(
+            decoded.len(),
+            3,
+            "the line without a colon and the bad name are skipped"
+        );
+        let within = lines.as_ptr_range();
+        for (_, value) in decoded.iter() {
+            assert!(
+                within.contains(&value.as_ptr()),
+                "a value is a slice of the lines"
+            );
+        }
+        assert_eq!(Headers::from_lines(&lines).len(), decoded.len());
     }
 
     #[test]

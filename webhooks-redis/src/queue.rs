@@ -252,21 +252,41 @@ impl RedisEventQueue {
             return Ok(Vec::new());
         }
         let jobs: Vec<Option<String>> = entries.iter().map(entry_job).collect();
-        let mut invocation = self.scripts.start.key(&self.keys.stream);
-        invocation.arg(GROUP);
-        for (entry, job) in entries.iter().zip(&jobs) {
-            invocation
-                .key(self.job_key(job.as_deref().unwrap_or("none")))
-                .arg(&entry.id);
-        }
+        let job_keys: Vec<String> = jobs
+            .iter()
+            .map(|job| self.job_key(job.as_deref().unwrap_or("none")))
+            .collect();
+        let bytes = self.keys.stream.len()
+            + job_keys.iter().map(String::len).sum::<usize>()
+            + entries.iter().map(|entry| entry.id.len()).sum::<usize>()
+            + 32;
         let mut connection = self.commands.get().await?;
-        let loaded: Vec<Vec<Vec<u8>>> = invocation.invoke_async(&mut connection).await?;
+        let keys = 1 + entries.len();
+        let loaded: Vec<Vec<Option<Vec<u8>>>> = self
+            .scripts
+            .start
+            .run(
+                &mut connection,
+                keys,
+                (keys + 1 + entries.len(), bytes),
+                |cmd| {
+                    cmd.arg(&self.keys.stream);
+                    for key in &job_keys {
+                        cmd.arg(key);
+                    }
+                    cmd.arg(GROUP);
+                    for entry in &entries {
+                        cmd.arg(&entry.id);
+                    }
+                },
+            )
+            .await?;
         let reserved = entries
             .into_iter()
             .zip(jobs)
             .zip(loaded)
-            .filter_map(|((entry, job_id), fields)| {
-                let job = Job::from_fields(fields)?;
+            .filter_map(|((entry, job_id), values)| {
+                let job = Job::from_started(values)?;
                 let reservation = Reservation {
                     id: format!("{}|{}", entry.id, job_id?),
                     token: u64::from(job.state.attempts),

@@ -44,6 +44,21 @@ pub(super) fn push_fields(cmd: &mut Cmd, event: &WebhookEvent) {
         .arg("");
 }
 
+/// The fields the start of a job reads (`HMGET`), in this order: what a
+/// run needs, names not sent back.
+pub(super) const STARTED: [&str; 10] = [
+    "source",
+    "type",
+    "id",
+    "headers",
+    "body",
+    "received_ms",
+    "attempts",
+    "failures",
+    "done",
+    "error",
+];
+
 impl Job {
     /// The job of `HGETALL`'s flat answer; `None` for a job that is gone.
     pub(super) fn from_fields(mut flat: Vec<Vec<u8>>) -> Option<Self> {
@@ -57,11 +72,28 @@ impl Job {
                 .position(|pair| pair[0] == name.as_bytes())
                 .map(|pair| 2 * pair + 1)
         };
-        let mut take = |name: &str| {
+        Some(Self::read(|name| {
             at(&flat, name)
                 .map(|value| std::mem::take(&mut flat[value]))
                 .unwrap_or_default()
-        };
+        }))
+    }
+
+    /// The job of the `STARTED` fields' values, in that order; `None` for
+    /// a job that is gone (no fields, or no source).
+    pub(super) fn from_started(mut values: Vec<Option<Vec<u8>>>) -> Option<Self> {
+        values.first()?.as_ref()?;
+        Some(Self::read(|name| {
+            STARTED
+                .iter()
+                .position(|started| *started == name)
+                .and_then(|at| values.get_mut(at)?.take())
+                .unwrap_or_default()
+        }))
+    }
+
+    /// A job of the values `take` gives by field name (empty when absent).
+    fn read(mut take: impl FnMut(&str) -> Vec<u8>) -> Self {
         let text = |bytes: Vec<u8>| {
             String::from_utf8(bytes)
                 .unwrap_or_else(|bytes| String::from_utf8_lossy(bytes.as_bytes()).into_owned())
@@ -85,7 +117,8 @@ impl Job {
                 .collect(),
             last_error: (!error.is_empty()).then_some(error),
         };
-        let headers = Headers::from_lines(&take("headers"));
+        // The values share the lines' buffer rather than each a copy.
+        let headers = Headers::from_shared_lines(take("headers").into());
         let event = WebhookEvent::new(
             text(take("source")),
             text(take("type")),
@@ -94,12 +127,12 @@ impl Job {
         )
         .with_headers(headers)
         .with_received_at(UNIX_EPOCH + Duration::from_millis(number(take("received_ms"))));
-        Some(Self {
+        Self {
             event,
             state,
             reason: text(take("reason")),
             failed_ms: number(take("failed_ms")),
-        })
+        }
     }
 
     /// The dead letter of this job, under its dead-letter entry id.

@@ -9,6 +9,7 @@
 
 use redis::Script;
 
+use super::job::STARTED;
 use crate::connection::Lua;
 
 /// Whether the hold of ARGV[2..4] on KEYS[1..2] still holds.
@@ -28,24 +29,22 @@ return 1
 ";
 
 /// For each entry (ARGV[2..]) and its job (KEYS[2..]): counts a start of
-/// the job and returns its fields; an entry whose job is gone (settled
-/// elsewhere) is acknowledged, dropped and answered with no fields.
+/// the job and returns the values of its `STARTED` fields (`started`, a
+/// Lua list of their names; `ATTEMPTS_AT`, the place of `attempts`, comes
+/// back counted); an entry whose job is gone (settled elsewhere) is
+/// acknowledged, dropped and answered with no values.
 const START: &str = r"
 local jobs = {}
 for i = 2, #KEYS do
-  local fields = redis.call('HGETALL', KEYS[i])
-  if #fields == 0 then
+  local values = redis.call('HMGET', KEYS[i], unpack(started))
+  if not values[1] then
     redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
     redis.call('XDEL', KEYS[1], ARGV[i])
+    values = {}
   else
-    local attempts = tostring(redis.call('HINCRBY', KEYS[i], 'attempts', 1))
-    local at = #fields + 1
-    for j = 1, #fields, 2 do
-      if fields[j] == 'attempts' then at = j; break end
-    end
-    fields[at], fields[at + 1] = 'attempts', attempts
+    values[ATTEMPTS_AT] = tostring(redis.call('HINCRBY', KEYS[i], 'attempts', 1))
   end
-  jobs[i - 1] = fields
+  jobs[i - 1] = values
 end
 return jobs
 ";
@@ -128,7 +127,7 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 
 pub(super) struct Scripts {
     pub(super) push: Lua,
-    pub(super) start: Script,
+    pub(super) start: Lua,
     pub(super) renew: Lua,
     pub(super) ack: Lua,
     pub(super) retry: Lua,
@@ -144,7 +143,7 @@ impl Scripts {
         let held = |body: &str| Lua::new(format!("{HELD}{body}"));
         Self {
             push: Lua::new(PUSH.to_owned()),
-            start: Script::new(START),
+            start: Lua::new(format!("{}{START}", started_constants())),
             renew: held(RENEW),
             ack: held(ACK),
             retry: held(RETRY),
@@ -155,6 +154,21 @@ impl Scripts {
             forget_consumer: Script::new(FORGET_CONSUMER),
         }
     }
+}
+
+/// The names `START` reads, and where `attempts` is among them, as Lua
+/// locals.
+fn started_constants() -> String {
+    let names = STARTED
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let attempts = 1 + STARTED
+        .iter()
+        .position(|name| *name == "attempts")
+        .expect("a start counts attempts");
+    format!("local started, ATTEMPTS_AT = {{{names}}}, {attempts}\n")
 }
 
 /// The queue's push as a Lua function of `(KEYS, ARGV)` (those of `PUSH`),
