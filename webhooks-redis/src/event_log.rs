@@ -169,7 +169,8 @@ impl RedisEventLog {
 
     /// The record's key: `<prefix>:{events}:event:<source>:<id>`.
     pub(crate) fn record_key(&self, source: &str, id: &str) -> String {
-        format!("{}{source}:{id}", self.keys.record_prefix)
+        // One allocation of the exact length (`format!` grows as it goes).
+        [self.keys.record_prefix.as_str(), source, ":", id].concat()
     }
 
     /// How many arguments, and about how many bytes, the `received`

@@ -4,7 +4,7 @@
 mod job;
 mod scripts;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,7 +133,8 @@ impl RedisEventQueue {
     }
 
     pub(crate) fn job_key(&self, job: &str) -> String {
-        format!("{}{job}", self.keys.job_prefix)
+        // One allocation of the exact length (`format!` grows as it goes).
+        [self.keys.job_prefix.as_str(), job].concat()
     }
 
     async fn connection(&self) -> Result<Made, StoreError> {
@@ -144,7 +145,10 @@ impl RedisEventQueue {
     /// a counter.
     pub(crate) fn new_job_id(&self) -> String {
         let next = self.next_job.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{next:016x}", self.instance)
+        let mut id = String::with_capacity(32);
+        // Writing to a String cannot fail.
+        let _ = write!(id, "{:016x}{next:016x}", self.instance);
+        id
     }
 
     /// The push script's keys: the stream, the delayed set, the job.
@@ -288,7 +292,7 @@ impl RedisEventQueue {
             .filter_map(|((entry, job_id), values)| {
                 let job = Job::from_started(values)?;
                 let reservation = Reservation {
-                    id: format!("{}|{}", entry.id, job_id?),
+                    id: [entry.id.as_str(), "|", &job_id?].concat(),
                     token: u64::from(job.state.attempts),
                 };
                 Some(Reserved::new(reservation, job.event, job.state))
