@@ -392,10 +392,41 @@ impl EventQueue for RedisEventQueue {
     async fn renew(
         &self,
         reservation: &Reservation,
-        _visibility: Duration,
+        visibility: Duration,
     ) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.renew, reservation, None, no_args)
+        let renewed = self.renew_all(&[reservation], visibility).await?;
+        Ok(renewed == [true])
+    }
+
+    /// One script for every hold: the idle time Redis measures a hold by is
+    /// reset entry by entry, so `visibility` is not sent.
+    async fn renew_all(
+        &self,
+        reservations: &[&Reservation],
+        _visibility: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let holds: Vec<_> = reservations.iter().map(|held| self.held(held)).collect();
+        if holds.iter().all(Option::is_none) {
+            return Ok(vec![false; holds.len()]);
+        }
+        let mut invocation = self.scripts.renew_all.key(&self.keys.stream);
+        invocation.arg(GROUP).arg(&self.consumer);
+        for (reservation, hold) in reservations.iter().zip(&holds) {
+            if let Some((entry, _, job_key)) = hold {
+                invocation.key(job_key).arg(*entry).arg(reservation.token);
+            }
+        }
+        let mut connection = self.connection().await?;
+        let renewed: Vec<i64> = invocation
+            .invoke_async(&mut connection)
             .await
+            .map_err(unavailable)?;
+        // A malformed hold was not sent: it holds nothing.
+        let mut renewed = renewed.into_iter();
+        Ok(holds
+            .iter()
+            .map(|hold| hold.is_some() && renewed.next() == Some(1))
+            .collect())
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {
