@@ -14,7 +14,7 @@ mod redis_harness;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis_harness::{RedisServer, redis_cli};
-use webhooks::queue::{DeadLetterBounds, JobState, PushError, Reserved};
+use webhooks::queue::{DeadLetterBounds, JobState, PushError, Reservation, Reserved};
 use webhooks::redis::RedisEventQueue;
 use webhooks::{EventQueue, Headers, InMemoryEventQueue, WebhookEvent};
 
@@ -77,6 +77,7 @@ macro_rules! for_each_case {
             capacity_counts_held_jobs_and_retries,
             a_lapsed_hold_is_handed_out_again_and_the_old_one_settles_nothing,
             renew_keeps_a_hold,
+            renew_all_keeps_the_live_holds_and_answers_for_each,
             retry_at_brings_the_job_back_with_its_state,
             dead_letters_are_kept_bounded_and_requeued,
             hand_back_makes_the_job_reservable_at_once,
@@ -155,6 +156,17 @@ async fn reserve_next<Q: EventQueue>(queue: &Q, visibility: Duration) -> Reserve
             "nothing was reserved within {PATIENCE:?}"
         );
     }
+}
+
+async fn renew_all<Q: EventQueue>(
+    queue: &Q,
+    holds: &[&Reservation],
+    visibility: Duration,
+) -> Vec<bool> {
+    queue
+        .renew_all(holds, visibility)
+        .await
+        .unwrap_or_else(|error| panic!("renew_all: {error}"))
 }
 
 fn bounds(max: usize) -> DeadLetterBounds {
@@ -324,6 +336,56 @@ async fn renew_keeps_a_hold<Q: EventQueue>(backend: &Backend<Q>) {
     assert_reserved(&again, "id-1", 2);
     assert!(!queue.renew(&job.reservation, LONG).await.expect("renew"));
     assert!(queue.ack(&again.reservation).await.expect("ack"));
+}
+
+/// Case 4b: One call renews many holds and answers hold by hold, in
+/// order: a hold settled meanwhile, or lapsed and taken over, answers
+/// `false`; the live ones are kept past their first visibility timeout.
+async fn renew_all_keeps_the_live_holds_and_answers_for_each<Q: EventQueue>(backend: &Backend<Q>) {
+    let queue = &backend.queue;
+    let visibility = Duration::from_millis(300);
+    for id in ["a", "b", "c"] {
+        push(queue, id, 10).await;
+    }
+    let mut jobs = reserve(queue, 10, visibility).await;
+    jobs.sort_by(|x, y| x.event.id().cmp(y.event.id()));
+    let [a, b, c] = <[Reserved; 3]>::try_from(jobs).expect("three jobs");
+    assert!(queue.ack(&b.reservation).await.expect("ack"));
+    let (a, b, c) = (&a.reservation, &b.reservation, &c.reservation);
+
+    // Renewing `a` (and the settled `b`) but not `c`: only `c` lapses and
+    // is handed out again.
+    let deadline = Instant::now() + PATIENCE;
+    let taken = loop {
+        assert_eq!(renew_all(queue, &[a, b], visibility).await, [true, false]);
+        let jobs = reserve(queue, 10, visibility).await;
+        if let Some(job) = jobs.first() {
+            assert_eq!(jobs.len(), 1, "a renewed hold was handed out: {jobs:?}");
+            break job.clone();
+        }
+        assert!(Instant::now() < deadline, "c's hold never lapsed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_reserved(&taken, "c", 2);
+    let taken = &taken.reservation;
+    assert_eq!(
+        renew_all(queue, &[a, b, c, taken], visibility).await,
+        [true, false, false, true]
+    );
+    // 6 × 75 ms: well past the first visibility timeout.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(75)).await;
+        assert_eq!(
+            renew_all(queue, &[taken, a], visibility).await,
+            [true, true]
+        );
+        reserve_nothing(queue, visibility, "a renewed hold was handed out again").await;
+    }
+    assert!(renew_all(queue, &[], visibility).await.is_empty());
+    assert!(queue.ack(a).await.expect("ack a"));
+    assert!(queue.ack(taken).await.expect("ack c"));
+    assert_eq!(renew_all(queue, &[a, taken], LONG).await, [false, false]);
+    reserve_nothing(queue, LONG, "an acked job came back").await;
 }
 
 /// Case 5: A retry comes back once due, counted once more, with the state the

@@ -430,10 +430,65 @@ impl EventQueue for RedisEventQueue {
     async fn renew(
         &self,
         reservation: &Reservation,
-        _visibility: Duration,
+        visibility: Duration,
     ) -> Result<bool, StoreError> {
-        self.settle(&self.scripts.renew, reservation, None, (0, 0), no_args)
+        let renewed = self.renew_all(&[reservation], visibility).await?;
+        Ok(renewed == [true])
+    }
+
+    /// One script for every hold: the idle time Redis measures a hold by is
+    /// reset entry by entry, so `visibility` is not sent.
+    async fn renew_all(
+        &self,
+        reservations: &[&Reservation],
+        _visibility: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let holds: Vec<_> = reservations.iter().map(|held| self.held(held)).collect();
+        let sent: Vec<_> = reservations
+            .iter()
+            .zip(&holds)
+            .filter_map(|(reservation, hold)| {
+                let (entry, _, job_key) = hold.as_ref()?;
+                Some((*entry, job_key.as_str(), reservation.token))
+            })
+            .collect();
+        if sent.is_empty() {
+            return Ok(vec![false; holds.len()]);
+        }
+        let bytes = self.keys.stream.len()
+            + self.consumer.len()
+            + sent
+                .iter()
+                .map(|(entry, job_key, _)| entry.len() + job_key.len() + 20)
+                .sum::<usize>()
+            + 32;
+        let mut connection = self.connection().await?;
+        let renewed: Vec<i64> = self
+            .scripts
+            .renew_all
+            .run(
+                &mut connection,
+                1 + sent.len(),
+                (3 + 3 * sent.len(), bytes),
+                |cmd| {
+                    cmd.arg(&self.keys.stream);
+                    for (_, job_key, _) in &sent {
+                        cmd.arg(*job_key);
+                    }
+                    cmd.arg(GROUP).arg(&self.consumer);
+                    for (entry, _, token) in &sent {
+                        cmd.arg(*entry).arg(*token);
+                    }
+                },
+            )
             .await
+            .map_err(unavailable)?;
+        // A malformed hold was not sent: it holds nothing.
+        let mut renewed = renewed.into_iter();
+        Ok(holds
+            .iter()
+            .map(|hold| hold.is_some() && renewed.next() == Some(1))
+            .collect())
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {

@@ -21,53 +21,51 @@ pub(crate) enum Kept<T> {
     Abandoned,
 }
 
-/// Runs `work` and, while it runs, calls `renew` every `every`, until it
-/// finishes or `abandon` is cancelled. A renewal that fails is retried at
-/// the next tick: the settle that follows the work is fenced by the hold
-/// anyway.
+/// Runs `work` while a keeper keeps its hold alive, until it finishes or
+/// `abandon` is cancelled. The keeper is what `keeper` makes from the
+/// run's `lost` flag, which it sets when it learns that the hold was taken
+/// by someone else: [`renew_every`] for a hold of its own, or a worker
+/// loop's renewer for a queued job.
 ///
 /// Work that finishes on its first poll (quick listeners, the common case)
-/// costs no timer and no room for the keeper: the keeper is made, boxed,
-/// only when the work first waits. `work` is pinned by the caller, so its
-/// state is kept once, in the caller's.
-pub(crate) fn keep_alive<'w, W, R, F>(
+/// costs no keeper: it is made, boxed, only when the work first waits.
+/// `work` is pinned by the caller, so its state is kept once, in the
+/// caller's.
+pub(crate) fn keep_alive<'w, W, K, F>(
     work: Pin<&'w mut W>,
-    every: Duration,
-    renew: R,
+    keeper: K,
     abandon: &'w CancellationToken,
-) -> KeepAlive<'w, W, R>
+) -> KeepAlive<'w, W, K>
 where
     W: Future + ?Sized,
-    R: FnMut() -> F + Send + Unpin + 'w,
-    F: Future<Output = Result<bool, StoreError>> + Send + 'w,
+    K: FnOnce(Arc<AtomicBool>) -> F + Unpin,
+    F: Future<Output = ()> + Send + 'w,
 {
     KeepAlive {
         work,
-        every,
-        renew: Some(renew),
+        make: Some(keeper),
         abandon,
         keeper: None,
     }
 }
 
-/// The keeper of a run that waits: renews until abandoned.
+/// The keeper of a run that waits: keeps the hold until abandoned.
 type Keeper<'w> = Pin<Box<dyn Future<Output = ()> + Send + 'w>>;
 
 /// The future of [`keep_alive`].
-pub(crate) struct KeepAlive<'w, W: ?Sized, R> {
+pub(crate) struct KeepAlive<'w, W: ?Sized, K> {
     work: Pin<&'w mut W>,
-    every: Duration,
-    renew: Option<R>,
+    make: Option<K>,
     abandon: &'w CancellationToken,
     /// Made when the work first waits: finishes only when abandoned.
     keeper: Option<(Keeper<'w>, Arc<AtomicBool>)>,
 }
 
-impl<'w, W, R, F> Future for KeepAlive<'w, W, R>
+impl<'w, W, K, F> Future for KeepAlive<'w, W, K>
 where
     W: Future + ?Sized,
-    R: FnMut() -> F + Send + Unpin + 'w,
-    F: Future<Output = Result<bool, StoreError>> + Send + 'w,
+    K: FnOnce(Arc<AtomicBool>) -> F + Unpin,
+    F: Future<Output = ()> + Send + 'w,
 {
     type Output = Kept<W::Output>;
 
@@ -81,42 +79,46 @@ where
             return Poll::Ready(Kept::Done { output, lost });
         }
         let (keeper, _) = this.keeper.get_or_insert_with(|| {
-            let renew = this.renew.take().expect("the keeper is made once");
+            let make = this.make.take().expect("the keeper is made once");
             let lost = Arc::new(AtomicBool::new(false));
-            let keeper = keep(this.every, renew, Arc::clone(&lost), this.abandon);
+            let keeper = until_abandoned(make(Arc::clone(&lost)), this.abandon);
             (Box::pin(keeper), lost)
         });
         keeper.as_mut().poll(cx).map(|()| Kept::Abandoned)
     }
 }
 
-/// Renews every `every` until a renewal answers that the hold was lost;
-/// finishes when `abandon` is cancelled.
-async fn keep<R, F>(
-    every: Duration,
-    mut renew: R,
-    lost: Arc<AtomicBool>,
-    abandon: &CancellationToken,
-) where
-    R: FnMut() -> F,
-    F: Future<Output = Result<bool, StoreError>>,
-{
-    let renewing = async {
-        while !lost.load(Ordering::Relaxed) {
-            tokio::time::sleep(every).await;
-            match renew().await {
-                Ok(true) => {}
-                Ok(false) => lost.store(true, Ordering::Relaxed),
-                Err(error) => {
-                    tracing::warn!(error = %error, "could not renew a hold; retrying");
-                }
-            }
-        }
+/// Runs `keeper` (and, should it finish, waits on) until `abandon` is
+/// cancelled.
+async fn until_abandoned<F: Future<Output = ()>>(keeper: F, abandon: &CancellationToken) {
+    let keeping = async {
+        keeper.await;
         std::future::pending::<()>().await;
     };
     tokio::select! {
-        () = renewing => {}
+        () = keeping => {}
         () = abandon.cancelled() => {}
+    }
+}
+
+/// A keeper of a hold of its own: renews every `every` until a renewal
+/// answers that the hold was lost (setting `lost`). A renewal that fails
+/// is retried at the next tick: the settle that follows the work is fenced
+/// by the hold anyway.
+pub(crate) async fn renew_every<R, F>(every: Duration, mut renew: R, lost: Arc<AtomicBool>)
+where
+    R: FnMut() -> F,
+    F: Future<Output = Result<bool, StoreError>>,
+{
+    while !lost.load(Ordering::Relaxed) {
+        tokio::time::sleep(every).await;
+        match renew().await {
+            Ok(true) => {}
+            Ok(false) => lost.store(true, Ordering::Relaxed),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not renew a hold; retrying");
+            }
+        }
     }
 }
 
@@ -216,7 +218,8 @@ mod tests {
             renewals.fetch_add(1, Ordering::Relaxed);
             std::future::ready(Ok(true))
         };
-        let kept = keep_alive(work, Duration::from_secs(1), renew, &never).await;
+        let keeper = |lost| renew_every(Duration::from_secs(1), renew, lost);
+        let kept = keep_alive(work, keeper, &never).await;
         assert_eq!(
             kept,
             Kept::Done {
@@ -236,7 +239,8 @@ mod tests {
             renewals.fetch_add(1, Ordering::Relaxed);
             std::future::ready(Ok(false))
         };
-        let kept = keep_alive(work, Duration::from_secs(1), renew, &never).await;
+        let keeper = |lost| renew_every(Duration::from_secs(1), renew, lost);
+        let kept = keep_alive(work, keeper, &never).await;
         assert_eq!(
             kept,
             Kept::Done {
@@ -257,11 +261,13 @@ mod tests {
             cancel.cancel();
         });
         let renew = || std::future::ready(Ok(true));
-        let kept = keep_alive(stuck, Duration::from_secs(1), renew, &abandon).await;
+        let keeper = |lost| renew_every(Duration::from_secs(1), renew, lost);
+        let kept = keep_alive(stuck, keeper, &abandon).await;
         assert_eq!(kept, Kept::Abandoned);
         // Cancelled already: work that is ready at once still finishes.
         let quick = std::pin::pin!(async { 7 });
-        let kept = keep_alive(quick, Duration::from_secs(1), renew, &abandon).await;
+        let keeper = |lost| renew_every(Duration::from_secs(1), renew, lost);
+        let kept = keep_alive(quick, keeper, &abandon).await;
         assert_eq!(
             kept,
             Kept::Done {

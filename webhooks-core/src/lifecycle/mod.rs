@@ -2,13 +2,15 @@
 //! modes: claim → run (the hold kept alive) → done | retry at T | dead.
 //!
 //! Inline, the listeners run before the answer while the claim is renewed;
-//! queued, the event is pushed and the worker ([`worker`]) runs it, renewing
-//! its hold on the job. Backends only store; every decision is here.
+//! queued, the event is pushed and the worker ([`worker`]) runs it, its
+//! hold on the job renewed with those of the loop's other running jobs.
+//! Backends only store; every decision is here.
 
 mod key;
 mod lease;
 mod log;
 mod policy;
+mod renewer;
 mod run;
 mod worker;
 
@@ -23,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use self::key::StoreKey;
-use self::lease::{Detached, Kept, keep_alive};
+use self::lease::{Detached, Kept, keep_alive, renew_every};
 use self::run::run_listeners;
 use crate::event_log::{Arrival, EventStatus, Log};
 use crate::intake::{Enqueued, ErasedIntake};
@@ -275,7 +277,8 @@ impl Lifecycle {
                     self.records_runs(),
                 ));
                 let renew = || self.store.renew(&key, &lease, settings.lease);
-                keep_alive(work, settings.lease / 3, renew, &self.abandon).await
+                let keeper = |lost| renew_every(settings.lease / 3, renew, lost);
+                keep_alive(work, keeper, &self.abandon).await
             };
             let Kept::Done {
                 output: mut report,

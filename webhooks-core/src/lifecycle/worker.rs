@@ -11,6 +11,7 @@ use tracing::Instrument as _;
 use super::Lifecycle;
 use super::lease::{Kept, keep_alive};
 use super::policy::Settle;
+use super::renewer::Renewer;
 use super::run::{RunReport, run_listeners};
 use crate::WebhookEvent;
 use crate::event_log::EventStatus;
@@ -41,6 +42,11 @@ impl Lifecycle {
 async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
     let slots = Arc::new(Semaphore::new(lifecycle.settings.workers.max(1)));
     let durable = queue.is_durable();
+    let visibility = lifecycle.settings.visibility;
+    // Runs until this loop and its jobs are done: it renews their holds.
+    let abandon = lifecycle.abandon.clone();
+    let (renewer, renewing) = Renewer::new(queue.clone(), visibility, abandon);
+    lifecycle.tracker.spawn(renewing);
     let mut failures = 0_u32;
     lifecycle.count_dead_letters().await;
     loop {
@@ -63,7 +69,6 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
         } else {
             RESERVE_WAIT
         };
-        let visibility = lifecycle.settings.visibility;
         match queue.reserve(free, visibility, wait).await {
             Ok(jobs) => {
                 failures = 0;
@@ -81,7 +86,13 @@ async fn work(lifecycle: Arc<Lifecycle>, queue: Queue) {
                             .expect("never closed"),
                     };
                     let span = job_span(&job);
-                    let task = run_job(Arc::clone(&lifecycle), queue.clone(), job, slot);
+                    let task = run_job(
+                        Arc::clone(&lifecycle),
+                        queue.clone(),
+                        renewer.clone(),
+                        job,
+                        slot,
+                    );
                     lifecycle.tracker.spawn(task.instrument(span));
                 }
             }
@@ -120,6 +131,7 @@ fn job_span(job: &Reserved) -> tracing::Span {
 async fn run_job(
     lifecycle: Arc<Lifecycle>,
     queue: Queue,
+    renewer: Renewer,
     job: Reserved,
     slot: OwnedSemaphorePermit,
 ) {
@@ -133,7 +145,7 @@ async fn run_job(
     let settle = match policy.abandoned(&state) {
         // Its workers kept dying: it is not run again.
         Some(reason) => Settle::Dead(reason),
-        None => match run(&lifecycle, &queue, &reservation, &event, &state).await {
+        None => match run(&lifecycle, &queue, &renewer, &reservation, &event, &state).await {
             Some(mut report) => {
                 let settle = policy.settle(&mut state, &mut report, SystemTime::now());
                 if matches!(settle, Settle::RetryAt(_)) {
@@ -204,17 +216,17 @@ async fn run_job(
     }
 }
 
-/// Runs the job's listeners while its hold is renewed; `None` when the job
-/// must not be settled here: cut short at shutdown (handed back), or its
-/// hold lost meanwhile.
+/// Runs the job's listeners while the loop's renewer renews its hold;
+/// `None` when the job must not be settled here: cut short at shutdown
+/// (handed back), or its hold lost meanwhile.
 async fn run(
     lifecycle: &Lifecycle,
     queue: &Queue,
+    renewer: &Renewer,
     reservation: &Reservation,
     event: &WebhookEvent,
     state: &JobState,
 ) -> Option<RunReport> {
-    let visibility = lifecycle.settings.visibility;
     let source = lifecycle
         .sources
         .get(event.source())
@@ -227,8 +239,8 @@ async fn run(
         &lifecycle.metrics,
         lifecycle.records_runs(),
     ));
-    let renew = || queue.renew(reservation, visibility);
-    match keep_alive(work, visibility / 3, renew, &lifecycle.abandon).await {
+    let keeper = |lost| renewer.keep(reservation, lost);
+    match keep_alive(work, keeper, &lifecycle.abandon).await {
         Kept::Done {
             output: report,
             lost: false,

@@ -22,11 +22,11 @@ pub(crate) trait ErasedQueue: Send + Sync + fmt::Debug {
         visibility: Duration,
         wait: Duration,
     ) -> BoxFuture<'_, Result<Vec<Reserved>, StoreError>>;
-    fn renew<'a>(
+    fn renew_all<'a>(
         &'a self,
-        reservation: &'a Reservation,
+        reservations: &'a [&'a Reservation],
         visibility: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    ) -> BoxFuture<'a, Result<Vec<bool>, StoreError>>;
     fn ack<'a>(&'a self, reservation: &'a Reservation) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn retry_at<'a>(
         &'a self,
@@ -70,12 +70,12 @@ impl<Q: EventQueue> ErasedQueue for Q {
     ) -> BoxFuture<'_, Result<Vec<Reserved>, StoreError>> {
         Box::pin(EventQueue::reserve(self, max, visibility, wait))
     }
-    fn renew<'a>(
+    fn renew_all<'a>(
         &'a self,
-        reservation: &'a Reservation,
+        reservations: &'a [&'a Reservation],
         visibility: Duration,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(EventQueue::renew(self, reservation, visibility))
+    ) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
+        Box::pin(EventQueue::renew_all(self, reservations, visibility))
     }
     fn ack<'a>(&'a self, reservation: &'a Reservation) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(EventQueue::ack(self, reservation))
@@ -170,12 +170,12 @@ impl Queue {
         dispatch!(self, reserve(max, visibility, wait))
     }
 
-    pub(crate) async fn renew(
+    pub(crate) async fn renew_all(
         &self,
-        reservation: &Reservation,
+        reservations: &[&Reservation],
         visibility: Duration,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, renew(reservation, visibility))
+    ) -> Result<Vec<bool>, StoreError> {
+        dispatch!(self, renew_all(reservations, visibility))
     }
 
     pub(crate) async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {

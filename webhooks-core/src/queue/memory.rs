@@ -126,6 +126,14 @@ impl InMemoryEventQueue {
     }
 }
 
+impl State {
+    /// Moves a hold's deadline to `until`; whether it is still held.
+    fn extend(&mut self, reservation: &Reservation, until: Instant) -> bool {
+        let hold = self.held.get_mut(&reservation.token);
+        hold.map(|(_, deadline)| *deadline = until).is_some()
+    }
+}
+
 impl EventQueue for InMemoryEventQueue {
     async fn push(&self, event: WebhookEvent, capacity: usize) -> Result<(), PushError> {
         let mut state = self.lock();
@@ -166,11 +174,21 @@ impl EventQueue for InMemoryEventQueue {
         reservation: &Reservation,
         visibility: Duration,
     ) -> Result<bool, StoreError> {
+        let until = Instant::now() + visibility;
+        Ok(self.lock().extend(reservation, until))
+    }
+
+    async fn renew_all(
+        &self,
+        reservations: &[&Reservation],
+        visibility: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        let until = Instant::now() + visibility;
         let mut state = self.lock();
-        let hold = state.held.get_mut(&reservation.token);
-        Ok(hold
-            .map(|(_, until)| *until = Instant::now() + visibility)
-            .is_some())
+        Ok(reservations
+            .iter()
+            .map(|reservation| state.extend(reservation, until))
+            .collect())
     }
 
     async fn ack(&self, reservation: &Reservation) -> Result<bool, StoreError> {

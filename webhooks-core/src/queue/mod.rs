@@ -207,6 +207,46 @@ pub trait EventQueue: Send + Sync + fmt::Debug + 'static {
         visibility: Duration,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Extends every hold of `reservations` by `visibility` from now, in
+    /// one step where the backend can: the core renews all the holds of a
+    /// worker loop's running jobs with one call. Answers, hold by hold in
+    /// order, whether it was still this hold's (as [`EventQueue::renew`]).
+    ///
+    /// The default renews them one by one; a backend that can renew many
+    /// in one round trip overrides it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use webhooks_core::queue::EventQueue;
+    /// use webhooks_core::{InMemoryEventQueue, WebhookEvent};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let queue = InMemoryEventQueue::new();
+    /// for id in ["evt_1", "evt_2"] {
+    ///     queue.push(WebhookEvent::new("stripe", "invoice.paid", id, "{}"), 100).await?;
+    /// }
+    /// let visibility = Duration::from_secs(60);
+    /// let held = queue.reserve(10, visibility, Duration::ZERO).await?;
+    /// assert!(queue.ack(&held[1].reservation).await?);
+    /// let holds = [&held[0].reservation, &held[1].reservation];
+    /// assert_eq!(queue.renew_all(&holds, visibility).await?, [true, false]);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    fn renew_all(
+        &self,
+        reservations: &[&Reservation],
+        visibility: Duration,
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send {
+        async move {
+            let mut held = Vec::with_capacity(reservations.len());
+            for reservation in reservations {
+                held.push(self.renew(reservation, visibility).await?);
+            }
+            Ok(held)
+        }
+    }
+
     /// Done: forgets the job; `false` (and nothing changes) when the job is
     /// no longer this hold's.
     fn ack(

@@ -283,6 +283,13 @@ impl EventQueue for SharedQueue {
     async fn renew(&self, held: &Reservation, visibility: Duration) -> Result<bool, StoreError> {
         self.0.renew(held, visibility).await
     }
+    async fn renew_all(
+        &self,
+        holds: &[&Reservation],
+        visibility: Duration,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.0.renew_all(holds, visibility).await
+    }
     async fn ack(&self, held: &Reservation) -> Result<bool, StoreError> {
         if let Some(gate) = &self.1 {
             gate.acquire().await.expect("never closed").forget();

@@ -12,11 +12,21 @@ use redis::Script;
 use super::job::STARTED;
 use crate::connection::Lua;
 
-/// Whether the hold of ARGV[2..4] on KEYS[1..2] still holds.
+/// Whether a hold still holds: its entry pending on this consumer in the
+/// group, and its job not handed out again since (its attempts still the
+/// hold's token). The one check of every settle and of the renewals.
+const HELD_FUNCTION: &str = r"
+local function held(stream, job, group, entry, consumer, token)
+  local pending = redis.call('XPENDING', stream, group, entry, entry, 1)
+  if not pending[1] or pending[1][2] ~= consumer then return false end
+  return redis.call('HGET', job, 'attempts') == token
+end
+";
+
+/// A settle's prelude: answers 0 unless the hold of ARGV[2..4] on
+/// KEYS[1..2] still holds.
 const HELD: &str = r"
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if not pending[1] or pending[1][2] ~= ARGV[3] then return 0 end
-if redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[4] then return 0 end
+if not held(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
 ";
 
 /// Appends a job unless the queue holds `capacity` (ARGV[1]) jobs: entries
@@ -49,10 +59,22 @@ end
 return jobs
 ";
 
-/// Resets the entry's idle time (`JUSTID`: its delivery count stays).
-const RENEW: &str = r"
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
+/// Renews holds, each of its own job (KEYS[2..]) and with its own entry
+/// and token (ARGV[3..], two by two), for the consumer ARGV[2] of the group
+/// ARGV[1]: a hold that still holds has its entry's idle time reset
+/// (`JUSTID`: its delivery count stays). Answers 1 or 0 per hold, in order.
+const RENEW_ALL: &str = r"
+local renewed = {}
+for i = 2, #KEYS do
+  local entry, token = ARGV[2 * i - 1], ARGV[2 * i]
+  if held(KEYS[1], KEYS[i], ARGV[1], entry, ARGV[2], token) then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'JUSTID')
+    renewed[i - 1] = 1
+  else
+    renewed[i - 1] = 0
+  end
+end
+return renewed
 ";
 
 /// Done: the entry and the job are forgotten.
@@ -128,7 +150,7 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 pub(super) struct Scripts {
     pub(super) push: Lua,
     pub(super) start: Lua,
-    pub(super) renew: Lua,
+    pub(super) renew_all: Lua,
     pub(super) ack: Lua,
     pub(super) retry: Lua,
     pub(super) dead: Lua,
@@ -140,11 +162,11 @@ pub(super) struct Scripts {
 
 impl Scripts {
     pub(super) fn new() -> Self {
-        let held = |body: &str| Lua::new(format!("{HELD}{body}"));
+        let held = |body: &str| Lua::new(format!("{HELD_FUNCTION}{HELD}{body}"));
         Self {
             push: Lua::new(PUSH.to_owned()),
             start: Lua::new(format!("{}{START}", started_constants())),
-            renew: held(RENEW),
+            renew_all: Lua::new(format!("{HELD_FUNCTION}{RENEW_ALL}")),
             ack: held(ACK),
             retry: held(RETRY),
             dead: held(DEAD),
@@ -180,5 +202,5 @@ pub(crate) fn push_function() -> String {
 /// The ack, with `step` (Lua) run after the hold is found to hold and
 /// before the job is forgotten; keys and arguments as every settle's.
 pub(crate) fn ack_with(step: &str) -> String {
-    format!("{HELD}{step}\n{ACK}")
+    format!("{HELD_FUNCTION}{HELD}{step}\n{ACK}")
 }
