@@ -33,11 +33,13 @@ struct Calls {
 }
 
 /// The in-memory queue, writing down the worker's calls; a renewal of the
-/// hold on `stolen`'s event answers that it was taken over.
+/// hold on `stolen`'s event answers that it was taken over, and the first
+/// `failing` calls of `renew_all` fail as an unreachable store would.
 #[derive(Debug, Default)]
 struct Counting {
     queue: InMemoryEventQueue,
     stolen: Option<String>,
+    failing: usize,
     calls: Mutex<Calls>,
 }
 
@@ -92,7 +94,14 @@ impl EventQueue for Shared {
         visibility: Duration,
     ) -> Result<Vec<bool>, StoreError> {
         let events = holds.iter().map(|held| self.0.event(held)).collect();
-        self.0.calls.lock().unwrap().batches.push(events);
+        let call = {
+            let mut calls = self.0.calls.lock().unwrap();
+            calls.batches.push(events);
+            calls.batches.len()
+        };
+        if call <= self.0.failing {
+            return Err(StoreError::new("the queue is unreachable"));
+        }
         let renewed = self.0.queue.renew_all(holds, visibility).await?;
         let stolen = holds.iter().map(|held| self.0.is_stolen(held));
         Ok(renewed.iter().zip(stolen).map(|(&r, s)| r && !s).collect())
@@ -254,5 +263,42 @@ async fn a_hold_answered_lost_is_not_settled_and_the_other_is() {
     assert!(calls.batches.len() > lost_at + 1, "{calls:?}");
     drop(calls);
     assert_eq!(metric(&processor, "webhooks_queue_depth"), 1.0, "d-2 left");
+    processor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_renewal_is_tried_again_at_the_next_tick() {
+    // The first tick's call fails; the hold, taken for a second, is renewed
+    // at the second tick (two thirds of a second in), before it lapses.
+    let queue = Shared(Arc::new(Counting {
+        failing: 1,
+        ..Counting::default()
+    }));
+    let runs = Slow::default();
+    let processor = processor(&queue, &runs, 1);
+    assert_eq!(deliver(&processor, 1).await.unwrap(), accepted(1));
+    until("d-1 acked", || {
+        !queue.0.calls.lock().unwrap().acked.is_empty()
+    })
+    .await;
+
+    let calls = queue.0.calls.lock().unwrap();
+    assert_eq!(
+        calls.batches.len(),
+        7,
+        "a tick after the failure was skipped: {calls:?}"
+    );
+    assert!(
+        calls.batches.iter().all(|batch| batch == &ids(1..=1)),
+        "{calls:?}"
+    );
+    assert_eq!(calls.settles, ids(1..=1), "{calls:?}");
+    assert_eq!(
+        calls.acked,
+        ids(1..=1),
+        "the hold was kept through the failure"
+    );
+    drop(calls);
+    assert_eq!(runs.0.load(Ordering::SeqCst), 1, "run once");
     processor.shutdown().await;
 }
