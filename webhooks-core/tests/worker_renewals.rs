@@ -154,30 +154,13 @@ impl EventQueue for Shared {
 
 /// A listener of every `github` event that runs for [`WORK`], counting
 /// the runs that finished.
-#[derive(Debug, Default, Clone)]
-struct Slow(Arc<AtomicUsize>);
-
-impl WebhookListener for Slow {
-    type Error = std::convert::Infallible;
-
-    fn source(&self) -> &str {
-        "github"
-    }
-
-    fn event(&self) -> &str {
-        "*"
-    }
-
-    async fn handle(&self, _: &WebhookEvent) -> Result<(), Self::Error> {
-        tokio::time::sleep(WORK).await;
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
+fn slow() -> Done {
+    Done(Arc::default(), WORK)
 }
 
 /// A queued processor of `workers` workers, a one-second visibility
-/// timeout and the [`Slow`] listener, over `queue`.
-fn processor(queue: &Shared, runs: &Slow, workers: usize) -> WebhookProcessor {
+/// timeout and the [`slow`] listener, over `queue`.
+fn processor(queue: &Shared, runs: &Done, workers: usize) -> WebhookProcessor {
     WebhookProcessor::builder()
         .register_validator("github", GitHubSignatureValidator::new(SECRET).unwrap())
         .registered_listeners(false)
@@ -200,7 +183,7 @@ fn ids(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
 #[tokio::test(start_paused = true)]
 async fn one_call_per_tick_renews_every_running_job() {
     let queue = Shared(Arc::default());
-    let runs = Slow::default();
+    let runs = slow();
     let processor = processor(&queue, &runs, 5);
     for n in 1..=5 {
         assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
@@ -235,7 +218,7 @@ async fn a_hold_answered_lost_is_not_settled_and_the_other_is() {
         stolen: Some("d-2".into()),
         ..Counting::default()
     }));
-    let runs = Slow::default();
+    let runs = slow();
     let processor = processor(&queue, &runs, 2);
     for n in 1..=2 {
         assert_eq!(deliver(&processor, n).await.unwrap(), accepted(n));
@@ -274,7 +257,7 @@ async fn a_failed_renewal_is_tried_again_at_the_next_tick() {
         failing: 1,
         ..Counting::default()
     }));
-    let runs = Slow::default();
+    let runs = slow();
     let processor = processor(&queue, &runs, 1);
     assert_eq!(deliver(&processor, 1).await.unwrap(), accepted(1));
     until("d-1 acked", || {

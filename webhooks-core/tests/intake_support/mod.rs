@@ -330,9 +330,11 @@ impl EventQueue for SharedQueue {
     }
 }
 
-/// A listener of every `github` event that succeeds, counting its runs.
+/// A listener of every `github` event that succeeds, counting its runs;
+/// it runs for the second field's time (by default none: it finishes on
+/// its first poll).
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Done(pub(crate) Arc<AtomicUsize>);
+pub(crate) struct Done(pub(crate) Arc<AtomicUsize>, pub(crate) Duration);
 
 impl WebhookListener for Done {
     type Error = std::convert::Infallible;
@@ -346,6 +348,9 @@ impl WebhookListener for Done {
     }
 
     async fn handle(&self, _: &WebhookEvent) -> Result<(), Self::Error> {
+        if !self.1.is_zero() {
+            tokio::time::sleep(self.1).await;
+        }
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
