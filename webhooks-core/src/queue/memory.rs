@@ -342,6 +342,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_renewed_hold_outlasts_its_first_visibility() {
+        let queue = InMemoryEventQueue::new();
+        queue.push(event("a"), 10).await.unwrap();
+        // Lapsed at once unless renewed.
+        let held = queue
+            .reserve(1, Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(queue.renew(&held[0].reservation, LONG).await.unwrap());
+        let again = queue.reserve(1, LONG, Duration::ZERO).await.unwrap();
+        assert!(again.is_empty(), "a renewed hold was handed out again");
+        assert!(queue.ack(&held[0].reservation).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn dead_letters_are_bounded_and_requeued_with_fresh_attempts() {
         let queue = InMemoryEventQueue::new();
         let bounds = DeadLetterBounds {
