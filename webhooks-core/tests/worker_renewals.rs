@@ -18,7 +18,7 @@ use webhooks_core::config::DispatchMode;
 const WORK: Duration = Duration::from_millis(2500);
 
 /// What the worker asked of the queue, by event id.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Calls {
     /// The event of each hold handed out, by token.
     events: HashMap<u64, String>,
@@ -194,7 +194,8 @@ async fn one_call_per_tick_renews_every_running_job() {
     .await;
     assert_eq!(runs.0.load(Ordering::SeqCst), 5);
 
-    let calls = queue.0.calls.lock().unwrap();
+    // A copy: the lock is not held across the shutdown's await.
+    let calls = queue.0.calls.lock().unwrap().clone();
     assert_eq!(calls.renews, 0, "a job renewed its own hold: {calls:?}");
     // A tick every third of a second from when the jobs first waited, while
     // they run 2.5 s: 7 ticks (time is paused, so exactly).
@@ -208,7 +209,6 @@ async fn one_call_per_tick_renews_every_running_job() {
     acked.sort();
     assert_eq!(acked, ids(1..=5), "each job acked once");
     assert_eq!(calls.settles.len(), 5, "{calls:?}");
-    drop(calls);
     processor.shutdown().await;
 }
 
@@ -231,7 +231,8 @@ async fn a_hold_answered_lost_is_not_settled_and_the_other_is() {
     // Time for a settle of d-2 to come, were one coming.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let calls = queue.0.calls.lock().unwrap();
+    // A copy: the lock is not held across the shutdown's await.
+    let calls = queue.0.calls.lock().unwrap().clone();
     assert_eq!(calls.settles, ids(1..=1), "d-2 was settled: {calls:?}");
     assert_eq!(calls.acked, ids(1..=1));
     // Once answered lost, d-2 is renewed no more; d-1 still is.
@@ -244,7 +245,6 @@ async fn a_hold_answered_lost_is_not_settled_and_the_other_is() {
         assert_eq!(batch, &ids(1..=1), "{calls:?}");
     }
     assert!(calls.batches.len() > lost_at + 1, "{calls:?}");
-    drop(calls);
     assert_eq!(metric(&processor, "webhooks_queue_depth"), 1.0, "d-2 left");
     processor.shutdown().await;
 }
@@ -265,7 +265,8 @@ async fn a_failed_renewal_is_tried_again_at_the_next_tick() {
     })
     .await;
 
-    let calls = queue.0.calls.lock().unwrap();
+    // A copy: the lock is not held across the shutdown's await.
+    let calls = queue.0.calls.lock().unwrap().clone();
     assert_eq!(
         calls.batches.len(),
         7,
@@ -281,7 +282,6 @@ async fn a_failed_renewal_is_tried_again_at_the_next_tick() {
         ids(1..=1),
         "the hold was kept through the failure"
     );
-    drop(calls);
     assert_eq!(runs.0.load(Ordering::SeqCst), 1, "run once");
     processor.shutdown().await;
 }
