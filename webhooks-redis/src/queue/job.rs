@@ -80,9 +80,11 @@ impl Job {
     }
 
     /// The job of the `STARTED` fields' values, in that order; `None` for
-    /// a job that is gone (no fields, or no source).
+    /// a job that is gone (the start script answers no values for one).
     pub(super) fn from_started(mut values: Vec<Option<Vec<u8>>>) -> Option<Self> {
-        values.first()?.as_ref()?;
+        if values.is_empty() {
+            return None;
+        }
         Some(Self::read(|name| {
             STARTED
                 .iter()
