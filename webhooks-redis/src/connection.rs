@@ -172,6 +172,13 @@ pub(crate) fn unavailable(error: RedisError) -> webhooks_core::StoreError {
     webhooks_core::StoreError::new(error)
 }
 
+/// `names` as a Lua table literal of strings: `{'a', 'b'}`, for a script
+/// that takes a list of field names from Rust (names are plain words).
+pub(crate) fn lua_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("'{name}'")).collect();
+    format!("{{{}}}", quoted.join(", "))
+}
+
 /// A Lua script run by its SHA-1 (`EVALSHA`), its text kept to send
 /// (`EVAL`) only when the server has not cached it: after a restart or a
 /// failover.

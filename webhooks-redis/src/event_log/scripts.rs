@@ -9,7 +9,7 @@
 
 use redis::Script;
 
-use crate::connection::Lua;
+use crate::connection::{Lua, lua_list};
 
 /// Upserts an arrival. KEYS[1] the record, KEYS[2] the index, KEYS[3] the
 /// sequence; ARGV[1] the index member, ARGV[2] `delivery` or `replay`,
@@ -216,17 +216,13 @@ pub(super) struct Scripts {
 
 impl Scripts {
     pub(super) fn new() -> Self {
-        let fields = LISTED
-            .iter()
-            .map(|field| format!("'{field}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let fields = lua_list(&LISTED);
         Self {
             received: Lua::new(format!("{}{RECEIVED}", received_constants())),
             redelivered: Script::new(REDELIVERED),
             ran: Lua::new(RAN.to_owned()),
             list: Script::new(&format!(
-                "local LIST_BATCH, fields = {LIST_BATCH}, {{{fields}}}{LIST}"
+                "local LIST_BATCH, fields = {LIST_BATCH}, {fields}{LIST}"
             )),
         }
     }

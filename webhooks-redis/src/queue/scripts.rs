@@ -10,7 +10,7 @@
 use redis::Script;
 
 use super::job::STARTED;
-use crate::connection::Lua;
+use crate::connection::{Lua, lua_list};
 
 /// Whether a hold still holds: its entry pending on this consumer in the
 /// group, and its job not handed out again since (its attempts still the
@@ -181,16 +181,12 @@ impl Scripts {
 /// The names `START` reads, and where `attempts` is among them, as Lua
 /// locals.
 fn started_constants() -> String {
-    let names = STARTED
-        .iter()
-        .map(|name| format!("'{name}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = lua_list(&STARTED);
     let attempts = 1 + STARTED
         .iter()
         .position(|name| *name == "attempts")
         .expect("a start counts attempts");
-    format!("local started, ATTEMPTS_AT = {{{names}}}, {attempts}\n")
+    format!("local started, ATTEMPTS_AT = {names}, {attempts}\n")
 }
 
 /// The queue's push as a Lua function of `(KEYS, ARGV)` (those of `PUSH`),
